@@ -1,0 +1,47 @@
+"""One client's state: the selected database, protocol, transaction, watches, blocking.
+
+The engine never touches sockets: a front end (the RESP server, a script, the in-process
+API) owns a Client and installs `push` (deliver an out-of-band reply: pub/sub messages, the
+answer of a command that was blocked) and `kill` (close the connection).
+"""
+
+import time
+from typing import Callable
+
+
+class Client:
+    def __init__(self, server, client_id: int, kind: str = "normal"):
+        self.server = server
+        self.id = client_id
+        self.kind = kind
+        self.name = b""
+        self.db = server.dbs[0]
+        self.resp3 = False
+        self.authenticated = not server.config["requirepass"]
+        self.multi: list | None = None
+        self.multi_error = False
+        self.in_exec = False
+        self.watched: list = []
+        self.watch_dirty = False
+        self.blocked = None
+        self.closing = False
+        self.created = time.time()
+        self.last_interaction = self.created
+        self.last_command = b"NULL"
+        self.address = ""
+        self.local_address = ""
+        self.push: Callable | None = None
+        self.kill: Callable | None = None
+        # Pub/sub state lives here so every front end shares it.
+        self.channels: set = set()
+        self.patterns: set = set()
+
+    @property
+    def can_block(self) -> bool:
+        """Blocking commands act non-blocking inside MULTI, scripts and the in-process API."""
+        return (self.push is not None and self.multi is None and not self.in_exec
+                and self.kind == "normal")
+
+    @property
+    def subscriptions(self) -> int:
+        return len(self.channels) + len(self.patterns)

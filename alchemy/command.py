@@ -1,0 +1,68 @@
+"""The command table: every command declared once, next to its handler.
+
+A declaration carries what every entry point needs to know without running the command:
+arity (Redis's convention: N exact, -N at least N, counting the name), flags, key
+positions, group and a summary. The dispatcher, MULTI, WATCH, scripting's read-only rule,
+COMMAND INFO/DOCS and the log's write detection all read these declarations.
+
+Flags used: write, readonly, fast, admin, noscript, blocking, pubsub, no_auth (runs before
+AUTH), no_queue (runs at once inside MULTI: MULTI/EXEC/DISCARD/WATCH/QUIT/RESET), no_multi
+(refused inside MULTI), loading, stale.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+COMMANDS: dict[bytes, "Command"] = {}
+
+
+@dataclass(eq=False)
+class Command:
+    name: str
+    handler: Callable
+    arity: int
+    flags: frozenset
+    first_key: int = 0
+    last_key: int = 0
+    key_step: int = 0
+    find_keys: Callable | None = None
+    group: str = "generic"
+    summary: str = ""
+    since: str = "1.0.0"
+    complexity: str = ""
+    calls: int = 0
+    failed_calls: int = 0
+    write: bool = field(init=False)
+    no_auth: bool = field(init=False)
+    no_queue: bool = field(init=False)
+
+    def __post_init__(self):
+        self.write = "write" in self.flags
+        self.no_auth = "no_auth" in self.flags
+        self.no_queue = "no_queue" in self.flags
+
+    def keys(self, argv: list) -> list:
+        """The key arguments of one call of this command."""
+        if self.find_keys is not None:
+            return self.find_keys(argv)
+        if not self.first_key:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return argv[self.first_key:last + 1:self.key_step]
+
+
+def command(name: str, arity: int, flags: str = "", keys: tuple = (0, 0, 0),
+            find_keys: Callable | None = None, group: str = "generic",
+            summary: str = "", since: str = "1.0.0", complexity: str = ""):
+    """Declare a command: `@command("get", 2, "readonly fast", keys=(1, 1, 1))`."""
+    def register(handler: Callable) -> Callable:
+        first, last, step = keys
+        COMMANDS[name.encode()] = Command(
+            name, handler, arity, frozenset(flags.split()), first, last, step,
+            find_keys, group, summary, since, complexity)
+        return handler
+    return register
+
+
+def lookup(name: bytes) -> "Command | None":
+    return COMMANDS.get(name) or COMMANDS.get(name.lower())

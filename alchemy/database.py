@@ -1,0 +1,243 @@
+"""The engine: databases, clients and the one dispatch path every command takes.
+
+`Database.call(client, argv)` is the whole hot path: look the command up, check arity,
+auth and transaction state, run the handler, and when the handler changed data (it bumped
+`dirty`, as in Redis) tell watchers and blocked clients about the keys it touched.
+"""
+
+from collections import deque
+import time
+
+from alchemy import commands  # noqa: F401  (registers every command)
+from alchemy.client import Client
+from alchemy.command import Command, lookup
+from alchemy.config import Config
+from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
+from alchemy.keyspace import Keyspace
+from alchemy.pubsub import PubSub
+from alchemy.reply import NO_REPLY, QUEUED, Status
+
+VERSION = "0.1.0"
+REDIS_VERSION = "7.0.15"  # what clients and test suites gate features on
+
+
+class Stats:
+    def __init__(self):
+        self.started = time.time()
+        self.commands = 0
+        self.connections = 0
+        self.rejected_connections = 0
+        self.expired_keys = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+
+
+class Database:
+    """An Alchemy dataset and its command processor, with or without a server around it."""
+
+    def __init__(self, config: Config | None = None):
+        self.config = config or Config()
+        self.dbs = [Keyspace(i, self._expired) for i in range(self.config["databases"])]
+        self.dirty = 0
+        self.stats = Stats()
+        self.clients: dict[int, Client] = {}
+        self.server_info: dict[str, object] = {}  # filled in by a network front end
+        self.pubsub = PubSub()
+        self.version = VERSION
+        self.redis_version = REDIS_VERSION
+        self._last_client_id = 0
+        self._ready: deque = deque()
+        self.local = self.new_client(kind="local")
+
+    # -- clients ---------------------------------------------------------------------
+
+    def new_client(self, kind: str = "normal") -> Client:
+        self._last_client_id += 1
+        client = Client(self, self._last_client_id, kind)
+        if kind == "normal":
+            self.clients[client.id] = client
+        return client
+
+    def drop_client(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        self.unwatch_all(client)
+        if client.blocked is not None:
+            self.unblock(client, None)
+        self.pubsub.unsubscribe_all(client)
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def execute(self, *args):
+        """Run one command in-process; returns what a client would receive, raises errors."""
+        argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        reply = self.call(self.local, argv)
+        self.serve_ready()
+        return to_python(reply)
+
+    def call(self, client: Client, argv: list):
+        """Run a request from a client: the reply, with errors as AlchemyError values."""
+        cmd = lookup(argv[0])
+        if cmd is None:
+            return self._reject(client, unknown_command(argv))
+        arity = cmd.arity
+        if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
+            return self._reject(client, wrong_arity(cmd.name))
+        if not client.authenticated and not cmd.no_auth:
+            return self._reject(client, AlchemyError(NOAUTH))
+        if client.multi is not None and not cmd.no_queue:
+            if "no_multi" in cmd.flags:
+                return self._reject(client, AlchemyError(
+                    f"ERR Command not allowed inside a transaction"))
+            client.multi.append((cmd, argv))
+            return QUEUED
+        if client.channels or client.patterns:
+            if not client.resp3 and "pubsub_ok" not in cmd.flags:
+                return AlchemyError(
+                    f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
+                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        return self.run(client, cmd, argv)
+
+    def _reject(self, client: Client, error: AlchemyError) -> AlchemyError:
+        if client.multi is not None:
+            client.multi_error = True
+        return error
+
+    def run(self, client: Client, cmd: Command, argv: list):
+        """Run a command that passed the checks (EXEC and scripts come in here too)."""
+        self.stats.commands += 1
+        cmd.calls += 1
+        client.last_command = cmd.name
+        dirty = self.dirty
+        try:
+            reply = cmd.handler(client, argv)
+        except AlchemyError as error:
+            cmd.failed_calls += 1
+            reply = error
+        if self.dirty != dirty:
+            db = client.db
+            if db.watched or db.blocked:
+                for key in cmd.keys(argv):
+                    self.touch(db, key)
+        return reply
+
+    # -- keys changing under watchers and blocked clients -----------------------------
+
+    def touch(self, db: Keyspace, key: bytes) -> None:
+        """A key was modified: abort WATCHing transactions, wake clients blocked on it."""
+        watchers = db.watched.get(key)
+        if watchers:
+            for client in watchers:
+                client.watch_dirty = True
+        if key in db.blocked:
+            self._ready.append((db, key))
+
+    def touch_all(self, db: Keyspace) -> None:
+        """Every key of db changed (FLUSHDB, SWAPDB)."""
+        for key in list(db.watched):
+            self.touch(db, key)
+
+    def watch(self, client: Client, key: bytes) -> None:
+        db = client.db
+        if (db, key) in client.watched:
+            return
+        client.watched.append((db, key))
+        db.watched.setdefault(key, set()).add(client)
+
+    def unwatch_all(self, client: Client) -> None:
+        for db, key in client.watched:
+            watchers = db.watched.get(key)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del db.watched[key]
+        client.watched = []
+        client.watch_dirty = False
+
+    def _expired(self, db: Keyspace, key: bytes) -> None:
+        self.stats.expired_keys += 1
+        self.dirty += 1
+        self.touch(db, key)
+
+    # -- blocking commands -----------------------------------------------------------
+
+    def block(self, client: Client, keys: list, timeout: float, argv: list,
+              timeout_reply) -> object:
+        """Park client until one of keys is written or timeout seconds pass (0: forever).
+
+        When a key is written the command is simply run again for the first waiter in
+        arrival order; if it would still block, the client stays parked.
+        """
+        deadline = time.monotonic() + timeout if timeout else None
+        client.blocked = (client.db, keys, deadline, argv, timeout_reply)
+        for key in keys:
+            client.db.blocked.setdefault(key, deque()).append(client)
+        return NO_REPLY
+
+    def unblock(self, client: Client, reply) -> None:
+        """Release a blocked client; reply (unless None) is delivered as its answer."""
+        db, keys, _, _, _ = client.blocked
+        client.blocked = None
+        for key in keys:
+            waiters = db.blocked.get(key)
+            if waiters is not None:
+                try:
+                    waiters.remove(client)
+                except ValueError:
+                    pass
+                if not waiters:
+                    del db.blocked[key]
+        if reply is not None and client.push is not None:
+            client.push(reply)
+
+    def serve_ready(self) -> None:
+        """Retry blocked commands on keys written since the last call."""
+        while self._ready:
+            db, key = self._ready.popleft()
+            waiters = db.blocked.get(key)
+            for client in list(waiters or ()):
+                if db.data.get(key) is None:
+                    break
+                _, _, _, argv, _ = client.blocked
+                self.unblock(client, None)
+                reply = self.run(client, lookup(argv[0]), argv)
+                if reply is not NO_REPLY:
+                    client.push(reply)
+
+    def expire_blocked(self) -> None:
+        """Answer blocked clients whose timeout has passed."""
+        now = time.monotonic()
+        for client in list(self.clients.values()):
+            if client.blocked is not None:
+                deadline = client.blocked[2]
+                if deadline is not None and deadline <= now:
+                    self.unblock(client, client.blocked[4])
+
+    # -- periodic work ---------------------------------------------------------------
+
+    def cron(self) -> None:
+        """Work done hz times a second by whoever drives the engine."""
+        budget = 200 * self.config["active-expire-effort"]
+        for db in self.dbs:
+            if db.expires:
+                db.expire_some(budget)
+        self.expire_blocked()
+        self.serve_ready()
+
+
+def to_python(reply):
+    """A reply as the in-process API returns it: errors raised, statuses as str."""
+    if isinstance(reply, AlchemyError):
+        raise reply
+    if isinstance(reply, Status):
+        return reply.text
+    if isinstance(reply, list):
+        return [_item(r) for r in reply]
+    return reply
+
+
+def _item(reply):
+    if isinstance(reply, AlchemyError):
+        return reply
+    return to_python(reply)

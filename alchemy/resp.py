@@ -1,0 +1,302 @@
+"""RESP framing and encoding: pure code over bytes, no sockets.
+
+Requests are parsed by hiredis (C, about 10x faster than Python here). hiredis is a reply
+parser, so it neither knows Redis's request limits nor inline commands; a chunk that starts
+inline, or whose headers declare suspicious lengths, goes through `RequestParser`, which
+applies Redis's rules and error texts exactly. Replies are encoded for RESP2 or RESP3.
+"""
+
+import re
+
+import hiredis
+
+from alchemy.errors import AlchemyError
+from alchemy.reply import NoReply, NullArray, Push, Status, Verbatim
+
+MAX_MULTIBULK = 1024 * 1024
+MAX_INLINE = 64 * 1024
+
+
+class ProtocolError(Exception):
+    """The stream is broken: reply with the message, then close the connection."""
+
+
+# Headers worth an exact check before hiredis sees them: negative or 7+ digit array counts
+# (hiredis allocates the array up front) and 9+ digit bulk lengths.
+_SUSPICIOUS = re.compile(rb"\*(?:-|\d{7})|\$(?:-|\d{9})")
+
+
+class RequestReader:
+    """Turns a client's byte stream into argument lists (lists of bytes)."""
+
+    def __init__(self, max_bulk_len: int = 512 * 1024 * 1024,
+                 max_query_buffer: int = 1024 * 1024 * 1024):
+        self.fast = hiredis.Reader()
+        self.slow: RequestParser | None = None
+        self.max_bulk_len = max_bulk_len
+        self.max_query_buffer = max_query_buffer
+        self.partial_bytes = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.slow is None and not self.fast.has_data() and (
+                data[0] != 42 or _SUSPICIOUS.search(data)):
+            self.slow = RequestParser(self.max_bulk_len)
+        if self.slow is not None:
+            self.slow.feed(data)
+        else:
+            self.fast.feed(data)
+        self.partial_bytes += len(data)
+        if self.partial_bytes > self.max_query_buffer:
+            raise ProtocolError("Protocol error: query buffer limit exceeded")
+
+    def gets(self):
+        """The next complete request, or False when more bytes are needed."""
+        if self.slow is not None:
+            request = self.slow.next()
+            if request is False:
+                if not self.slow.buffer:
+                    self.slow = None
+                    self.partial_bytes = 0
+                return False
+            return request
+        try:
+            request = self.fast.gets()
+        except hiredis.ProtocolError as e:
+            raise ProtocolError(_hiredis_message(str(e))) from None
+        except MemoryError:
+            raise ProtocolError("Protocol error: invalid multibulk length") from None
+        if request is False:
+            if not self.fast.has_data():
+                self.partial_bytes = 0
+            return False
+        if type(request) is not list:
+            raise ProtocolError(f"Protocol error: expected '*', got '{_type_char(request)}'")
+        for arg in request:
+            if type(arg) is not bytes:
+                raise ProtocolError(f"Protocol error: expected '$', got '{_type_char(arg)}'")
+        return request
+
+
+def _hiredis_message(text: str) -> str:
+    m = re.search(r'got "(.)" as reply type byte', text)
+    if m:
+        return f"Protocol error: expected '$', got '{m.group(1)}'"
+    if "bulk" in text.lower() and "multi" not in text.lower():
+        return "Protocol error: invalid bulk length"
+    return "Protocol error: invalid multibulk length"
+
+
+def _type_char(value) -> str:
+    return {int: ":", list: "*", type(None): "$"}.get(type(value), "?")
+
+
+class RequestParser:
+    """Redis's own request grammar, with its limits and error texts (networking.c).
+
+    Used for inline commands, for streams hiredis should not see, and for log replay.
+    """
+
+    def __init__(self, max_bulk_len: int = 512 * 1024 * 1024):
+        self.buffer = bytearray()
+        self.max_bulk_len = max_bulk_len
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def next(self):
+        """The next request as a list of bytes, or False if incomplete."""
+        buf = self.buffer
+        while buf:
+            if buf[0] == 42:  # '*'
+                request = self._multibulk()
+            else:
+                request = self._inline()
+            if request is False:
+                return False
+            if request:
+                return request
+        return False
+
+    def _inline(self):
+        buf = self.buffer
+        nl = buf.find(b"\n")
+        if nl < 0:
+            if len(buf) > MAX_INLINE:
+                raise ProtocolError("Protocol error: too big inline request")
+            return False
+        line = bytes(buf[:nl]).rstrip(b"\r")
+        del buf[:nl + 1]
+        args = split_args(line)
+        if args is None:
+            raise ProtocolError("Protocol error: unbalanced quotes in request")
+        return args
+
+    def _multibulk(self):
+        buf = self.buffer
+        nl = buf.find(b"\r\n")
+        if nl < 0:
+            if len(buf) > MAX_INLINE:
+                raise ProtocolError("Protocol error: too big mbulk count string")
+            return False
+        count = _parse_length(buf[1:nl])
+        if count is None or count > MAX_MULTIBULK:
+            raise ProtocolError("Protocol error: invalid multibulk length")
+        pos = nl + 2
+        args = []
+        for _ in range(max(count, 0)):
+            if pos >= len(buf):
+                return False
+            if buf[pos] != 36:  # '$'
+                raise ProtocolError(
+                    f"Protocol error: expected '$', got '{chr(buf[pos])}'")
+            nl = buf.find(b"\r\n", pos)
+            if nl < 0:
+                if len(buf) - pos > MAX_INLINE:
+                    raise ProtocolError("Protocol error: too big bulk count string")
+                return False
+            length = _parse_length(buf[pos + 1:nl])
+            if length is None or length < 0 or length > self.max_bulk_len:
+                raise ProtocolError("Protocol error: invalid bulk length")
+            start = nl + 2
+            if len(buf) < start + length + 2:
+                return False
+            args.append(bytes(buf[start:start + length]))
+            pos = start + length + 2
+        del buf[:pos]
+        return args
+
+
+def _parse_length(text) -> int | None:
+    if not re.fullmatch(rb"-?\d{1,18}", text):
+        return None
+    return int(text)
+
+
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def split_args(line: bytes) -> list | None:
+    """Split an inline command as redis-cli and sdssplitargs do; None on unbalanced quotes."""
+    args = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \t\n\r\v\f":
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_double = in_single = False
+        while True:
+            if i >= n:
+                if in_double or in_single:
+                    return None
+                break
+            c = line[i]
+            if in_double:
+                if (c == 92 and i + 3 < n and line[i + 1] == ord("x")
+                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
+                    current.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    current.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in b" \t\n\r\v\f":
+                        return None
+                    in_double = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif in_single:
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    current.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in b" \t\n\r\v\f":
+                        return None
+                    in_single = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif c in b" \t\n\r\v\f":
+                break
+            elif c == 34:
+                in_double = True
+            elif c == 39:
+                in_single = True
+            else:
+                current.append(c)
+            i += 1
+        args.append(bytes(current))
+
+
+def format_double(value: float) -> bytes:
+    """Redis 7.0's %.17g rendering of a double, with inf spelled as Redis does."""
+    if value != value:
+        return b"nan"
+    if value in (float("inf"), float("-inf")):
+        return b"inf" if value > 0 else b"-inf"
+    return b"%.17g" % value
+
+
+def encode(value, resp3: bool = False) -> bytes:
+    out: list[bytes] = []
+    write_reply(out, value, resp3)
+    return b"".join(out)
+
+
+def write_reply(out: list, value, resp3: bool) -> None:
+    """Append the encoding of value to out."""
+    kind = type(value)
+    if kind is bytes:
+        out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif kind is Status:
+        out.append(value.encoded)
+    elif kind is int:
+        out.append(b":%d\r\n" % value)
+    elif value is None:
+        out.append(b"_\r\n" if resp3 else b"$-1\r\n")
+    elif kind is list or kind is tuple:
+        out.append(b"*%d\r\n" % len(value))
+        for item in value:
+            write_reply(out, item, resp3)
+    elif isinstance(value, AlchemyError):
+        text = value.message.replace("\r", " ").replace("\n", " ")
+        out.append(b"-" + text.encode("utf-8", "replace") + b"\r\n")
+    elif kind is float:
+        text = format_double(value)
+        out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
+    elif kind is bool:
+        if resp3:
+            out.append(b"#t\r\n" if value else b"#f\r\n")
+        else:
+            out.append(b":1\r\n" if value else b":0\r\n")
+    elif kind is dict:
+        out.append(b"%%%d\r\n" % len(value) if resp3 else b"*%d\r\n" % (2 * len(value)))
+        for key, item in value.items():
+            write_reply(out, key, resp3)
+            write_reply(out, item, resp3)
+    elif kind is set or kind is frozenset:
+        out.append(b"~%d\r\n" % len(value) if resp3 else b"*%d\r\n" % len(value))
+        for item in value:
+            write_reply(out, item, resp3)
+    elif kind is Push:
+        out.append(b">%d\r\n" % len(value) if resp3 else b"*%d\r\n" % len(value))
+        for item in value:
+            write_reply(out, item, resp3)
+    elif kind is NullArray:
+        out.append(b"_\r\n" if resp3 else b"*-1\r\n")
+    elif kind is Verbatim:
+        if resp3:
+            out.append(b"=%d\r\ntxt:%s\r\n" % (len(value) + 4, value))
+        else:
+            out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif kind is bytearray or kind is memoryview:
+        write_reply(out, bytes(value), resp3)
+    elif kind is NoReply:
+        pass
+    else:
+        raise TypeError(f"cannot encode {kind.__name__} as a reply")

@@ -1,0 +1,3 @@
+from alchemy_server.main import main
+
+main()

@@ -1,0 +1,76 @@
+"""The server process: listening sockets, the event loop, periodic work, signals.
+
+No threads, ever (DESIGN.md): listening sockets are made here from numeric addresses so the
+loop never resolves names in a thread pool, and nothing else in the process starts one.
+"""
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import socket
+
+from alchemy.database import Database
+from alchemy_server.connection import Connection
+
+log = logging.getLogger("alchemy")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed, plain asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def listening_socket(address: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((address, port))
+    sock.listen(511)
+    sock.setblocking(False)
+    return sock
+
+
+class Server:
+    def __init__(self, db: Database):
+        self.db = db
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.listeners: list = []
+
+    def run(self) -> None:
+        config = self.db.config
+        self.loop = loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        sockets = [listening_socket(a, config["port"]) for a in config["bind"].split()]
+        for sock in sockets:
+            self.listeners.append(loop.run_until_complete(
+                loop.create_server(lambda: Connection(self), sock=sock)))
+        port = sockets[0].getsockname()[1]
+        self.db.server_info.update(tcp_port=port, process_id=os.getpid(),
+                                   event_loop=type(loop).__module__.split(".")[0])
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        loop.call_soon(self._cron)
+        log.info("Ready to accept connections on %s port %d", config["bind"], port)
+        try:
+            loop.run_forever()
+        finally:
+            for listener in self.listeners:
+                listener.close()
+            loop.close()
+        log.info("Alchemy is now ready to exit, bye bye...")
+
+    def stop(self) -> None:
+        log.info("Received shutdown request, stopping")
+        self.loop.stop()
+
+    def _cron(self) -> None:
+        self.db.cron()
+        self.loop.call_later(1 / max(self.db.config["hz"], 1), self._cron)

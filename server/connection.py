@@ -1,0 +1,153 @@
+"""One RESP connection: bytes in, requests to the engine, replies out.
+
+The protocol object only moves bytes. Framing is alchemy.resp.RequestReader; every request
+goes through Database.call; replies of one read are written with a single transport.write,
+which is what makes pipelining cheap.
+"""
+
+import asyncio
+import time
+
+from alchemy.reply import NO_REPLY, Status
+from alchemy.resp import ProtocolError, RequestReader, write_reply
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, front):
+        self.front = front
+        self.db = front.db
+        self.transport = None
+        self.client = None
+        self.out: list | None = None  # replies of the read being processed
+        self.reader = None
+        self.paused = False
+
+    # -- asyncio callbacks -----------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        db = self.db
+        if len(db.clients) >= db.config["maxclients"]:
+            db.stats.rejected_connections += 1
+            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            return
+        client = self.client = db.new_client()
+        client.push = self.push
+        client.kill = self.close
+        client.address = _address(transport.get_extra_info("peername"))
+        client.local_address = _address(transport.get_extra_info("sockname"))
+        db.stats.connections += 1
+        config = db.config
+        self.reader = RequestReader(config["proto-max-bulk-len"],
+                                    config["client-query-buffer-limit"])
+
+    def connection_lost(self, exc) -> None:
+        if self.client is not None:
+            self.db.drop_client(self.client)
+            self.client.push = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.client is None or self.client.push is None:
+            return
+        self.db.stats.net_input_bytes += len(data)
+        try:
+            self.reader.feed(data)
+        except ProtocolError as e:
+            self._protocol_error(e)
+            return
+        self.process()
+
+    def pause_writing(self) -> None:
+        # The client does not read its replies: stop reading its requests until it does.
+        self.paused = True
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.transport.resume_reading()
+
+    # -- request processing ----------------------------------------------------------
+
+    def process(self) -> None:
+        """Run every complete request buffered, unless the client is blocked."""
+        client, db, reader = self.client, self.db, self.reader
+        out = self.out = []
+        try:
+            while client.blocked is None and not client.closing:
+                try:
+                    request = reader.gets()
+                except ProtocolError as e:
+                    self._protocol_error(e)
+                    return
+                if request is False:
+                    break
+                if not request:
+                    continue
+                client.last_interaction = time.time()
+                reply = db.call(client, request)
+                if reply is NO_REPLY:
+                    self._arm_timeout()
+                    continue
+                kind = type(reply)
+                if kind is bytes:
+                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+                elif kind is Status:
+                    out.append(reply.encoded)
+                elif kind is int:
+                    out.append(b":%d\r\n" % reply)
+                else:
+                    write_reply(out, reply, client.resp3)
+            db.serve_ready()
+        finally:
+            self.out = None
+            if out:
+                self._send(b"".join(out))
+        if client.closing:
+            self.transport.close()
+
+    def push(self, reply) -> None:
+        """Deliver an out-of-band reply (pub/sub message, answer of a blocked command)."""
+        if self.out is not None:
+            write_reply(self.out, reply, self.client.resp3)
+            return
+        chunk: list = []
+        write_reply(chunk, reply, self.client.resp3)
+        self._send(b"".join(chunk))
+        if self.client.blocked is None:
+            # A blocked command was answered: go on with requests pipelined behind it.
+            asyncio.get_running_loop().call_soon(self._resume)
+
+    def _resume(self) -> None:
+        if self.client.push is not None and self.out is None:
+            self.process()
+
+    def _arm_timeout(self) -> None:
+        blocked = self.client.blocked
+        if blocked is not None and blocked[2] is not None:
+            delay = max(blocked[2] - time.monotonic(), 0)
+            asyncio.get_running_loop().call_later(delay, self._blocked_timeout)
+
+    def _blocked_timeout(self) -> None:
+        self.db.expire_blocked()
+
+    def _send(self, data: bytes) -> None:
+        self.db.stats.net_output_bytes += len(data)
+        self.transport.write(data)
+
+    def _protocol_error(self, error: ProtocolError) -> None:
+        self._send(b"-ERR " + str(error).encode() + b"\r\n")
+        self.close()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _address(info) -> str:
+    if not info:
+        return ""
+    if isinstance(info, tuple):
+        host, port = info[0], info[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(info)
