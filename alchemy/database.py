@@ -15,6 +15,7 @@ from alchemy.config import Config
 from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import Keyspace
 from alchemy.pubsub import PubSub
+from alchemy.scan import ScanCursors
 from alchemy.reply import NO_REPLY, QUEUED, Status
 
 VERSION = "0.1.0"
@@ -45,6 +46,7 @@ class Database:
         self.clients: dict[int, Client] = {}
         self.server_info: dict[str, object] = {}  # filled in by a network front end
         self.pubsub = PubSub()
+        self.cursors = ScanCursors()
         self.version = VERSION
         self.redis_version = REDIS_VERSION
         self._last_client_id = 0
