@@ -64,5 +64,13 @@ def command(name: str, arity: int, flags: str = "", keys: tuple = (0, 0, 0),
     return register
 
 
+_SPELLINGS: dict[bytes, Command] = {}  # "SET", "Set", ...: clients send any case
+
+
 def lookup(name: bytes) -> "Command | None":
-    return COMMANDS.get(name) or COMMANDS.get(name.lower())
+    cmd = _SPELLINGS.get(name)
+    if cmd is None:
+        cmd = COMMANDS.get(name.lower())
+        if cmd is not None and len(_SPELLINGS) < 4096:
+            _SPELLINGS[name] = cmd
+    return cmd

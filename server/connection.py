@@ -51,6 +51,7 @@ class Connection(asyncio.Protocol):
         if self.client is None or self.client.push is None:
             return
         self.db.stats.net_input_bytes += len(data)
+        self.client.last_interaction = time.time()
         try:
             self.reader.feed(data)
         except ProtocolError as e:
@@ -84,7 +85,6 @@ class Connection(asyncio.Protocol):
                     break
                 if not request:
                     continue
-                client.last_interaction = time.time()
                 reply = db.call(client, request)
                 if reply is NO_REPLY:
                     self._arm_timeout()
