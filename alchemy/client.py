@@ -34,7 +34,7 @@ class Client:
         self.kill: Callable | None = None
         # Pub/sub state lives here so every front end shares it.
         self.channels: set = set()
-        self.patterns: set = set()
+        self.patterns: dict = {}  # ordered: Redis answers PUNSUBSCRIBE-all in subscription order
 
     @property
     def can_block(self) -> bool:

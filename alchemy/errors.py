@@ -39,13 +39,26 @@ def wrong_arity(name: str) -> AlchemyError:
 
 
 def unknown_command(argv: list) -> AlchemyError:
-    name = argv[0].decode("utf-8", "replace")
-    shown = " ".join(f"'{a.decode('utf-8', 'replace')[:128]}'" for a in argv[1:20])
-    return AlchemyError(f"ERR unknown command '{name[:128]}', with args beginning with: {shown}")
+    # Redis quotes arguments until 128 bytes are shown, each followed by a space.
+    shown = b""
+    for arg in argv[1:]:
+        if len(shown) >= 128:
+            break
+        shown += b"'" + arg[:128 - len(shown)] + b"' "
+    return AlchemyError("ERR unknown command '%s', with args beginning with: %s" % (
+        argv[0][:128].decode("utf-8", "replace"), shown.decode("utf-8", "replace")))
 
 
 def unknown_subcommand(command: str, sub: bytes) -> AlchemyError:
     return AlchemyError(
         f"ERR unknown subcommand '{sub.decode('utf-8', 'replace')[:128]}'. "
         f"Try {command.upper()} HELP."
+    )
+
+
+def subcommand_syntax(command: str, sub: bytes) -> AlchemyError:
+    """A known subcommand given the wrong arguments, as Redis's container commands word it."""
+    return AlchemyError(
+        f"ERR unknown subcommand or wrong number of arguments for "
+        f"'{sub.decode('utf-8', 'replace')[:128]}'. Try {command.upper()} HELP."
     )

@@ -30,14 +30,14 @@ class PubSub:
     def psubscribe(self, client, pattern: bytes) -> bool:
         if pattern in client.patterns:
             return False
-        client.patterns.add(pattern)
+        client.patterns[pattern] = None
         self.patterns.setdefault(pattern, set()).add(client)
         return True
 
     def punsubscribe(self, client, pattern: bytes) -> bool:
         if pattern not in client.patterns:
             return False
-        client.patterns.discard(pattern)
+        del client.patterns[pattern]
         _remove(self.patterns, pattern, client)
         return True
 
