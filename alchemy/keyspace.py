@@ -126,6 +126,12 @@ class Keyspace:
         self.expires = {}
         self._deadlines = []
 
+    def swap(self, other: "Keyspace") -> None:
+        """Exchange contents with another database (SWAPDB); watchers and waiters stay put."""
+        self.data, other.data = other.data, self.data
+        self.expires, other.expires = other.expires, self.expires
+        self._deadlines, other._deadlines = other._deadlines, self._deadlines
+
     def type_name(self, value) -> str:
         return TYPES[type(value)].name
 

@@ -51,7 +51,9 @@ def glob_matcher(pattern: bytes):
     if compiled is None:
         if len(_glob_cache) > 1000:
             _glob_cache.clear()
-        compiled = re.compile(_glob_to_regex(pattern), re.DOTALL)
+        # Redis's stringmatchlen never matches an empty string against a non-empty pattern.
+        regex = b"(?=.)" + _glob_to_regex(pattern) if pattern else b""
+        compiled = re.compile(regex, re.DOTALL)
         _glob_cache[pattern] = compiled
     return compiled.fullmatch
 
@@ -78,7 +80,7 @@ def _glob_to_regex(pattern: bytes) -> bytes:
                 if pattern[i:i + 1] == b"\\" and i + 1 < n:
                     i += 1
                     members += re.escape(pattern[i:i + 1])
-                elif pattern[i + 1:i + 2] == b"-" and i + 2 < n and pattern[i + 2:i + 3] != b"]":
+                elif pattern[i + 1:i + 2] == b"-" and i + 2 < n:  # `[a-]` ranges up to `]`
                     low, high = sorted((pattern[i], pattern[i + 2]))
                     members += re.escape(bytes([low])) + b"-" + re.escape(bytes([high]))
                     i += 2
