@@ -1,0 +1,222 @@
+"""redis-benchmark against Alchemy and a real redis-server, side by side, printed as ratios.
+
+`python -m bench.run [--suite NAME ...] [-n REQUESTS]` starts both servers on free ports,
+runs each suite's redis-benchmark tests against one then the other, test by test (without
+pipelining and with -P 16), and prints a Markdown table: test, Alchemy req/s, redis req/s, Alchemy/redis.
+A suite is one entry in SUITES; adding one is adding a row there.
+"""
+
+import argparse
+import csv
+import datetime
+import importlib.util
+import io
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REDIS_SERVER = "/usr/bin/redis-server"
+REDIS_BENCHMARK = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+
+
+@dataclass
+class Suite:
+    name: str
+    tests: str            # redis-benchmark -t list
+    requests: int         # -n
+    clients: int = 50     # -c
+    pipelines: tuple = (1, 16)  # one run per -P value
+
+    def commands(self) -> list[str]:
+        """Command names the tests need (lrange_100 -> LRANGE), to check they exist."""
+        return sorted({t.split("_")[0].upper() for t in self.tests.split(",")})
+
+
+SUITES = [
+    Suite("strings", "ping,set,get,incr,mset", 200_000),
+    Suite("collections", "lpush,lpop,sadd,hset,spop,zadd,lrange_100", 100_000),
+]
+
+
+# -- servers ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A server child process, stopped on exit; its output goes to a log file."""
+
+    def __init__(self, name: str, argv: list, log_path: str):
+        self.name = name
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=ROOT)
+        self.port = 0
+
+    def read_log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_until(self, found, timeout: float = 30) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if found():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        sys.exit(f"{self.name} did not start:\n{self.read_log()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_alchemy(workdir: str) -> Process:
+    data = os.path.join(workdir, "alchemy")
+    server = Process("Alchemy", [sys.executable, "-m", "alchemy_server", "--port", "0",
+                                 "--dir", data], os.path.join(workdir, "alchemy.log"))
+
+    def ready() -> bool:
+        m = re.search(r"Ready to accept connections on .* port (\d+)", server.read_log())
+        if m:
+            server.port = int(m.group(1))
+        return bool(m)
+
+    server.wait_until(ready)
+    return server
+
+
+def start_redis(workdir: str) -> Process:
+    port = free_port()
+    server = Process("redis-server", [
+        REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+        "--appendonly", "no", "--dir", workdir], os.path.join(workdir, "redis.log"))
+    server.port = port
+    server.wait_until(lambda: request(port, b"PING") == b"+PONG\r\n")
+    return server
+
+
+def request(port: int, line: bytes) -> bytes:
+    """One inline command's raw reply, or b"" if the server is not answering yet."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(line + b"\r\n")
+            return sock.recv(65536)
+    except OSError:
+        return b""
+
+
+def missing_commands(port: int, names: list[str]) -> list[str]:
+    # A command with no arguments answers an arity error when it exists.
+    return [name for name in names
+            if request(port, name.encode()).startswith(b"-ERR unknown command")]
+
+
+# -- benchmark runs -----------------------------------------------------------------------
+
+def redis_benchmark(port: int, suite: Suite, test: str, requests: int,
+                    pipeline: int) -> dict:
+    """req/s per row of redis-benchmark --csv (`ping` gives two rows, PING_INLINE/MBULK)."""
+    argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-t", test,
+            "-c", str(suite.clients), "-n", str(requests), "-P", str(pipeline), "--csv"]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True)
+    rows = csv.DictReader(io.StringIO(result.stdout))
+    return {row["test"]: float(row["rps"]) for row in rows}
+
+
+def best_of(repeat: int, port_pair: tuple, suite: Suite, test: str, requests: int,
+            pipeline: int) -> tuple[dict, dict]:
+    """Best req/s of each server over repeat alternating runs of one test."""
+    best: tuple[dict, dict] = ({}, {})
+    for _ in range(repeat):
+        # Alternate the servers test by test, so a noisy moment hurts neither side alone.
+        for port, seen in zip(port_pair, best):
+            for row, rps in redis_benchmark(port, suite, test, requests, pipeline).items():
+                seen[row] = max(rps, seen.get(row, 0.0))
+    return best
+
+
+def machine() -> str:
+    uvloop = importlib.util.find_spec("uvloop") is not None
+    version = subprocess.run([REDIS_SERVER, "--version"], capture_output=True,
+                             text=True).stdout.split()
+    redis = next((v[2:] for v in version if v.startswith("v=")), "?")
+    return (f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d}, nproc {os.cpu_count()}, "
+            f"Python {platform.python_version()}, uvloop {'on' if uvloop else 'off'}, "
+            f"redis-server {redis}")
+
+
+def command_line(suite: Suite, requests: int, pipeline: int) -> str:
+    return (f"redis-benchmark -t {suite.tests} -c {suite.clients} -n {requests}"
+            + (f" -P {pipeline}" if pipeline > 1 else ""))
+
+
+def run_suite(suite: Suite, requests: int, repeat: int, ports: tuple) -> None:
+    missing = missing_commands(ports[0], suite.commands())
+    print(f"\n### {suite.name}\n")
+    if missing:
+        print(f"Not run: Alchemy does not have {', '.join(missing)} yet.")
+        return
+    for pipeline in suite.pipelines:
+        print(f"`{command_line(suite, requests, pipeline)}`"
+              + (f" (best of {repeat})" if repeat > 1 else "") + "\n")
+        print("| test | Alchemy req/s | redis req/s | Alchemy/redis |")
+        print("| --- | ---: | ---: | ---: |")
+        for test in suite.tests.split(","):
+            ours, theirs = best_of(repeat, ports, suite, test, requests, pipeline)
+            for row, rps in ours.items():
+                peer = theirs.get(row)
+                ratio = f"{rps / peer:.3f}" if peer else "-"
+                print(f"| {row} | {rps:,.0f} | {peer or 0:,.0f} | {ratio} |", flush=True)
+        print()
+
+
+def main(argv: list | None = None) -> None:
+    names = [s.name for s in SUITES]
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--suite", action="append", choices=names,
+                        help="suite to run (repeatable; default: all)")
+    parser.add_argument("-n", "--requests", type=int,
+                        help="requests per test (default: each suite's own)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each test this many times per server, keep the best")
+    args = parser.parse_args(argv)
+    suites = [s for s in SUITES if s.name in (args.suite or names)]
+    with tempfile.TemporaryDirectory(prefix="alchemy-bench-") as workdir:
+        alchemy = start_alchemy(workdir)
+        try:
+            redis = start_redis(workdir)
+            try:
+                print(f"Alchemy vs redis-server ({machine()})")
+                for suite in suites:
+                    run_suite(suite, args.requests or suite.requests, args.repeat,
+                              (alchemy.port, redis.port))
+            finally:
+                redis.stop()
+        finally:
+            alchemy.stop()
+
+
+if __name__ == "__main__":
+    main()
