@@ -1,0 +1,296 @@
+"""SortedColumns: a sorted sequence of fixed-arity entries, stored column-wise in leaves.
+
+The storage under SQL tables: the primary key map (entries = key parts, each carrying a row
+as bytes) and every secondary index (entries = indexed values + primary key parts, no
+payload). It knows nothing of SQL.
+
+Why columns and leaves: a Python object per entry costs 30-60 bytes before any data; here an
+INT part costs 8 bytes in an array('q'), a row 2 bytes of length plus its bytes in one blob
+per leaf. Leaves hold LOAD..2*LOAD entries (split when larger) and are found by bisecting
+the list of each leaf's last entry, as sortedcontainers does with its sublists.
+
+Entries order lexicographically by part, NULL (None) first, as SQLite orders them. A part
+kind is "i" (64-bit int), "f" (float) or "o" (any ordered Python object: str, bytes, tuple).
+A leaf gets a NULL-flag array for a part only once a NULL is stored there.
+
+Complexity (n entries, L = LOAD): find O(log n); insert/delete O(log n + L) (memmove in C);
+in-order iteration O(1) per entry; position of an entry and entry at a position O(log n)
+after the first positional call following a size change, which rebuilds an O(n/L) index.
+"""
+
+from array import array
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+import sys
+
+LOAD = 128
+_ZERO = {"i": 0, "f": 0.0, "o": b""}
+_HIGH = ((2,),)  # sorts after every part's sort key: (0, 0) for NULL, (1, value) otherwise
+
+
+def _sort_key(parts) -> tuple:
+    return tuple((0, 0) if v is None else (1, v) for v in parts)
+
+
+def _new_column(kind: str):
+    if kind == "i":
+        return array("q")
+    if kind == "f":
+        return array("d")
+    return []
+
+
+class _Leaf:
+    __slots__ = ("parts", "nulls", "lens", "blob", "ends")
+
+    def __init__(self, kinds: str, payload: bool):
+        self.parts = [_new_column(k) for k in kinds]
+        self.nulls: list = [None] * len(kinds)
+        self.lens = array("I") if payload else None
+        self.blob = bytearray() if payload else None
+        self.ends = array("I") if payload else None  # cumulative lens; None until needed
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def entry(self, j: int) -> tuple:
+        nulls = self.nulls
+        return tuple(None if nulls[p] is not None and not nulls[p][j] else col[j]
+                     for p, col in enumerate(self.parts))
+
+    def payload_bounds(self, j: int) -> tuple[int, int]:
+        ends = self.ends
+        if ends is None:
+            ends = self.ends = array("I", accumulate(self.lens))
+        return (ends[j - 1] if j else 0), ends[j]
+
+    def payload(self, j: int) -> bytes:
+        start, end = self.payload_bounds(j)
+        return bytes(self.blob[start:end])
+
+    def search(self, key, right: bool) -> int:
+        """Where a key (a prefix of an entry: some leading parts) falls in this leaf."""
+        lo, hi = 0, len(self.parts[0])
+        for p, value in enumerate(key):
+            flags = self.nulls[p]
+            if flags is not None:
+                flag = 0 if value is None else 1
+                lo, hi = bisect_left(flags, flag, lo, hi), bisect_right(flags, flag, lo, hi)
+                if value is None:
+                    continue
+            elif value is None:
+                hi = lo  # no NULL here, and NULL sorts first
+                break
+            column = self.parts[p]
+            lo, hi = bisect_left(column, value, lo, hi), bisect_right(column, value, lo, hi)
+            if lo == hi:
+                break
+        return hi if right else lo
+
+
+class SortedColumns:
+    """Sorted entries of `len(kinds)` parts, optionally each with a bytes payload."""
+
+    def __init__(self, kinds: str, payload: bool = False):
+        self.kinds = kinds
+        self.has_payload = payload
+        self._leaves: list[_Leaf] = []
+        self._maxes: list[tuple] = []  # sort key of each leaf's last entry
+        self._offsets: list[int] | None = None  # entries before each leaf, rebuilt lazily
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    # -- finding -----------------------------------------------------------------------
+
+    def bound(self, key, right: bool = False) -> tuple[int, int]:
+        """(leaf, index) before the first entry starting with key (after the last if right)."""
+        probe = _sort_key(key)
+        if right:
+            probe += _HIGH
+        i = bisect_left(self._maxes, probe)
+        if i == len(self._leaves):
+            return (i - 1, len(self._leaves[i - 1])) if i else (0, 0)
+        return i, self._leaves[i].search(key, right)
+
+    def find(self, key) -> tuple[int, int] | None:
+        """(leaf, index) of the entry equal to key (all parts), or None."""
+        i, j = self.bound(key)
+        if i < len(self._leaves):
+            leaf = self._leaves[i]
+            if j < len(leaf) and leaf.search(key, True) > j:
+                return i, j
+        return None
+
+    def get(self, key) -> bytes | None:
+        """The payload of the entry equal to key, or None."""
+        where = self.find(key)
+        return None if where is None else self._leaves[where[0]].payload(where[1])
+
+    # -- changing ----------------------------------------------------------------------
+
+    def insert(self, entry: tuple, payload: bytes = b"") -> bool:
+        """Add an entry; False (and no change) if an equal entry exists."""
+        if not self._leaves:
+            self._leaves.append(_Leaf(self.kinds, self.has_payload))
+            self._maxes.append(_sort_key(entry))
+        i, j = self.bound(entry)
+        leaf = self._leaves[i]
+        if j < len(leaf) and leaf.search(entry, True) > j:
+            return False
+        for p, value in enumerate(entry):
+            self._insert_part(leaf, p, j, value)
+        if self.has_payload:
+            self._insert_payload(leaf, j, payload)
+        if j == len(leaf) - 1:
+            self._maxes[i] = _sort_key(entry)
+        self._len += 1
+        self._offsets = None
+        if len(leaf) > 2 * LOAD:
+            self._split(i)
+        return True
+
+    def _insert_part(self, leaf: _Leaf, p: int, j: int, value) -> None:
+        flags = leaf.nulls[p]
+        if value is None:
+            if flags is None:
+                flags = leaf.nulls[p] = array("b", [1]) * len(leaf.parts[p])
+            flags.insert(j, 0)
+            value = _ZERO[self.kinds[p]]
+        elif flags is not None:
+            flags.insert(j, 1)
+        leaf.parts[p].insert(j, value)
+
+    def _insert_payload(self, leaf: _Leaf, j: int, payload: bytes) -> None:
+        if j == len(leaf.lens):
+            leaf.blob += payload
+            if leaf.ends is not None:
+                leaf.ends.append(len(leaf.blob))
+        else:
+            start = leaf.payload_bounds(j)[0]
+            leaf.blob[start:start] = payload
+            leaf.ends = None
+        leaf.lens.insert(j, len(payload))
+
+    def replace(self, key, payload: bytes) -> bool:
+        """Give the entry equal to key a new payload; False if there is no such entry."""
+        where = self.find(key)
+        if where is None:
+            return False
+        leaf = self._leaves[where[0]]
+        j = where[1]
+        start, end = leaf.payload_bounds(j)
+        leaf.blob[start:end] = payload
+        if len(payload) != end - start:
+            leaf.lens[j] = len(payload)
+            leaf.ends = None
+        return True
+
+    def delete(self, key) -> bool:
+        """Remove the entry equal to key; False if there is none."""
+        where = self.find(key)
+        if where is None:
+            return False
+        i, j = where
+        leaf = self._leaves[i]
+        if self.has_payload:
+            start, end = leaf.payload_bounds(j)
+            del leaf.blob[start:end]
+            del leaf.lens[j]
+            if leaf.ends is not None and j == len(leaf.lens):
+                del leaf.ends[j]
+            else:
+                leaf.ends = None
+        for p, column in enumerate(leaf.parts):
+            del column[j]
+            if leaf.nulls[p] is not None:
+                del leaf.nulls[p][j]
+        self._len -= 1
+        self._offsets = None
+        if not len(leaf):
+            del self._leaves[i]
+            del self._maxes[i]
+        elif j == len(leaf):
+            self._maxes[i] = _sort_key(leaf.entry(j - 1))
+        return True
+
+    def _split(self, i: int) -> None:
+        leaf = self._leaves[i]
+        half = len(leaf) // 2
+        right = _Leaf(self.kinds, self.has_payload)
+        for p, column in enumerate(leaf.parts):
+            right.parts[p] = column[half:]
+            del column[half:]
+            if leaf.nulls[p] is not None:
+                right.nulls[p] = leaf.nulls[p][half:]
+                del leaf.nulls[p][half:]
+        if self.has_payload:
+            cut = leaf.payload_bounds(half - 1)[1]
+            right.blob = leaf.blob[cut:]
+            del leaf.blob[cut:]
+            right.lens = leaf.lens[half:]
+            del leaf.lens[half:]
+            leaf.ends = right.ends = None
+        self._leaves.insert(i + 1, right)
+        self._maxes.insert(i, _sort_key(leaf.entry(half - 1)))
+
+    # -- walking -----------------------------------------------------------------------
+
+    def iterate(self, start: tuple[int, int], stop: tuple[int, int], reverse: bool = False):
+        """Entries from position start up to (not including) stop, as (entry, payload)."""
+        (i0, j0), (i1, j1) = start, stop
+        leaves = self._leaves
+        if not reverse:
+            for i in range(i0, min(i1, len(leaves) - 1) + 1):
+                leaf = leaves[i]
+                end = j1 if i == i1 else len(leaf)
+                for j in range(j0 if i == i0 else 0, end):
+                    yield leaf.entry(j), (leaf.payload(j) if self.has_payload else None)
+        else:
+            for i in range(min(i1, len(leaves) - 1), i0 - 1, -1):
+                leaf = leaves[i]
+                end = j1 if i == i1 else len(leaf)
+                for j in range(end - 1, (j0 if i == i0 else 0) - 1, -1):
+                    yield leaf.entry(j), (leaf.payload(j) if self.has_payload else None)
+
+    def first(self) -> tuple[int, int]:
+        return 0, 0
+
+    def end(self) -> tuple[int, int]:
+        return (len(self._leaves) - 1, len(self._leaves[-1])) if self._leaves else (0, 0)
+
+    def rank(self, where: tuple[int, int]) -> int:
+        """How many entries come before a position."""
+        return self._leaf_offsets()[where[0]] + where[1] if self._leaves else 0
+
+    def at(self, rank: int) -> tuple[int, int]:
+        """The position of the entry with a given rank (0-based); end() when past the last."""
+        if rank >= self._len:
+            return self.end()
+        offsets = self._leaf_offsets()
+        i = bisect_right(offsets, rank) - 1
+        return i, rank - offsets[i]
+
+    def _leaf_offsets(self) -> list[int]:
+        if self._offsets is None:
+            self._offsets = [0, *accumulate(len(leaf) for leaf in self._leaves)]
+        return self._offsets
+
+    def memory(self) -> int:
+        """Bytes held, counting the objects inside "o" columns."""
+        total = sys.getsizeof(self._leaves) + sys.getsizeof(self._maxes)
+        total += sum(sys.getsizeof(m) for m in self._maxes)
+        for leaf in self._leaves:
+            total += 56
+            for p, column in enumerate(leaf.parts):
+                total += sys.getsizeof(column)
+                if self.kinds[p] == "o":
+                    total += sum(sys.getsizeof(v) for v in column)
+                if leaf.nulls[p] is not None:
+                    total += sys.getsizeof(leaf.nulls[p])
+            if self.has_payload:
+                total += sys.getsizeof(leaf.blob) + sys.getsizeof(leaf.lens)
+                if leaf.ends is not None:
+                    total += sys.getsizeof(leaf.ends)
+        return total

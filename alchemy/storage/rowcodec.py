@@ -1,0 +1,160 @@
+"""Rows as compact bytes: the non-key columns of one row, encoded per the table's schema.
+
+Each column is one tag byte, then its data:
+
+    0x00            NULL
+    0x01..0x08      integer in that many bytes, little-endian, signed
+    0x09            float, 8 bytes
+    0x40+n          string of n < 64 bytes (TEXT as UTF-8, BLOB as is)
+    0x10 len4       longer string
+    0x11 len4       zstd-compressed string (plain frame)
+    0x12 len4       zstd-compressed string (frame using the table's trained dictionary)
+
+A sparse row (first byte 0xFF) lists only its non-NULL columns as (column number, tag, data);
+a row is written sparse when that is smaller, which it is when most columns are NULL.
+
+Strings of at least COMPRESS_MIN bytes are compressed when that saves space. Once a table has
+gathered TRAIN_SAMPLES such strings it trains a zstd dictionary on them, so that the many
+short, similar texts of one column compress well (a dictionary is what makes 100-byte texts
+compressible at all). Rows written earlier keep their plain frames: the tag says which.
+"""
+
+import struct
+
+import zstandard
+
+COMPRESS_MIN = 64
+TRAIN_SAMPLES = 1000
+DICT_SIZE = 16 * 1024
+SPARSE = 0xFF
+
+_DOUBLE = struct.Struct("<d")
+_LEN = struct.Struct("<I")
+
+
+class RowCodec:
+    """Encoder/decoder for rows of one schema; kinds per column: "i", "f", "s" (str), "b"."""
+
+    def __init__(self, kinds: str, dictionary: bytes | None = None):
+        self.kinds = kinds
+        self.dictionary = dictionary
+        self._samples: list[bytes] | None = [] if dictionary is None else None
+        self._plain = zstandard.ZstdCompressor(level=3)
+        self._plain_d = zstandard.ZstdDecompressor()
+        self._with_dict = self._with_dict_d = None
+        if dictionary is not None:
+            self._load_dictionary(dictionary)
+
+    def _load_dictionary(self, data: bytes) -> None:
+        d = zstandard.ZstdCompressionDict(data)
+        self._with_dict = zstandard.ZstdCompressor(level=3, dict_data=d)
+        self._with_dict_d = zstandard.ZstdDecompressor(dict_data=d)
+        self.dictionary = data
+
+    # -- encoding ----------------------------------------------------------------------
+
+    def encode(self, values: list) -> bytes:
+        dense = bytearray()
+        present = 0
+        for kind, value in zip(self.kinds, values):
+            if value is None:
+                dense.append(0)
+            else:
+                present += 1
+                self._encode_value(dense, kind, value)
+        if len(self.kinds) - present <= present + 1:
+            return bytes(dense)
+        sparse = bytearray((SPARSE,))
+        for number, (kind, value) in enumerate(zip(self.kinds, values)):
+            if value is not None:
+                sparse += number.to_bytes(2, "little")
+                self._encode_value(sparse, kind, value)
+        return bytes(sparse if len(sparse) < len(dense) else dense)
+
+    def _encode_value(self, out: bytearray, kind: str, value) -> None:
+        if kind == "i":
+            size = ((value if value >= 0 else ~value).bit_length() + 8) // 8  # with sign bit
+            out.append(size)
+            out += value.to_bytes(size, "little", signed=True)
+        elif kind == "f":
+            out.append(9)
+            out += _DOUBLE.pack(value)
+        else:
+            data = value.encode() if kind == "s" else value
+            if len(data) < COMPRESS_MIN:
+                out.append(0x40 + len(data))
+                out += data
+            else:
+                self._encode_long(out, data)
+
+    def _encode_long(self, out: bytearray, data: bytes) -> None:
+        if self._samples is not None:
+            self._samples.append(data)
+            if len(self._samples) >= TRAIN_SAMPLES:
+                self._train()
+        if self._with_dict is not None:
+            tag, packed = 0x12, self._with_dict.compress(data)
+        else:
+            tag, packed = 0x11, self._plain.compress(data)
+        if len(packed) >= len(data):
+            tag, packed = 0x10, data
+        out.append(tag)
+        out += _LEN.pack(len(packed))
+        out += packed
+
+    def _train(self) -> None:
+        samples, self._samples = self._samples, None
+        try:
+            trained = zstandard.train_dictionary(DICT_SIZE, samples)
+        except zstandard.ZstdError:
+            return  # too little material to learn from: stay with plain frames
+        self._load_dictionary(trained.as_bytes())
+
+    # -- decoding ----------------------------------------------------------------------
+
+    def decode(self, row) -> list:
+        """All columns of an encoded row, as Python values."""
+        if row and row[0] == SPARSE:
+            return self._decode_sparse(row)
+        values = []
+        pos = 0
+        end = len(row)
+        for kind in self.kinds:
+            if pos < end:
+                value, pos = self._decode_value(row, pos, kind)
+            else:
+                value = None  # a column added after this row was written
+            values.append(value)
+        return values
+
+    def add_column(self, kind: str) -> None:
+        self.kinds += kind
+
+    def _decode_sparse(self, row) -> list:
+        values = [None] * len(self.kinds)
+        pos = 1
+        while pos < len(row):
+            number = row[pos] | row[pos + 1] << 8
+            values[number], pos = self._decode_value(row, pos + 2, self.kinds[number])
+        return values
+
+    def _decode_value(self, row, pos: int, kind: str):
+        tag = row[pos]
+        pos += 1
+        if tag == 0:
+            return None, pos
+        if tag <= 8:
+            return int.from_bytes(row[pos:pos + tag], "little", signed=True), pos + tag
+        if tag == 9:
+            return _DOUBLE.unpack_from(row, pos)[0], pos + 8
+        if tag >= 0x40:
+            end = pos + tag - 0x40
+            data = row[pos:end]
+        else:
+            end = pos + 4 + _LEN.unpack_from(row, pos)[0]
+            data = row[pos + 4:end]
+            if tag == 0x11:
+                data = self._plain_d.decompress(data)
+            elif tag == 0x12:
+                data = self._with_dict_d.decompress(data)
+        return (data.decode() if kind == "s" else bytes(data)), end

@@ -1,0 +1,216 @@
+"""Tables and indexes: rows keyed by primary key, secondary indexes kept consistent.
+
+A table is a SortedColumns map from primary key to the encoded row (the other columns); an
+index is a SortedColumns set of (indexed values..., primary key...) entries. Every change
+goes through Table.insert/update/delete, which check constraints before touching anything,
+so a failed statement leaves no half-written row or index entry.
+"""
+
+from dataclasses import dataclass
+
+from alchemy.errors import AlchemyError
+from alchemy.storage.columns import SortedColumns
+from alchemy.storage.rowcodec import RowCodec
+
+# Column type -> value kind. BOOL is stored as a 0/1 integer.
+KINDS = {"INT": "i", "FLOAT": "f", "TEXT": "s", "BLOB": "b", "BOOL": "i"}
+
+
+class ConstraintError(AlchemyError):
+    """A write that would break a primary key or unique index."""
+
+
+@dataclass
+class Column:
+    name: str
+    type: str  # one of KINDS
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.type]
+
+
+def _tree_kind(kind: str) -> str:
+    return "o" if kind in "sb" else kind
+
+
+class Index:
+    def __init__(self, name: str, table: "Table", positions: list[int], unique: bool = False):
+        self.name = name
+        self.table = table
+        self.positions = positions
+        self.unique = unique
+        kinds = [table.columns[p].kind for p in positions + table.key_positions]
+        self.tree = SortedColumns("".join(map(_tree_kind, kinds)))
+
+    @property
+    def column_names(self) -> list[str]:
+        return [self.table.columns[p].name for p in self.positions]
+
+    def values(self, row: list) -> tuple:
+        return tuple(row[p] for p in self.positions)
+
+    def add(self, row: list, key: tuple) -> None:
+        self.tree.insert(self.values(row) + key)
+
+    def remove(self, row: list, key: tuple) -> None:
+        self.tree.delete(self.values(row) + key)
+
+    def conflict(self, row: list, key: tuple) -> bool:
+        """Would row (under primary key `key`) duplicate another row's unique values?"""
+        values = self.values(row)
+        if not self.unique or None in values:
+            return False  # NULLs never collide, as in SQL
+        tree = self.tree
+        start, stop = tree.bound(values), tree.bound(values, right=True)
+        return any(entry[len(values):] != key for entry, _ in tree.iterate(start, stop))
+
+    def keys(self, start: tuple[int, int], stop: tuple[int, int], reverse: bool = False):
+        """Primary keys of the entries between two positions, in index order."""
+        width = len(self.positions)
+        for entry, _ in self.tree.iterate(start, stop, reverse):
+            yield entry[width:]
+
+
+class Table:
+    def __init__(self, name: str, columns: list[Column], key_positions: list[int],
+                 dictionary: bytes | None = None):
+        self.name = name
+        self.columns = columns
+        self.key_positions = key_positions
+        self.value_positions = [i for i in range(len(columns)) if i not in key_positions]
+        kinds = "".join(_tree_kind(columns[p].kind) for p in key_positions)
+        self.rows = SortedColumns(kinds, payload=True)
+        self.codec = RowCodec("".join(columns[p].kind for p in self.value_positions), dictionary)
+        self.indexes: dict[str, Index] = {}
+        self.last_id = 0  # highest integer primary key seen, for auto-increment
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def position(self, name: str) -> int | None:
+        for i, column in enumerate(self.columns):
+            if column.name == name:
+                return i
+        return None
+
+    def key_of(self, row: list) -> tuple:
+        return tuple(row[p] for p in self.key_positions)
+
+    def next_id(self) -> int:
+        return self.last_id + 1
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, key: tuple) -> list | None:
+        payload = self.rows.get(key)
+        return None if payload is None else self._row(key, payload)
+
+    def _row(self, key: tuple, payload: bytes) -> list:
+        row = [None] * len(self.columns)
+        for p, value in zip(self.key_positions, key):
+            row[p] = value
+        for p, value in zip(self.value_positions, self.codec.decode(payload)):
+            row[p] = value
+        return row
+
+    def scan(self, start=None, stop=None, reverse: bool = False):
+        """Rows in primary key order between two positions of self.rows (default: all)."""
+        rows = self.rows
+        for key, payload in rows.iterate(start or rows.first(), stop or rows.end(), reverse):
+            yield self._row(key, payload)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def check_insert(self, row: list) -> None:
+        """Raise ConstraintError if row cannot be inserted."""
+        key = self.key_of(row)
+        if None in key:
+            raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
+        if self.rows.find(key) is not None:
+            raise ConstraintError(
+                f"ERR duplicate primary key {_show(key)} in table '{self.name}'")
+        self._check_unique(row, key)
+
+    def _check_unique(self, row: list, key: tuple) -> None:
+        for index in self.indexes.values():
+            if index.conflict(row, key):
+                raise ConstraintError(f"ERR unique index '{index.name}' violated by "
+                                      f"{_show(index.values(row))} in table '{self.name}'")
+
+    def insert(self, row: list) -> None:
+        self.check_insert(row)
+        key = self.key_of(row)
+        self.rows.insert(key, self.codec.encode([row[p] for p in self.value_positions]))
+        for index in self.indexes.values():
+            index.add(row, key)
+        if len(key) == 1 and type(key[0]) is int and key[0] > self.last_id:
+            self.last_id = key[0]
+
+    def delete(self, key: tuple) -> list | None:
+        """Remove the row with this primary key; the removed row, or None."""
+        row = self.get(key)
+        if row is None:
+            return None
+        self.rows.delete(key)
+        for index in self.indexes.values():
+            index.remove(row, key)
+        return row
+
+    def update(self, old: list, new: list) -> None:
+        """Replace row old (as read from the table) with new, keys and indexes included."""
+        old_key, new_key = self.key_of(old), self.key_of(new)
+        if new_key != old_key:
+            if None in new_key:
+                raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
+            if self.rows.find(new_key) is not None:
+                raise ConstraintError(
+                    f"ERR duplicate primary key {_show(new_key)} in table '{self.name}'")
+        for index in self.indexes.values():
+            if index.unique and index.values(old) != index.values(new) \
+                    and index.conflict(new, old_key):
+                raise ConstraintError(f"ERR unique index '{index.name}' violated by "
+                                      f"{_show(index.values(new))} in table '{self.name}'")
+        payload = self.codec.encode([new[p] for p in self.value_positions])
+        if new_key == old_key:
+            self.rows.replace(old_key, payload)
+        else:
+            self.rows.delete(old_key)
+            self.rows.insert(new_key, payload)
+            if len(new_key) == 1 and type(new_key[0]) is int and new_key[0] > self.last_id:
+                self.last_id = new_key[0]
+        for index in self.indexes.values():
+            if index.values(old) != index.values(new) or new_key != old_key:
+                index.remove(old, old_key)
+                index.add(new, new_key)
+
+    # -- schema ------------------------------------------------------------------------
+
+    def add_index(self, name: str, positions: list[int], unique: bool = False) -> Index:
+        """Build an index over the existing rows; ConstraintError if unique is violated."""
+        index = Index(name, self, positions, unique)
+        for row in self.scan():
+            key = self.key_of(row)
+            if index.conflict(row, key):
+                raise ConstraintError(f"ERR cannot create unique index '{name}': "
+                                      f"duplicate {_show(index.values(row))}")
+            index.add(row, key)
+        self.indexes[name] = index
+        return index
+
+    def add_column(self, column: Column) -> None:
+        """Append a column; existing rows read it as NULL without being rewritten."""
+        self.columns.append(column)
+        self.value_positions.append(len(self.columns) - 1)
+        self.codec.add_column(column.kind)
+
+    def memory(self) -> dict[str, int]:
+        """Bytes used by the rows and by each index."""
+        usage = {"rows": self.rows.memory()}
+        for name, index in self.indexes.items():
+            usage[name] = index.tree.memory()
+        return usage
+
+
+def _show(values: tuple) -> str:
+    return "(" + ", ".join(repr(v) for v in values) + ")"

@@ -1,0 +1,96 @@
+"""SortedColumns against a simple model: a sorted Python list of entries."""
+
+import random
+
+import pytest
+
+from alchemy.storage import columns
+from alchemy.storage.columns import SortedColumns
+
+
+def _order(entry):
+    return tuple((0, 0) if v is None else (1, v) for v in entry)
+
+
+def _check(tree: SortedColumns, model: dict) -> None:
+    expected = sorted(model, key=_order)
+    got = list(tree.iterate(tree.first(), tree.end()))
+    assert [e for e, _ in got] == expected
+    if tree.has_payload:
+        assert [p for _, p in got] == [model[e] for e in expected]
+    assert len(tree) == len(model)
+    backwards = [e for e, _ in tree.iterate(tree.first(), tree.end(), reverse=True)]
+    assert backwards == expected[::-1]
+
+
+@pytest.fixture(autouse=True)
+def small_leaves(monkeypatch):
+    # Small leaves make splits, merges and leaf boundaries happen with few entries.
+    monkeypatch.setattr(columns, "LOAD", 4)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_primary_map_random(seed):
+    rng = random.Random(seed)
+    tree = SortedColumns("i", payload=True)
+    model = {}
+    for step in range(3000):
+        key = (rng.randrange(500),)
+        action = rng.random()
+        if action < 0.5:
+            payload = bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
+            assert tree.insert(key, payload) == (key not in model)
+            model.setdefault(key, payload)
+        elif action < 0.7:
+            payload = bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
+            assert tree.replace(key, payload) == (key in model)
+            if key in model:
+                model[key] = payload
+        else:
+            assert tree.delete(key) == (key in model)
+            model.pop(key, None)
+        assert tree.get(key) == model.get(key)
+        if step % 300 == 0:
+            _check(tree, model)
+    _check(tree, model)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_index_with_nulls_random(seed):
+    rng = random.Random(seed)
+    tree = SortedColumns("oi")  # (nullable text value, int primary key)
+    model = {}
+    for _ in range(3000):
+        value = rng.choice([None, "a", "b", "c", "dd", "e"])
+        entry = (value, rng.randrange(100))
+        if rng.random() < 0.6:
+            assert tree.insert(entry) == (entry not in model)
+            model[entry] = None
+        else:
+            assert tree.delete(entry) == (entry in model)
+            model.pop(entry, None)
+    _check(tree, model)
+    for value in [None, "a", "b", "zz"]:
+        start, stop = tree.bound((value,)), tree.bound((value,), right=True)
+        found = [e for e, _ in tree.iterate(start, stop)]
+        assert found == sorted((e for e in model if e[0] == value), key=_order)
+
+
+def test_ranges_and_ranks():
+    tree = SortedColumns("ii")
+    model = {}
+    rng = random.Random(7)
+    for _ in range(2000):
+        entry = (rng.randrange(50), rng.randrange(1000))
+        tree.insert(entry)
+        model[entry] = None
+    ordered = sorted(model)
+    for rank in range(0, len(ordered), 37):
+        where = tree.at(rank)
+        assert tree.rank(where) == rank
+        assert next(tree.iterate(where, tree.end()))[0] == ordered[rank]
+    for low, high in [(3, 9), (0, 0), (49, 60), (-5, 2)]:
+        start, stop = tree.bound((low,)), tree.bound((high,), right=True)
+        assert [e for e, _ in tree.iterate(start, stop)] == \
+            [e for e in ordered if low <= e[0] <= high]
+        assert tree.rank(stop) - tree.rank(start) == sum(low <= e[0] <= high for e in ordered)
