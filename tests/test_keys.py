@@ -471,7 +471,8 @@ def test_object_errors(r):
         "wrong number of arguments for 'object|encoding' command"
     assert error_of(r, "OBJECT", "encoding", "a", "b") == \
         "wrong number of arguments for 'object|encoding' command"
-    assert error_of(r, "OBJECT", "HELP", "x") == "wrong number of arguments for 'object|help' command"
+    assert error_of(r, "OBJECT", "HELP", "x") == \
+        "wrong number of arguments for 'object|help' command"
     assert error_of(r, "OBJECT", "foo", "bar") == "unknown subcommand 'foo'. Try OBJECT HELP."
 
 

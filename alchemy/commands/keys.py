@@ -148,8 +148,8 @@ def scan(ctx, argv):
     return [str(next_cursor).encode(), found]
 
 
-@command("randomkey", 1, "readonly", group="generic", summary="Return a random key from the keyspace",
-         complexity="O(1)")
+@command("randomkey", 1, "readonly", group="generic",
+         summary="Return a random key from the keyspace")
 def randomkey(ctx, argv):
     """O(N): Python dicts offer no random access, so the key names are listed first."""
     db = ctx.db
