@@ -30,6 +30,7 @@ class Client:
         self.last_command = b"NULL"
         self.address = ""
         self.local_address = ""
+        self.fd = -1  # the socket's descriptor when a network front owns the client
         self.push: Callable | None = None
         self.kill: Callable | None = None
         # Pub/sub state lives here so every front end shares it.

@@ -11,7 +11,10 @@ AUTH), no_queue (runs at once inside MULTI: MULTI/EXEC/DISCARD/WATCH/QUIT/RESET)
 """
 
 from dataclasses import dataclass, field
+import time
 from typing import Callable
+
+from alchemy.errors import AlchemyError, unknown_subcommand, wrong_arity
 
 COMMANDS: dict[bytes, "Command"] = {}
 
@@ -32,9 +35,13 @@ class Command:
     complexity: str = ""
     calls: int = 0
     failed_calls: int = 0
+    rejected_calls: int = 0  # refused before running: arity, NOAUTH, ...
+    nanoseconds: int = 0  # time spent in the handler, for INFO commandstats
     write: bool = field(init=False)
     no_auth: bool = field(init=False)
     no_queue: bool = field(init=False)
+    # A container (CONFIG, CLIENT, ...) lists its subcommands here, named "config|get".
+    subcommands: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.write = "write" in self.flags
@@ -65,6 +72,42 @@ def command(name: str, arity: int, flags: str = "", keys: tuple = (0, 0, 0),
 
 
 _SPELLINGS: dict[bytes, Command] = {}  # "SET", "Set", ...: clients send any case
+
+
+def subcommand(parent: str, name: str, arity: int, flags: str = "", keys: tuple = (0, 0, 0),
+               summary: str = "", since: str = "1.0.0", complexity: str = ""):
+    """Declare a subcommand of a container declared before it, whose handler is
+    `run_subcommand`: `@subcommand("config", "get", -3, "admin noscript loading stale")`.
+    The arity counts the container and the subcommand, as Redis's does."""
+    def register(handler: Callable) -> Callable:
+        container = COMMANDS[parent.encode()]
+        first, last, step = keys
+        container.subcommands[name.encode()] = Command(
+            f"{parent}|{name}", handler, arity, frozenset(flags.split()), first, last, step,
+            None, container.group, summary, since, complexity)
+        return handler
+    return register
+
+
+def run_subcommand(ctx, argv: list):
+    """The handler of a container: check and run the subcommand named by argv[1]."""
+    container = lookup(argv[0])
+    sub = container.subcommands.get(argv[1].lower())
+    if sub is None:
+        raise unknown_subcommand(container.name, argv[1])
+    if (sub.arity >= 0 and len(argv) != sub.arity) or len(argv) < -sub.arity:
+        sub.rejected_calls += 1
+        raise wrong_arity(sub.name)
+    sub.calls += 1
+    ctx.last_command = sub.name
+    start = time.perf_counter_ns()
+    try:
+        return sub.handler(ctx, argv)
+    except AlchemyError:
+        sub.failed_calls += 1
+        raise
+    finally:
+        sub.nanoseconds += time.perf_counter_ns() - start
 
 
 def lookup(name: bytes) -> "Command | None":

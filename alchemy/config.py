@@ -5,6 +5,7 @@ parsed, so the hot path reads `config.values["name"]` without converting.
 """
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -20,6 +21,16 @@ def parse_memory(text: str) -> int:
     if not m or m.group(2).lower() not in _UNITS:
         raise ValueError(f"argument must be a memory value")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def between(parse: Callable, low: int, high: int) -> Callable:
+    """parse, refusing values outside [low, high] as Redis words it."""
+    def parse_bounded(text: str) -> int:
+        value = parse(text)
+        if not low <= value <= high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return value
+    return parse_bounded
 
 
 def parse_bool(text: str) -> bool:
@@ -74,7 +85,7 @@ class Setting:
 
 
 SETTINGS = {s.name: s for s in [
-    Setting("port", 6379, parse_int, mutable=False),
+    Setting("port", 6379, between(parse_int, 0, 65535), mutable=False),
     Setting("bind", "127.0.0.1", str, mutable=False),
     Setting("dir", "./data", str, mutable=False),
     Setting("requirepass", "", str),
@@ -84,7 +95,7 @@ SETTINGS = {s.name: s for s in [
     Setting("maxclients", 10000, parse_int),
     Setting("timeout", 0, parse_int),
     Setting("hz", 10, parse_int),
-    Setting("proto-max-bulk-len", 512 * 1024 * 1024, parse_memory),
+    Setting("proto-max-bulk-len", 512 * 1024 * 1024, between(parse_memory, 1024 * 1024, 2**63 - 1)),
     Setting("client-query-buffer-limit", 1024 * 1024 * 1024, parse_memory),
     Setting("appendonly", False, parse_bool),
     Setting("appendfsync", "everysec", one_of("always", "everysec", "no")),
@@ -94,8 +105,8 @@ SETTINGS = {s.name: s for s in [
     Setting("lua-time-limit", 5000, parse_int, aliases=("busy-reply-threshold",)),
     Setting("maxmemory", 0, parse_memory),
     Setting("maxmemory-policy", "noeviction", one_of(
-        "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu",
-        "allkeys-random", "volatile-random", "volatile-ttl")),
+        "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru",
+        "allkeys-lfu", "allkeys-random", "noeviction")),
     Setting("list-max-listpack-size", -2, parse_int, aliases=("list-max-ziplist-size",)),
     Setting("hash-max-listpack-entries", 128, parse_int, aliases=("hash-max-ziplist-entries",)),
     Setting("hash-max-listpack-value", 64, parse_int, aliases=("hash-max-ziplist-value",)),
@@ -121,24 +132,36 @@ class Config:
 
     def __init__(self):
         self.values = {name: s.default for name, s in SETTINGS.items()}
+        self.file: str | None = None  # the file read at start-up, which CONFIG REWRITE updates
 
     def __getitem__(self, name: str):
         return self.values[name]
 
     def set(self, name: str, text: str, startup: bool = False) -> None:
         """Set from text, as CONFIG SET or a config file line does; errors say why."""
-        name = ALIASES.get(name.lower(), name.lower())
-        setting = SETTINGS.get(name)
-        if setting is None:
-            raise AlchemyError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
-        if not setting.mutable and not startup:
-            raise AlchemyError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
-                               "can't set immutable config")
-        try:
-            self.values[name] = setting.parse(text)
-        except ValueError as e:
-            raise AlchemyError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
-                               f"{e}") from None
+        self.set_many([(name, text)], startup)
+
+    def set_many(self, pairs: list, startup: bool = False) -> None:
+        """Set several (name, text) pairs, all or none, as CONFIG SET does: the first
+        problem, in argument order, is the error and nothing changes."""
+        settings = []
+        for given, _ in pairs:
+            setting = SETTINGS.get(ALIASES.get(given.lower(), given.lower()))
+            if setting is None:
+                raise AlchemyError(
+                    f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'")
+            if not setting.mutable and not startup:
+                raise _set_failed(given, "can't set immutable config")
+            if setting in settings:
+                raise _set_failed(given, "duplicate parameter")
+            settings.append(setting)
+        parsed = {}
+        for setting, (_, text) in zip(settings, pairs):
+            try:
+                parsed[setting.name] = setting.parse(text)
+            except ValueError as e:
+                raise _set_failed(setting.name, str(e)) from None
+        self.values.update(parsed)
 
     def matching(self, pattern: str) -> dict[str, str]:
         """Settings whose name (or alias) matches a glob pattern, formatted as text."""
@@ -154,6 +177,7 @@ class Config:
 
     def load_file(self, path: str) -> None:
         """Read a redis.conf-style file: one `name value...` per line, # comments."""
+        self.file = os.path.abspath(path)
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 line = line.strip()
@@ -167,3 +191,43 @@ class Config:
                     self.set(name, value, startup=True)
                 except AlchemyError as e:
                     raise AlchemyError(f"ERR {path}:{number}: {e.message[4:]}") from None
+
+    def rewrite(self) -> None:
+        """CONFIG REWRITE: bring the start-up file up to date with the live settings.
+
+        Comments and unknown lines stay; a setting's first line takes its current value and
+        later duplicates go; settings changed from their default that the file lacks are
+        appended. The new file replaces the old one atomically."""
+        if self.file is None:
+            raise AlchemyError("ERR The server is running without a config file")
+        try:
+            with open(self.file, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+            written = set()
+            out = []
+            for line in lines:
+                word = line.strip().partition(" ")[0].lower()
+                name = ALIASES.get(word, word)
+                if name not in SETTINGS:
+                    out.append(line)
+                elif name not in written:
+                    written.add(name)
+                    out.append(self._line(name))
+            out += [self._line(name) for name, value in self.values.items()
+                    if name not in written and value != SETTINGS[name].default]
+            temporary = self.file + ".tmp"
+            with open(temporary, "w", encoding="utf-8") as f:
+                f.write("\n".join(out) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, self.file)
+        except OSError as e:
+            raise AlchemyError(f"ERR Rewriting config file: {e.strerror}") from None
+
+    def _line(self, name: str) -> str:
+        text = _format(self.values[name])
+        return f'{name} "{text}"' if not text or " " in text else f"{name} {text}"
+
+
+def _set_failed(name: str, why: str) -> AlchemyError:
+    return AlchemyError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")

@@ -7,6 +7,7 @@ auth and transaction state, run the handler, and when the handler changed data (
 
 from collections import deque
 import time
+from typing import Callable
 
 from alchemy import commands  # noqa: F401  (registers every command)
 from alchemy.client import Client
@@ -33,6 +34,7 @@ class Stats:
         self.keyspace_misses = 0
         self.net_input_bytes = 0
         self.net_output_bytes = 0
+        self.ops_samples: deque = deque(maxlen=16)  # (monotonic time, commands) by cron
 
 
 class Database:
@@ -48,6 +50,7 @@ class Database:
         self.pubsub = PubSub()
         self.cursors = ScanCursors()
         self.version = VERSION
+        self.shutdown: Callable | None = None  # installed by a network front: stop serving
         self.redis_version = REDIS_VERSION
         self._last_client_id = 0
         self._ready: deque = deque()
@@ -85,13 +88,13 @@ class Database:
             return self._reject(client, unknown_command(argv))
         arity = cmd.arity
         if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
-            return self._reject(client, wrong_arity(cmd.name))
+            return self._reject(client, wrong_arity(cmd.name), cmd)
         if not client.authenticated and not cmd.no_auth:
-            return self._reject(client, AlchemyError(NOAUTH))
+            return self._reject(client, AlchemyError(NOAUTH), cmd)
         if client.multi is not None and not cmd.no_queue:
             if "no_multi" in cmd.flags:
                 return self._reject(client, AlchemyError(
-                    f"ERR Command not allowed inside a transaction"))
+                    f"ERR Command not allowed inside a transaction"), cmd)
             client.multi.append((cmd, argv))
             return QUEUED
         if client.channels or client.patterns:
@@ -101,7 +104,10 @@ class Database:
                     "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         return self.run(client, cmd, argv)
 
-    def _reject(self, client: Client, error: AlchemyError) -> AlchemyError:
+    def _reject(self, client: Client, error: AlchemyError,
+                cmd: Command | None = None) -> AlchemyError:
+        if cmd is not None:
+            cmd.rejected_calls += 1
         if client.multi is not None:
             client.multi_error = True
         return error
@@ -112,11 +118,13 @@ class Database:
         cmd.calls += 1
         client.last_command = cmd.name
         dirty = self.dirty
+        start = time.perf_counter_ns()
         try:
             reply = cmd.handler(client, argv)
         except AlchemyError as error:
             cmd.failed_calls += 1
             reply = error
+        cmd.nanoseconds += time.perf_counter_ns() - start
         if self.dirty != dirty:
             db = client.db
             if db.watched or db.blocked:
@@ -226,6 +234,7 @@ class Database:
                 db.expire_some(budget)
         self.expire_blocked()
         self.serve_ready()
+        self.stats.ops_samples.append((time.monotonic(), self.stats.commands))
 
 
 def to_python(reply):

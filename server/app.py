@@ -57,6 +57,7 @@ class Server:
                                    event_loop=type(loop).__module__.split(".")[0])
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
+        self.db.shutdown = self.stop
         loop.call_soon(self._cron)
         log.info("Ready to accept connections on %s port %d", config["bind"], port)
         try:

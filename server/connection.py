@@ -37,6 +37,8 @@ class Connection(asyncio.Protocol):
         client.kill = self.close
         client.address = _address(transport.get_extra_info("peername"))
         client.local_address = _address(transport.get_extra_info("sockname"))
+        sock = transport.get_extra_info("socket")
+        client.fd = sock.fileno() if sock is not None else -1
         db.stats.connections += 1
         config = db.config
         self.reader = RequestReader(config["proto-max-bulk-len"],
@@ -79,8 +81,10 @@ class Connection(asyncio.Protocol):
                 try:
                     request = reader.gets()
                 except ProtocolError as e:
-                    self._protocol_error(e)
-                    return
+                    # Replies to the requests before the bad one go out first, as in Redis.
+                    out.append(_error_line(e))
+                    client.closing = True
+                    break
                 if request is False:
                     break
                 if not request:
@@ -136,12 +140,16 @@ class Connection(asyncio.Protocol):
         self.transport.write(data)
 
     def _protocol_error(self, error: ProtocolError) -> None:
-        self._send(b"-ERR " + str(error).encode() + b"\r\n")
+        self._send(_error_line(error))
         self.close()
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def _error_line(error: ProtocolError) -> bytes:
+    return b"-ERR " + str(error).encode() + b"\r\n"
 
 
 def _address(info) -> str:

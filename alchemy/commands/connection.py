@@ -49,8 +49,11 @@ def reset(ctx, argv):
          summary="Change the selected database for the current connection")
 def select(ctx, argv):
     if len(argv) != 2:
+        # SELECT with more arguments is kept for the SQL layer; until then it is an error.
         raise wrong_arity("select")
-    index = parse_int(argv[1], "ERR invalid DB index")
+    index = parse_int(argv[1])
+    if not -2**31 <= index < 2**31:
+        raise AlchemyError(NOT_INTEGER)
     if not 0 <= index < len(ctx.server.dbs):
         raise AlchemyError(INVALID_DB)
     ctx.db = ctx.server.dbs[index]
@@ -64,8 +67,9 @@ def check_client_name(name: bytes) -> None:
 
 
 def _check_password(ctx, username: bytes, password: bytes) -> None:
-    required = ctx.server.config["requirepass"]
-    if username != b"default" or not hmac.compare_digest(password, required.encode()):
+    # The only user is "default"; without requirepass it has no password and any is accepted.
+    required = ctx.server.config["requirepass"].encode()
+    if username != b"default" or (required and not hmac.compare_digest(password, required)):
         raise AlchemyError(WRONGPASS)
     ctx.authenticated = True
 
@@ -96,7 +100,8 @@ def hello(ctx, argv):
                 from None
         if version not in (2, 3):
             raise AlchemyError("NOPROTO unsupported protocol version")
-    name = None
+    # Options take effect as they are read, as in Redis: a name set before a failing
+    # option stays set.
     i = 2
     while i < len(argv):
         option = argv[i].upper()
@@ -104,18 +109,16 @@ def hello(ctx, argv):
             _check_password(ctx, argv[i + 1], argv[i + 2])
             i += 3
         elif option == b"SETNAME" and i + 1 < len(argv):
-            name = argv[i + 1]
+            check_client_name(argv[i + 1])
+            ctx.name = argv[i + 1]
             i += 2
         else:
             raise AlchemyError(f"ERR Syntax error in HELLO option '{argv[i].decode(errors='replace')}'")
     if not ctx.authenticated:
         raise AlchemyError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time")
-    if name is not None:
-        check_client_name(name)
-        ctx.name = name
     if version is not None:
         ctx.resp3 = version == 3
     return {b"server": b"redis", b"version": ctx.server.redis_version.encode(),
