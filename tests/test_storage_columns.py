@@ -29,10 +29,11 @@ def small_leaves(monkeypatch):
     monkeypatch.setattr(columns, "LOAD", 4)
 
 
+@pytest.mark.parametrize("nullable", [False, True])
 @pytest.mark.parametrize("seed", range(5))
-def test_primary_map_random(seed):
+def test_primary_map_random(seed, nullable):
     rng = random.Random(seed)
-    tree = SortedColumns("i", payload=True)
+    tree = SortedColumns("i", payload=True, nullable=nullable)
     model = {}
     for step in range(3000):
         key = (rng.randrange(500),)
@@ -76,8 +77,9 @@ def test_index_with_nulls_random(seed):
         assert found == sorted((e for e in model if e[0] == value), key=_order)
 
 
-def test_ranges_and_ranks():
-    tree = SortedColumns("ii")
+@pytest.mark.parametrize("nullable", [False, True])
+def test_ranges_and_ranks(nullable):
+    tree = SortedColumns("ii", nullable=nullable)
     model = {}
     rng = random.Random(7)
     for _ in range(2000):

@@ -25,11 +25,25 @@ import sys
 
 LOAD = 128
 _ZERO = {"i": 0, "f": 0.0, "o": b""}
-_HIGH = ((2,),)  # sorts after every part's sort key: (0, 0) for NULL, (1, value) otherwise
+
+
+class _Top:
+    """Greater than any value: appended to a key prefix, it sorts after every entry
+    starting with that prefix (right-bound searches)."""
+
+    def __lt__(self, other) -> bool:
+        return False
+
+    def __gt__(self, other) -> bool:
+        return True
+
+
+_TOP = (_Top(),)
 
 
 def _sort_key(parts) -> tuple:
-    return tuple((0, 0) if v is None else (1, v) for v in parts)
+    """Entries with NULL parts cannot be compared as they are: (0, 0) for NULL, (1, v)."""
+    return tuple([(0, 0) if v is None else (1, v) for v in parts])
 
 
 def _new_column(kind: str):
@@ -55,8 +69,10 @@ class _Leaf:
 
     def entry(self, j: int) -> tuple:
         nulls = self.nulls
-        return tuple(None if nulls[p] is not None and not nulls[p][j] else col[j]
-                     for p, col in enumerate(self.parts))
+        if not any(nulls):
+            return tuple([column[j] for column in self.parts])
+        return tuple([None if nulls[p] is not None and not nulls[p][j] else column[j]
+                      for p, column in enumerate(self.parts)])
 
     def payload_bounds(self, j: int) -> tuple[int, int]:
         ends = self.ends
@@ -91,9 +107,11 @@ class _Leaf:
 class SortedColumns:
     """Sorted entries of `len(kinds)` parts, optionally each with a bytes payload."""
 
-    def __init__(self, kinds: str, payload: bool = False):
+    def __init__(self, kinds: str, payload: bool = False, nullable: bool = True):
         self.kinds = kinds
         self.has_payload = payload
+        # Without NULLs, entries compare as plain tuples: faster leaf lookups.
+        self._order = _sort_key if nullable else tuple
         self._leaves: list[_Leaf] = []
         self._maxes: list[tuple] = []  # sort key of each leaf's last entry
         self._offsets: list[int] | None = None  # entries before each leaf, rebuilt lazily
@@ -106,20 +124,20 @@ class SortedColumns:
 
     def bound(self, key, right: bool = False) -> tuple[int, int]:
         """(leaf, index) before the first entry starting with key (after the last if right)."""
-        probe = _sort_key(key)
+        probe = self._order(key)
         if right:
-            probe += _HIGH
+            probe += _TOP
         i = bisect_left(self._maxes, probe)
         if i == len(self._leaves):
             return (i - 1, len(self._leaves[i - 1])) if i else (0, 0)
         return i, self._leaves[i].search(key, right)
 
-    def find(self, key) -> tuple[int, int] | None:
+    def find(self, key: tuple) -> tuple[int, int] | None:
         """(leaf, index) of the entry equal to key (all parts), or None."""
         i, j = self.bound(key)
         if i < len(self._leaves):
             leaf = self._leaves[i]
-            if j < len(leaf) and leaf.search(key, True) > j:
+            if j < len(leaf.parts[0]) and leaf.entry(j) == key:
                 return i, j
         return None
 
@@ -134,17 +152,17 @@ class SortedColumns:
         """Add an entry; False (and no change) if an equal entry exists."""
         if not self._leaves:
             self._leaves.append(_Leaf(self.kinds, self.has_payload))
-            self._maxes.append(_sort_key(entry))
+            self._maxes.append(self._order(entry))
         i, j = self.bound(entry)
         leaf = self._leaves[i]
-        if j < len(leaf) and leaf.search(entry, True) > j:
+        if j < len(leaf.parts[0]) and leaf.entry(j) == entry:
             return False
         for p, value in enumerate(entry):
             self._insert_part(leaf, p, j, value)
         if self.has_payload:
             self._insert_payload(leaf, j, payload)
         if j == len(leaf) - 1:
-            self._maxes[i] = _sort_key(entry)
+            self._maxes[i] = self._order(entry)
         self._len += 1
         self._offsets = None
         if len(leaf) > 2 * LOAD:
@@ -212,7 +230,7 @@ class SortedColumns:
             del self._leaves[i]
             del self._maxes[i]
         elif j == len(leaf):
-            self._maxes[i] = _sort_key(leaf.entry(j - 1))
+            self._maxes[i] = self._order(leaf.entry(j - 1))
         return True
 
     def _split(self, i: int) -> None:
@@ -233,7 +251,7 @@ class SortedColumns:
             del leaf.lens[half:]
             leaf.ends = right.ends = None
         self._leaves.insert(i + 1, right)
-        self._maxes.insert(i, _sort_key(leaf.entry(half - 1)))
+        self._maxes.insert(i, self._order(leaf.entry(half - 1)))
 
     # -- walking -----------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ class Table:
         self.key_positions = key_positions
         self.value_positions = [i for i in range(len(columns)) if i not in key_positions]
         kinds = "".join(_tree_kind(columns[p].kind) for p in key_positions)
-        self.rows = SortedColumns(kinds, payload=True)
+        self.rows = SortedColumns(kinds, payload=True, nullable=False)
         self.codec = RowCodec("".join(columns[p].kind for p in self.value_positions), dictionary)
         self.indexes: dict[str, Index] = {}
         self.last_id = 0  # highest integer primary key seen, for auto-increment
@@ -122,16 +122,6 @@ class Table:
 
     # -- writing -----------------------------------------------------------------------
 
-    def check_insert(self, row: list) -> None:
-        """Raise ConstraintError if row cannot be inserted."""
-        key = self.key_of(row)
-        if None in key:
-            raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
-        if self.rows.find(key) is not None:
-            raise ConstraintError(
-                f"ERR duplicate primary key {_show(key)} in table '{self.name}'")
-        self._check_unique(row, key)
-
     def _check_unique(self, row: list, key: tuple) -> None:
         for index in self.indexes.values():
             if index.conflict(row, key):
@@ -139,9 +129,13 @@ class Table:
                                       f"{_show(index.values(row))} in table '{self.name}'")
 
     def insert(self, row: list) -> None:
-        self.check_insert(row)
         key = self.key_of(row)
-        self.rows.insert(key, self.codec.encode([row[p] for p in self.value_positions]))
+        if None in key:
+            raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
+        self._check_unique(row, key)
+        if not self.rows.insert(key, self.codec.encode([row[p] for p in self.value_positions])):
+            raise ConstraintError(
+                f"ERR duplicate primary key {_show(key)} in table '{self.name}'")
         for index in self.indexes.values():
             index.add(row, key)
         if len(key) == 1 and type(key[0]) is int and key[0] > self.last_id:
