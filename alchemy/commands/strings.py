@@ -1,25 +1,63 @@
-"""String commands (t_string.c): GET/SET and friends, counters, ranges."""
+"""String commands (t_string.c): GET/SET and friends, counters, ranges, LCS."""
 
 from alchemy.command import command
 from alchemy.errors import (INVALID_EXPIRE, NOT_INTEGER, OVERFLOW, STRING_TOO_LONG, SYNTAX,
                             AlchemyError)
 from alchemy.keyspace import now_ms
+from alchemy.longdouble import add, format_long_double, parse_long_double
 from alchemy.reply import OK
-from alchemy.util import format_float, parse_float, parse_int
+from alchemy.util import parse_int
 
-MAX_STRING = 512 * 1024 * 1024
+_EXPIRE_UNITS = frozenset((b"EX", b"PX", b"EXAT", b"PXAT"))
+# Which options each option excludes (parseExtendedStringArgumentsOrReply). An expire unit
+# does not exclude itself: `SET k v EX 1 EX 2` is valid and the last value wins.
+_CONFLICTS = {
+    b"NX": {b"XX"},
+    b"XX": {b"NX"},
+    b"GET": set(),
+    b"KEEPTTL": {b"PERSIST"} | _EXPIRE_UNITS,
+    b"PERSIST": {b"KEEPTTL"} | _EXPIRE_UNITS,
+    **{unit: {b"KEEPTTL", b"PERSIST"} | (_EXPIRE_UNITS - {unit}) for unit in _EXPIRE_UNITS},
+}
+_SET_OPTIONS = frozenset((b"NX", b"XX", b"GET", b"KEEPTTL")) | _EXPIRE_UNITS
+_GETEX_OPTIONS = frozenset((b"PERSIST",)) | _EXPIRE_UNITS
 
 
 def _string(ctx, key: bytes):
     return ctx.db.get_string(key)
 
 
-def expire_option(ctx, argv: list, i: int, name: str) -> tuple[int, int]:
-    """Parse EX/PX/EXAT/PXAT <n> at argv[i]; the absolute deadline in ms and the next index."""
-    if i + 1 >= len(argv):
-        raise AlchemyError(SYNTAX)
-    unit = argv[i].upper()
-    value = parse_int(argv[i + 1])
+def _check_length(ctx, size: int) -> None:
+    if size > ctx.server.config["proto-max-bulk-len"]:
+        raise AlchemyError(STRING_TOO_LONG)
+
+
+def _string_options(argv: list, first: int, allowed: frozenset) -> tuple[set, bytes | None,
+                                                                           bytes | None]:
+    """The options of SET or GETEX from argv[first:]: (flags, expire unit, expire argument).
+
+    Only the syntax is checked here; as in Redis the expire value is checked afterwards.
+    """
+    flags: set = set()
+    unit = value = None
+    i = first
+    while i < len(argv):
+        option = argv[i].upper()
+        if option not in allowed or flags & _CONFLICTS[option]:
+            raise AlchemyError(SYNTAX)
+        if option in _EXPIRE_UNITS:
+            if i + 1 == len(argv):
+                raise AlchemyError(SYNTAX)
+            unit, value = option, argv[i + 1]
+            i += 1
+        flags.add(option)
+        i += 1
+    return flags, unit, value
+
+
+def expire_deadline(unit: bytes, arg: bytes, name: str) -> int:
+    """The absolute deadline in ms of EX/PX/EXAT/PXAT <arg>, with Redis's range checks."""
+    value = parse_int(arg)
     if value <= 0:
         raise AlchemyError(INVALID_EXPIRE % name)
     if unit in (b"EX", b"EXAT"):
@@ -30,7 +68,7 @@ def expire_option(ctx, argv: list, i: int, name: str) -> tuple[int, int]:
         value += now_ms()
         if value >= 2**63:
             raise AlchemyError(INVALID_EXPIRE % name)
-    return value, i + 2
+    return value
 
 
 @command("get", 2, "readonly fast", keys=(1, 1, 1), group="string",
@@ -52,29 +90,13 @@ def set_(ctx, argv):
         db.set(key, argv[2])
         ctx.server.dirty += 1
         return OK
-    condition = None
-    want_old = keep_ttl = False
-    deadline = None
-    i = 3
-    while i < len(argv):
-        option = argv[i].upper()
-        if option in (b"NX", b"XX") and condition in (None, option):
-            condition = option
-            i += 1
-        elif option == b"GET":
-            want_old = True
-            i += 1
-        elif option == b"KEEPTTL" and deadline is None:
-            keep_ttl = True
-            i += 1
-        elif option in (b"EX", b"PX", b"EXAT", b"PXAT") and deadline is None and not keep_ttl:
-            deadline, i = expire_option(ctx, argv, i, "set")
-        else:
-            raise AlchemyError(SYNTAX)
+    flags, unit, expire = _string_options(argv, 3, _SET_OPTIONS)
+    deadline = expire_deadline(unit, expire, "set") if unit else None
+    want_old = b"GET" in flags
     old = db.get_string(key) if want_old else db.get(key)
-    if (condition == b"NX" and old is not None) or (condition == b"XX" and old is None):
+    if (b"NX" in flags and old is not None) or (b"XX" in flags and old is None):
         return _bytes(old) if want_old else None
-    db.set(key, argv[2], keep_ttl=keep_ttl)
+    db.set(key, argv[2], keep_ttl=b"KEEPTTL" in flags)
     if deadline is not None:
         db.expire_at(key, deadline)
     ctx.server.dirty += 1
@@ -92,7 +114,7 @@ def setnx(ctx, argv):
 
 
 def _set_with_ttl(ctx, argv, unit: bytes, name: str):
-    deadline, _ = expire_option(ctx, [unit, argv[2]], 0, name)
+    deadline = expire_deadline(unit, argv[2], name)
     ctx.db.set(argv[1], argv[3])
     ctx.db.expire_at(argv[1], deadline)
     ctx.server.dirty += 1
@@ -133,25 +155,19 @@ def getdel(ctx, argv):
 @command("getex", -2, "write fast", keys=(1, 1, 1), group="string",
          summary="Get the value of a key and optionally set its expiration")
 def getex(ctx, argv):
-    deadline = None
-    persist = False
-    i = 2
-    while i < len(argv):
-        option = argv[i].upper()
-        if option in (b"EX", b"PX", b"EXAT", b"PXAT") and deadline is None and not persist:
-            deadline, i = expire_option(ctx, argv, i, "getex")
-        elif option == b"PERSIST" and deadline is None and not persist:
-            persist = True
-            i += 1
-        else:
-            raise AlchemyError(SYNTAX)
+    flags, unit, expire = _string_options(argv, 2, _GETEX_OPTIONS)
     value = _string(ctx, argv[1])
     if value is None:
         return None
-    if deadline is not None:
-        ctx.db.expire_at(argv[1], deadline)
+    db = ctx.db
+    if unit is not None:
+        deadline = expire_deadline(unit, expire, "getex")
+        if unit in (b"EXAT", b"PXAT") and deadline <= now_ms():
+            db.delete(argv[1])  # a deadline already past deletes at once, as in Redis
+        else:
+            db.expire_at(argv[1], deadline)
         ctx.server.dirty += 1
-    elif persist and ctx.db.persist(argv[1]):
+    elif b"PERSIST" in flags and db.persist(argv[1]):
         ctx.server.dirty += 1
     return _bytes(value)
 
@@ -202,8 +218,7 @@ def append(ctx, argv):
         ctx.db.set(argv[1], argv[2], keep_ttl=True)
         ctx.server.dirty += 1
         return len(argv[2])
-    if len(value) + len(argv[2]) > MAX_STRING:
-        raise AlchemyError(STRING_TOO_LONG)
+    _check_length(ctx, len(value) + len(argv[2]))
     if type(value) is bytes:
         value = bytearray(value)
         ctx.db.set(argv[1], value, keep_ttl=True)
@@ -259,8 +274,7 @@ def setrange(ctx, argv):
     value = _string(ctx, argv[1])
     if not patch:
         return 0 if value is None else len(value)
-    if offset + len(patch) > MAX_STRING:
-        raise AlchemyError(STRING_TOO_LONG)
+    _check_length(ctx, offset + len(patch))
     if value is None or type(value) is bytes:
         value = bytearray(value or b"")
         ctx.db.set(argv[1], value, keep_ttl=True)
@@ -315,12 +329,119 @@ def decrby(ctx, argv):
 @command("incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), group="string",
          summary="Increment the float value of a key by the given amount")
 def incrbyfloat(ctx, argv):
+    # Redis computes in long double, which is why 0.1 + 0.2 stores "0.3" (alchemy.longdouble).
     value = _string(ctx, argv[1])
-    current = 0.0 if value is None else parse_float(bytes(value))
-    result = current + parse_float(argv[2])
-    if result != result or result in (float("inf"), float("-inf")):
+    current = 0 if value is None else parse_long_double(bytes(value))
+    result = add(current, parse_long_double(argv[2]))
+    if result is None or result in (float("inf"), float("-inf")):
         raise AlchemyError("ERR increment would produce NaN or Infinity")
-    text = format_float(result)
+    text = format_long_double(result)
     ctx.db.set(argv[1], text, keep_ttl=True)
     ctx.server.dirty += 1
     return text
+
+
+# -- LCS -----------------------------------------------------------------------------
+
+def _lcs_rows(a: bytes, b: bytes) -> list:
+    """Row i says, for the prefix a[:i], where the LCS length grows along b.
+
+    Bit j of row i is 0 exactly when LCS(a[:i], b[:j+1]) = LCS(a[:i], b[:j]) + 1, so
+    LCS(a[:i], b[:j]) is the number of zero bits below bit j. This is the bit-parallel
+    form of the dynamic programming table (Crochemore et al. 2001): each row costs a few
+    big-integer operations, O(len(a) * len(b) / word size) in all.
+    """
+    full = (1 << len(b)) - 1
+    positions: dict = {}
+    for j, byte in enumerate(b):
+        positions[byte] = positions.get(byte, 0) | (1 << j)
+    row = full
+    rows = [row]
+    for byte in a:
+        matched = row & positions.get(byte, 0)
+        row = ((row + matched) | (row - matched)) & full
+        rows.append(row)
+    return rows
+
+
+def _lcs(a: bytes, b: bytes, min_len: int, with_len: bool) -> tuple[bytes, list]:
+    """The LCS and its matching ranges, walking the table back as Redis does.
+
+    The walk decides ties the same way as lcsCommand, so the string and the ranges are
+    the ones Redis gives.
+    """
+    rows = _lcs_rows(a, b)
+    out = bytearray()
+    matches = []
+    i, j = len(a), len(b)
+    a_start = None  # the current range: a[a_start..a_end] == b[b_start..b_end]
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            out.append(a[i - 1])
+            if a_start is None:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            emit = emit or a_start == 0 or b_start == 0
+            i -= 1
+            j -= 1
+        else:
+            # LCS(i, j-1) < LCS(i, j) exactly when bit j-1 of row i is 0: step up then.
+            if rows[i] >> (j - 1) & 1:
+                j -= 1
+            else:
+                i -= 1
+            emit = a_start is not None
+        if emit:
+            length = a_end - a_start + 1
+            if length >= min_len:
+                match = [[a_start, a_end], [b_start, b_end]]
+                matches.append(match + [length] if with_len else match)
+            a_start = None
+    out.reverse()
+    return bytes(out), matches
+
+
+@command("lcs", -3, "readonly", keys=(1, 2, 1), group="string", since="7.0.0",
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+         summary="Find longest common substring")
+def lcs(ctx, argv):
+    db = ctx.db
+    values = [db.get(argv[1]), db.get(argv[2])]
+    if any(v is not None and type(v) not in (bytes, bytearray) for v in values):
+        raise AlchemyError("ERR The specified keys must contain string values")
+    a, b = (bytes(v) if v is not None else b"" for v in values)
+    want_len = want_idx = with_len = False
+    min_len = 0
+    i = 3
+    while i < len(argv):
+        option = argv[i].upper()
+        if option == b"IDX":
+            want_idx = True
+        elif option == b"LEN":
+            want_len = True
+        elif option == b"WITHMATCHLEN":
+            with_len = True
+        elif option == b"MINMATCHLEN" and i + 1 < len(argv):
+            min_len = max(parse_int(argv[i + 1]), 0)
+            i += 1
+        else:
+            raise AlchemyError(SYNTAX)
+        i += 1
+    if want_idx and want_len:
+        raise AlchemyError("ERR If you want both the length and indexes, please just use IDX.")
+    # Redis refuses when its (len(a)+1) x (len(b)+1) table of 4-byte cells would be too big.
+    if (len(a) + 1) * (len(b) + 1) * 4 > ctx.server.config["proto-max-bulk-len"]:
+        raise AlchemyError("ERR Insufficient memory, transient memory for LCS exceeds "
+                           "proto-max-bulk-len")
+    if want_len:
+        return len(b) - _lcs_rows(a, b)[-1].bit_count()
+    common, matches = _lcs(a, b, min_len, with_len)
+    if want_idx:
+        return {b"matches": matches, b"len": len(common)}
+    return common
