@@ -17,7 +17,7 @@ from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import Keyspace
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
-from alchemy.reply import NO_REPLY, QUEUED, Status
+from alchemy.reply import NO_REPLY, NULL_ARRAY, QUEUED, Status
 
 VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"  # what clients and test suites gate features on
@@ -243,6 +243,8 @@ def to_python(reply):
         raise reply
     if isinstance(reply, Status):
         return reply.text
+    if reply is NULL_ARRAY:
+        return None
     if isinstance(reply, list):
         return [_item(r) for r in reply]
     return reply
