@@ -187,10 +187,13 @@ class Config:
                 value = value.strip()
                 if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                     value = value[1:-1]
+                if ALIASES.get(name.lower(), name.lower()) not in SETTINGS:
+                    raise AlchemyError(f"ERR {path}:{number}: unknown setting '{name}'")
                 try:
                     self.set(name, value, startup=True)
                 except AlchemyError as e:
-                    raise AlchemyError(f"ERR {path}:{number}: {e.message[4:]}") from None
+                    why = e.message.rpartition(" - ")[2]
+                    raise AlchemyError(f"ERR {path}:{number}: '{name}' {why}") from None
 
     def rewrite(self) -> None:
         """CONFIG REWRITE: bring the start-up file up to date with the live settings.

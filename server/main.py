@@ -50,7 +50,8 @@ def main(argv: list | None = None) -> None:
     try:
         config = build_config(args)
     except (AlchemyError, OSError) as e:
-        sys.exit(f"alchemy-server: {getattr(e, 'message', e)}")
+        message = e.message.removeprefix("ERR ") if isinstance(e, AlchemyError) else e
+        sys.exit(f"alchemy-server: {message}")
     logging.basicConfig(level=LOG_LEVELS[config["loglevel"]], stream=sys.stderr,
                         format=f"{os.getpid()}:M %(asctime)s.%(msecs)03d %(message)s",
                         datefmt="%d %b %Y %H:%M:%S")
