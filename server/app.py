@@ -8,6 +8,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import resource
 import signal
 import socket
 
@@ -38,6 +39,18 @@ def listening_socket(address: str, port: int) -> socket.socket:
     return sock
 
 
+def raise_open_files_limit(wanted: int) -> None:
+    """Let maxclients connections open, as Redis does at start-up: the soft descriptor limit
+    is often 1024 while the hard one allows more."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            log.warning("Only %d open files allowed: maxclients %d needs %d", target,
+                        wanted - 32, wanted)
+
+
 class Server:
     def __init__(self, db: Database):
         self.db = db
@@ -46,6 +59,8 @@ class Server:
 
     def run(self) -> None:
         config = self.db.config
+        # Listeners, log and snapshot files take some descriptors besides the clients.
+        raise_open_files_limit(config["maxclients"] + 32)
         self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
         sockets = [listening_socket(a, config["port"]) for a in config["bind"].split()]

@@ -2,6 +2,7 @@
 
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -24,10 +25,10 @@ def free_port() -> int:
 class Started:
     """alchemy-server run with exactly the given arguments (no --port added)."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, preexec_fn=None):
         self.proc = subprocess.Popen([sys.executable, "-m", "alchemy_server", *args],
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     cwd=ROOT)
+                                     cwd=ROOT, preexec_fn=preexec_fn)
         self.port = None
         seen = []
         for line in self.proc.stderr:
@@ -120,3 +121,29 @@ def test_bad_option_value_is_refused():
                             capture_output=True, cwd=ROOT, timeout=30)
     assert result.returncode == 2
     assert "--appendfsync" in result.stderr.decode()
+
+
+def test_server_raises_a_low_open_files_limit(tmp_path):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the hard descriptor limit is too low")
+    if soft != resource.RLIM_INFINITY and soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    server = Started("--port", "0", "--dir", str(tmp_path), preexec_fn=low_limit)
+    socks = []
+    try:
+        for _ in range(400):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(b"PING\r\n")
+            socks.append(sock)
+        for sock in socks:
+            sock.settimeout(10)
+            assert sock.recv(100) == b"+PONG\r\n"
+    finally:
+        for sock in socks:
+            sock.close()
+        server.stop()
