@@ -26,3 +26,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# Redis 7.0's own Tcl suite against Alchemy, one fresh server per unit (fetched into
+# .compat/ on first use; results in .compat/results/). `make compat UNITS="unit/expire"`.
+compat: $(STAMP)
+	$(BIN)/python compat/run.py $(UNITS)
