@@ -3,6 +3,7 @@ redis-py, redis-cli and the in-process API."""
 
 import re
 import socket
+import time
 
 import pytest
 import redis
@@ -76,9 +77,6 @@ def test_select(server, r):
         "value is not an integer or out of range"
     assert error_of(c.execute_command, "SELECT", "99999999999") == \
         "value is not an integer or out of range"
-    # SELECT with more arguments is reserved for SQL: still the arity error.
-    assert error_of(c.execute_command, "SELECT", "1", "2") == \
-        "wrong number of arguments for 'select' command"
     assert server.cli("-n", "15", "GET", "k").strip() == "db15"
     c.close()
 
@@ -378,3 +376,28 @@ def test_client_in_process(db):
     assert db.execute("CLIENT", "SETNAME", "local") == "OK"
     assert db.execute("CLIENT", "GETNAME") == b"local"
     assert db.execute("CLIENT", "LIST") == b""  # the in-process client is not a connection
+
+
+def test_client_unblock(server, r):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"CLIENT ID\r\n")
+        blocked_id = int(sock.recv(100)[1:])
+        for reason, answer in [(None, b"*-1\r\n"), ("TIMEOUT", b"*-1\r\n"),
+                               ("ERROR", b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")]:
+            sock.sendall(b"BLPOP nosuch 0\r\n")
+            args = ["CLIENT", "UNBLOCK", blocked_id] + ([reason] if reason else [])
+            deadline = time.time() + 5
+            while r.execute_command(*args) == 0:
+                assert time.time() < deadline
+                time.sleep(0.01)
+            assert sock.recv(200) == answer
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(100) == b"+PONG\r\n"
+    assert r.execute_command("CLIENT", "UNBLOCK", r.client_id()) == 0
+    assert r.execute_command("CLIENT", "UNBLOCK", 999999) == 0
+    assert error_of(r.execute_command, "CLIENT", "UNBLOCK", 1, "LATER") == \
+        "CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+    assert error_of(r.execute_command, "CLIENT", "UNBLOCK", "x") == \
+        "value is not an integer or out of range"
+    assert error_of(r.execute_command, "CLIENT", "UNBLOCK", 1, "ERROR", "x") == \
+        "unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP."

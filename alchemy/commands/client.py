@@ -8,7 +8,7 @@ import time
 
 from alchemy.command import command, run_subcommand, subcommand
 from alchemy.commands.connection import check_client_name
-from alchemy.errors import SYNTAX, AlchemyError
+from alchemy.errors import SYNTAX, AlchemyError, subcommand_syntax
 from alchemy.reply import OK, Status, Verbatim
 from alchemy.util import parse_int
 
@@ -175,6 +175,27 @@ def _kill(ctx, filters: dict, skip_me: bool) -> int:
     return killed
 
 
+@subcommand("client", "unblock", -3, "admin " + _FLAGS, since="5.0.0",
+            summary="Unblock a client blocked in a blocking command from a different "
+                    "connection", complexity="O(log N) where N is the number of client "
+                                             "connections")
+def client_unblock(ctx, argv):
+    if len(argv) > 4:
+        raise subcommand_syntax("client", argv[1])
+    reason = argv[3].lower() if len(argv) == 4 else b"timeout"
+    if reason not in (b"timeout", b"error"):
+        raise AlchemyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    target = ctx.server.clients.get(parse_int(argv[2]))
+    if target is None or target.blocked is None:
+        return 0
+    if reason == b"error":
+        answer = AlchemyError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    else:
+        answer = target.blocked[4]  # what its timeout would have answered
+    ctx.server.unblock(target, answer)
+    return 1
+
+
 def _on_off(argv) -> bool:
     value = argv[2].lower()
     if value not in (b"on", b"off"):
@@ -231,6 +252,8 @@ HELP = [Status(line) for line in (
     "      Return clients of the specified ids.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
