@@ -54,6 +54,8 @@ class ServerProcess:
         self.proc.wait()
 
     def client(self, **kwargs) -> redis.Redis:
+        """A redis-py client; RESP2 unless protocol=3 is asked for."""
+        kwargs.setdefault("protocol", 2)
         return redis.Redis(port=self.port, **kwargs)
 
     def cli(self, *args: str, input: bytes | None = None) -> str:
@@ -72,8 +74,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def r(server):
-    """A RESP2 redis-py client on a flushed server."""
-    client = server.client()
+    """A RESP2 redis-py client on a flushed server (redis-py 8 speaks RESP3 unless told)."""
+    client = server.client(protocol=2)
     client.flushall()
     yield client
     client.close()
