@@ -7,7 +7,8 @@ COMMAND INFO/DOCS and the log's write detection all read these declarations.
 
 Flags used: write, readonly, fast, admin, noscript, blocking, pubsub, no_auth (runs before
 AUTH), no_queue (runs at once inside MULTI: MULTI/EXEC/DISCARD/WATCH/QUIT/RESET), no_multi
-(refused inside MULTI), loading, stale.
+(refused inside MULTI), loading, stale, table_ok (a write allowed on a key holding a SQL
+table: DEL and UNLINK drop it).
 """
 
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Command:
     write: bool = field(init=False)
     no_auth: bool = field(init=False)
     no_queue: bool = field(init=False)
+    table_ok: bool = field(init=False)
     # A container (CONFIG, CLIENT, ...) lists its subcommands here, named "config|get".
     subcommands: dict = field(default_factory=dict)
 
@@ -47,6 +49,7 @@ class Command:
         self.write = "write" in self.flags
         self.no_auth = "no_auth" in self.flags
         self.no_queue = "no_queue" in self.flags
+        self.table_ok = "table_ok" in self.flags
 
     def keys(self, argv: list) -> list:
         """The key arguments of one call of this command."""

@@ -6,6 +6,7 @@ auth and transaction state, run the handler, and when the handler changed data (
 """
 
 from collections import deque
+import logging
 import time
 from typing import Callable
 
@@ -17,7 +18,11 @@ from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import Keyspace
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
+from alchemy.sql.engine import SqlEngine
+from alchemy.storage.table import Table
 from alchemy.reply import NO_REPLY, NULL_ARRAY, QUEUED, Status
+
+log = logging.getLogger("alchemy")
 
 VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"  # what clients and test suites gate features on
@@ -49,6 +54,7 @@ class Database:
         self.server_info: dict[str, object] = {}  # filled in by a network front end
         self.pubsub = PubSub()
         self.cursors = ScanCursors()
+        self.sql = SqlEngine()
         self.version = VERSION
         self.shutdown: Callable | None = None  # installed by a network front: stop serving
         self.redis_version = REDIS_VERSION
@@ -117,6 +123,10 @@ class Database:
         self.stats.commands += 1
         cmd.calls += 1
         client.last_command = cmd.name
+        if cmd.write and Table.exists_any and not cmd.table_ok:
+            refused = _table_among(client.db, cmd.keys(argv))
+            if refused is not None:
+                return refused
         dirty = self.dirty
         start = time.perf_counter_ns()
         try:
@@ -124,6 +134,11 @@ class Database:
         except AlchemyError as error:
             cmd.failed_calls += 1
             reply = error
+        except Exception as error:  # a bug must cost one reply, not the connection
+            log.exception("internal error in %s", cmd.name)
+            cmd.failed_calls += 1
+            reply = AlchemyError(f"ERR internal error in '{cmd.name}': "
+                                 f"{type(error).__name__}: {error}")
         cmd.nanoseconds += time.perf_counter_ns() - start
         if self.dirty != dirty:
             db = client.db
@@ -235,6 +250,16 @@ class Database:
         self.expire_blocked()
         self.serve_ready()
         self.stats.ops_samples.append((time.monotonic(), self.stats.commands))
+
+
+def _table_among(db: Keyspace, keys: list) -> AlchemyError | None:
+    """Redis write commands may not overwrite or change a SQL table (DEL may drop it)."""
+    for key in keys:
+        if type(db.data.get(key)) is Table:
+            name = key.decode("utf-8", "replace")
+            return AlchemyError(f"ERR '{name}' is a SQL table: change it with SQL statements, "
+                                "or drop it with DROP TABLE")
+    return None
 
 
 def to_python(reply):

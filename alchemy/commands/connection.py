@@ -3,6 +3,7 @@
 import hmac
 
 from alchemy.command import command
+from alchemy.commands.sql import statement_command
 from alchemy.errors import INVALID_DB, NOT_INTEGER, SYNTAX, WRONGPASS, AlchemyError, wrong_arity
 from alchemy.reply import OK, PONG, Status
 from alchemy.util import parse_int
@@ -48,9 +49,8 @@ def reset(ctx, argv):
 @command("select", -2, "fast loading stale", group="connection",
          summary="Change the selected database for the current connection")
 def select(ctx, argv):
-    if len(argv) != 2:
-        # SELECT with more arguments is kept for the SQL layer; until then it is an error.
-        raise wrong_arity("select")
+    if len(argv) > 2:
+        return statement_command(ctx, argv)  # SELECT cols FROM ...: SQL split into words
     index = parse_int(argv[1])
     if not -2**31 <= index < 2**31:
         raise AlchemyError(NOT_INTEGER)

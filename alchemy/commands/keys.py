@@ -11,6 +11,7 @@ import random
 import re
 
 from alchemy.command import command
+from alchemy.commands.sql import statement_command
 from alchemy.errors import (INVALID_DB, INVALID_EXPIRE, NO_SUCH_KEY, NOT_INTEGER, SYNTAX,
                             AlchemyError, unknown_subcommand, wrong_arity)
 from alchemy.keyspace import TYPES, Keyspace, now_ms
@@ -32,13 +33,13 @@ def _delete(ctx, keys: list) -> int:
     return deleted
 
 
-@command("del", -2, "write", keys=(1, -1, 1), group="generic", summary="Delete a key",
+@command("del", -2, "write table_ok", keys=(1, -1, 1), group="generic", summary="Delete a key",
          complexity="O(N) where N is the number of keys that will be removed")
 def del_(ctx, argv):
     return _delete(ctx, argv[1:])
 
 
-@command("unlink", -2, "write fast", keys=(1, -1, 1), group="generic", since="4.0.0",
+@command("unlink", -2, "write fast table_ok", keys=(1, -1, 1), group="generic", since="4.0.0",
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
                  "but non blocking.")
 def unlink(ctx, argv):
@@ -131,6 +132,8 @@ def parse_scan_options(argv: list, start: int, allow_type: bool) -> tuple:
          complexity="O(1) for every call. O(N) for a complete iteration")
 def scan(ctx, argv):
     """O(COUNT) a call, plus O(N) once per scan for the snapshot taken at cursor 0."""
+    if any(arg.upper() == b"FROM" for arg in argv[2:]):
+        return statement_command(ctx, argv)  # AlchemyDB's SCAN cols FROM table: SQL
     cursor = parse_cursor(argv[1])
     count, match, type_name = parse_scan_options(argv, 2, allow_type=True)
     db = ctx.db

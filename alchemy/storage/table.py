@@ -73,8 +73,11 @@ class Index:
 
 
 class Table:
+    exists_any = False  # set once any table is made: until then writes skip the table guard
+
     def __init__(self, name: str, columns: list[Column], key_positions: list[int],
                  dictionary: bytes | None = None):
+        Table.exists_any = True
         self.name = name
         self.columns = columns
         self.key_positions = key_positions

@@ -1,0 +1,96 @@
+"""SQL statements as commands: SQL "<statement>", or the statement split into words.
+
+`redis-cli SELECT '*' FROM t WHERE id = 1` arrives as the words of the statement; the
+command name is its first word, so SELECT (with more than one argument), INSERT, REPLACE,
+UPDATE, DELETE, CREATE, DROP, ALTER, DESC, SHOW, EXPLAIN and SCAN are commands, and the
+statement is the arguments joined with single spaces: AlchemyDB clients sent exactly this.
+
+A SELECT replies an array: the column names, then one array per row. Counts reply integers,
+DDL and INSERT +OK.
+"""
+
+import copy
+
+from alchemy.command import command
+from alchemy.keyspace import register_type
+from alchemy.reply import OK
+from alchemy.sql.engine import Count, Rows
+from alchemy.storage.table import Table
+
+register_type(Table, "table", copy.deepcopy, lambda table: "table")
+
+def run_sql(ctx, text: str, params: tuple = ()):
+    """Execute a statement for a client and shape the reply."""
+    db = ctx.db
+    result = ctx.server.sql.execute(db, text, params)
+    if type(result) is Rows:
+        return rows_reply(result, ctx.resp3)
+    if type(result) is Count:
+        if result.changed:
+            ctx.server.dirty += result.value
+            ctx.server.touch(db, text_table_key(text))
+        return result.value if not _is_insert(text) else OK
+    ctx.server.dirty += 1
+    return OK
+
+
+def _is_insert(text: str) -> bool:
+    return text.lstrip()[:7].upper() in ("INSERT ", "REPLACE")
+
+
+def text_table_key(text: str) -> bytes:
+    """The key of the table a DML statement names (for WATCH); best effort."""
+    words = text.replace("(", " ").split()
+    upper = [w.upper() for w in words]
+    for marker in ("INTO", "FROM", "UPDATE"):
+        if marker in upper and upper.index(marker) + 1 < len(words):
+            return words[upper.index(marker) + 1].strip('"`').lower().encode()
+    return b""
+
+
+def rows_reply(result: Rows, resp3: bool) -> list:
+    header = [name.encode() for name in result.header]
+    return [header] + [[_value(v, resp3) for v in row] for row in result.rows]
+
+
+def _value(value, resp3: bool):
+    kind = type(value)
+    if kind is str:
+        return value.encode()
+    if kind is float and not resp3:
+        return repr(value).encode()
+    return value
+
+
+def _statement(argv: list, skip: int) -> str:
+    return " ".join(a.decode("utf-8", "replace") for a in argv[skip:])
+
+
+def statement_command(ctx, argv):
+    """SELECT or SCAN written as words (SELECT with one argument is Redis's SELECT db)."""
+    return run_sql(ctx, _statement(argv, 0))
+
+
+@command("sql", -2, "write", group="sql", summary="Run one SQL statement")
+def sql(ctx, argv):
+    return run_sql(ctx, _statement(argv, 1))
+
+
+def _word_command(name: str, flags: str, summary: str) -> None:
+    @command(name, -2, flags, group="sql", summary=summary)
+    def handler(ctx, argv):
+        return run_sql(ctx, _statement(argv, 0))
+
+
+for _name, _flags, _summary in [
+        ("insert", "write", "Insert rows into a table"),
+        ("replace", "write", "Insert rows, replacing rows with the same key"),
+        ("update", "write", "Change rows of a table"),
+        ("delete", "write", "Delete rows of a table"),
+        ("create", "write", "Create a table or an index"),
+        ("drop", "write", "Drop a table or an index"),
+        ("alter", "write", "Add a column to a table"),
+        ("desc", "readonly", "Describe a table: columns, indexes, memory"),
+        ("show", "readonly", "List tables or indexes"),
+        ("explain", "readonly", "Show the plan of a statement")]:
+    _word_command(_name, _flags, _summary)

@@ -1,0 +1,115 @@
+"""Access paths: how a plan reaches the rows it may need.
+
+Each path yields candidate rows; the plan's filter (the whole WHERE clause) still decides
+which qualify, so a path only has to be a superset, never exact. A path that walks a sorted
+structure yields rows in that structure's order, which lets ORDER BY ... LIMIT stop early.
+"""
+
+from alchemy.storage.table import Index, Table
+
+
+class FullScan:
+    ordered_by: tuple = ()
+
+    def __init__(self, reverse: bool = False, key_columns: tuple = ()):
+        self.reverse = reverse
+        self.ordered_by = key_columns
+
+    def rows(self, table: Table, params: list):
+        return table.scan(reverse=self.reverse)
+
+    def describe(self, table: Table) -> str:
+        order = " in primary key order, backwards" if self.reverse else ""
+        return f"SCAN {table.name} (full scan{order})"
+
+
+class KeyPoints:
+    """Rows whose primary key is one of the given values (= or IN)."""
+
+    ordered_by: tuple = ()
+
+    def __init__(self, keys: list):
+        self.keys = keys  # one list of evaluators per key
+
+    def rows(self, table: Table, params: list):
+        seen = set()
+        for key_exprs in self.keys:
+            key = tuple(e(None, params) for e in key_exprs)
+            if key in seen or None in key:
+                continue
+            seen.add(key)
+            try:
+                row = table.get(key)
+            except TypeError:  # a value of another type: it cannot be equal
+                continue
+            if row is not None:
+                yield row
+
+    def describe(self, table: Table) -> str:
+        kind = "point" if len(self.keys) == 1 else f"{len(self.keys)} points"
+        return f"SEARCH {table.name} USING PRIMARY KEY ({kind})"
+
+
+class Range:
+    """A walk over a sorted tree: equal values for the leading parts, then an optional
+    range on the next part, in either direction.
+
+    `index` None walks the table's primary key; otherwise the index, then fetches rows.
+    """
+
+    def __init__(self, index: Index | None, prefix: list, low=None, low_inclusive=True,
+                 high=None, high_inclusive=True, reverse: bool = False, ordered_by=()):
+        self.index = index
+        self.prefix = prefix
+        self.low, self.low_inclusive = low, low_inclusive
+        self.high, self.high_inclusive = high, high_inclusive
+        self.reverse = reverse
+        self.ordered_by = ordered_by
+
+    def bounds(self, tree, params: list):
+        prefix = tuple(e(None, params) for e in self.prefix)
+        low = self.low(None, params) if self.low is not None else None
+        high = self.high(None, params) if self.high is not None else None
+        if None in prefix or (self.low is not None and low is None) \
+                or (self.high is not None and high is None):
+            return None  # comparing with NULL matches nothing
+        start = tree.bound(prefix + (low,), right=not self.low_inclusive) \
+            if self.low is not None else tree.bound(prefix)
+        stop = tree.bound(prefix + (high,), right=self.high_inclusive) \
+            if self.high is not None else tree.bound(prefix, right=True)
+        return start, stop
+
+    def rows(self, table: Table, params: list):
+        tree = table.rows if self.index is None else self.index.tree
+        try:
+            bounds = self.bounds(tree, params)
+        except TypeError:
+            # A value of another type than the column (text against INT): the sorted walk
+            # cannot compare it, so fall back to every row; the filter decides.
+            yield from table.scan(reverse=self.reverse)
+            return
+        if bounds is None:
+            return
+        if self.index is None:
+            yield from table.scan(bounds[0], bounds[1], self.reverse)
+        else:
+            get = table.get
+            for key in self.index.keys(bounds[0], bounds[1], self.reverse):
+                yield get(key)
+
+    def describe(self, table: Table) -> str:
+        name = "PRIMARY KEY" if self.index is None else f"INDEX {self.index.name}"
+        columns = (table.key_positions if self.index is None else self.index.positions)
+        names = [table.columns[p].name for p in columns]
+        conditions = [f"{n}=?" for n in names[:len(self.prefix)]]
+        if self.low is not None or self.high is not None:
+            n = names[len(self.prefix)]
+            if self.low is not None:
+                conditions.append(f"{n}{'>=' if self.low_inclusive else '>'}?")
+            if self.high is not None:
+                conditions.append(f"{n}{'<=' if self.high_inclusive else '<'}?")
+        kind = "range" if self.low is not None or self.high is not None else (
+            "equality" if conditions else "ordered scan")
+        where = f" ({' AND '.join(conditions)})" if conditions else ""
+        direction = ", backwards" if self.reverse else ""
+        return f"SEARCH {table.name} USING {name}{where} [{kind}{direction}]"

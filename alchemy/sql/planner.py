@@ -1,0 +1,310 @@
+"""From a sqlglot tree to a plan: which access path, which filter, which projection.
+
+Access path choice, best first: every primary key column equal (a point, or several for
+IN); the index or primary key with the longest run of leading columns compared for equality,
+plus a range on the next column; an index or primary key whose order gives ORDER BY; a full
+scan. The whole WHERE clause stays as the filter, so a path only narrows, never decides.
+"""
+
+import re
+
+from sqlglot import exp
+
+from alchemy.errors import AlchemyError
+from alchemy.sql import access
+from alchemy.sql.expressions import Scope, compile_expr, is_constant, placeholder_index
+from alchemy.sql.plans import DeletePlan, InsertPlan, SelectPlan, UpdatePlan
+from alchemy.storage.table import Table
+
+_FLIPPED = {exp.LT: exp.GT, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.GTE: exp.LTE,
+            exp.EQ: exp.EQ}
+
+
+def scope_of(table: Table, alias: str | None = None) -> Scope:
+    return Scope(table.name, [c.name for c in table.columns], alias)
+
+
+def _table_ref(node: exp.Expression) -> exp.Table:
+    if not isinstance(node, exp.Table):
+        raise AlchemyError("ERR only single-table statements are supported here")
+    return node
+
+
+# -- SELECT ---------------------------------------------------------------------------
+
+
+def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
+    from_ = tree.args.get("from_") or tree.args.get("from")
+    if from_ is None:
+        raise AlchemyError("ERR SELECT needs a FROM clause")
+    if tree.args.get("joins"):
+        raise AlchemyError("ERR joins are not supported yet")
+    ref = _table_ref(from_.this)
+    scope = scope_of(table, ref.alias or None)
+    where_node = tree.args.get("where")
+    where = compile_expr(where_node.this, scope) if where_node else None
+    columns, count_star = _projection(tree.expressions, table, scope)
+    order_items = _order_items(tree, scope)
+    path = choose_access(table, where_node.this if where_node else None, scope, order_items)
+    order = [] if _order_satisfied(path, order_items) else [
+        (_order_evaluator(node, scope, columns), desc) for node, desc in order_items]
+    limit = tree.args.get("limit")
+    offset = tree.args.get("offset")
+    return SelectPlan(
+        table.name, path, where, columns, order,
+        limit=compile_expr(limit.expression, scope) if limit else None,
+        offset=compile_expr(offset.expression, scope) if offset else None,
+        distinct=bool(tree.args.get("distinct")), count_star=count_star,
+        ordered=bool(order_items))
+
+
+def _projection(items: list, table: Table, scope: Scope) -> tuple[list, bool]:
+    if len(items) == 1 and isinstance(items[0], exp.Count) \
+            and isinstance(items[0].this, exp.Star):
+        return [], True
+    columns = []
+    for item in items:
+        if isinstance(item, exp.Star):
+            for position, column in enumerate(table.columns):
+                columns.append((column.name, _column_getter(position)))
+            continue
+        name = item.alias_or_name if isinstance(item, (exp.Alias, exp.Column)) else _title(item)
+        node = item.this if isinstance(item, exp.Alias) else item
+        if node.find(exp.AggFunc) is not None:
+            raise AlchemyError("ERR aggregate functions other than COUNT(*) are not supported yet")
+        columns.append((name, compile_expr(node, scope)))
+    return columns, False
+
+
+def _title(node: exp.Expression):
+    """An expression column is titled by its text; lifted literals are put back when the
+    plan runs (the title is then a function of the parameters)."""
+    text = node.sql()
+    if ":p" not in text:
+        return text
+    return lambda params: _PLACEHOLDER.sub(lambda m: _sql_literal(params[int(m.group(1))]), text)
+
+
+_PLACEHOLDER = re.compile(r":p(\d+)")
+
+
+def _sql_literal(value) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def _column_getter(position: int):
+    return lambda row, params: row[position]
+
+
+def _order_items(tree: exp.Select, scope: Scope) -> list:
+    order = tree.args.get("order")
+    if order is None:
+        return []
+    items = []
+    for ordered in order.expressions:
+        items.append((ordered.this, bool(ordered.args.get("desc"))))
+    return items
+
+
+def _order_evaluator(node, scope: Scope, columns: list):
+    """ORDER BY an expression, or by a result column's number (`ORDER BY 2`): the number
+    was lifted into a parameter, so the column is picked when the plan runs."""
+    if not isinstance(node, exp.Placeholder):
+        return compile_expr(node, scope)
+    index = placeholder_index(node)
+
+    def by_position(row, params):
+        number = params[index]
+        if type(number) is not int or not 1 <= number <= len(columns):
+            raise AlchemyError(f"ERR ORDER BY term out of range - should be between 1 and "
+                               f"{len(columns)}")
+        return columns[number - 1][1](row, params)
+    return by_position
+
+
+def _order_satisfied(path, order_items: list) -> bool:
+    if not order_items:
+        return True
+    directions = {desc for _, desc in order_items}
+    if len(directions) != 1 or not isinstance(path, (access.Range, access.FullScan)):
+        return False
+    names = [node.name.lower() for node, _ in order_items
+             if isinstance(node, exp.Column)]
+    wanted = tuple(names)
+    return len(names) == len(order_items) and path.ordered_by[:len(wanted)] == wanted \
+        and path.reverse == directions.pop()
+
+
+# -- access path choice -----------------------------------------------------------------
+
+
+def _conjuncts(node) -> list:
+    if node is None:
+        return []
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    if isinstance(node, exp.Paren):
+        return _conjuncts(node.this)
+    return [node]
+
+
+def _predicates(where, scope: Scope) -> dict:
+    """column position -> list of (kind, value nodes): kind is =, <, <=, >, >=, in."""
+    found: dict = {}
+    for node in _conjuncts(where):
+        kind = type(node)
+        if kind in _FLIPPED:
+            left, right = node.this, node.expression
+            if isinstance(right, exp.Column) and is_constant(left):
+                left, right, kind = right, left, _FLIPPED[kind]
+            if isinstance(left, exp.Column) and is_constant(right):
+                found.setdefault(scope.resolve(left), []).append((kind, [right]))
+        elif kind is exp.Between and isinstance(node.this, exp.Column) \
+                and is_constant(node.args["low"]) and is_constant(node.args["high"]):
+            position = scope.resolve(node.this)
+            found.setdefault(position, []).append((exp.GTE, [node.args["low"]]))
+            found.setdefault(position, []).append((exp.LTE, [node.args["high"]]))
+        elif kind is exp.In and isinstance(node.this, exp.Column) \
+                and not node.args.get("query") and all(map(is_constant, node.expressions)):
+            found.setdefault(scope.resolve(node.this), []).append((exp.In, node.expressions))
+    return found
+
+
+def choose_access(table: Table, where, scope: Scope, order_items: list = ()):
+    predicates = _predicates(where, scope)
+    compile_value = lambda node: compile_expr(node, scope)  # noqa: E731
+    key = table.key_positions
+    equal = {p: v[0] for p, kinds in predicates.items() for k, v in kinds if k is exp.EQ}
+    if all(p in equal for p in key):
+        return access.KeyPoints([[compile_value(equal[p]) for p in key]])
+    if len(key) == 1:
+        for kind, values in predicates.get(key[0], ()):
+            if kind is exp.In:
+                return access.KeyPoints([[compile_value(v)] for v in values])
+    candidates = [(None, key)] + [(index, index.positions) for index in table.indexes.values()]
+    best, best_score = None, 0
+    for index, positions in candidates:
+        prefix = []
+        for p in positions:
+            if p not in equal:
+                break
+            prefix.append(p)
+        bounds = _range_bounds(predicates.get(positions[len(prefix)], ())) \
+            if len(prefix) < len(positions) else (None, None)
+        score = 4 * len(prefix) + (2 if bounds != (None, None) else 0) + (index is None)
+        if (prefix or bounds != (None, None)) and score > best_score:
+            best, best_score = (index, positions, prefix, bounds), score
+    if best is not None:
+        index, positions, prefix, bounds = best
+        ordered = _ordered_by(table, positions, len(prefix))
+        reverse = bool(order_items) and all(desc for _, desc in order_items) \
+            and _order_matches(order_items, ordered)
+        (low, low_incl), (high, high_incl) = _bound_evaluators(bounds, compile_value)
+        return access.Range(index, [compile_value(equal[p]) for p in prefix], low, low_incl,
+                            high, high_incl, reverse, ordered)
+    return _ordered_scan(table, order_items)
+
+
+def _range_bounds(kinds: list) -> tuple:
+    low = high = None
+    for kind, values in kinds:
+        if kind in (exp.GT, exp.GTE) and low is None:
+            low = (values[0], kind is exp.GTE)
+        elif kind in (exp.LT, exp.LTE) and high is None:
+            high = (values[0], kind is exp.LTE)
+    return low, high
+
+
+def _bound_evaluators(bounds: tuple, compile_value) -> tuple:
+    return tuple((None, True) if b is None else (compile_value(b[0]), b[1]) for b in bounds)
+
+
+def _ordered_by(table: Table, positions: list, skip: int) -> tuple:
+    """Column names in the order a walk of this tree returns rows, past its equal prefix."""
+    names = [table.columns[p].name.lower() for p in positions[skip:]]
+    if positions is not table.key_positions:
+        names += [table.columns[p].name.lower() for p in table.key_positions]
+    return tuple(names)
+
+
+def _order_matches(order_items, ordered: tuple) -> bool:
+    names = tuple(n.name.lower() for n, _ in order_items if isinstance(n, exp.Column))
+    return len(names) == len(order_items) and ordered[:len(names)] == names
+
+
+def _ordered_scan(table: Table, order_items: list):
+    """No usable predicate: walk a tree in ORDER BY order if one has it, so LIMIT can stop."""
+    if order_items:
+        descending = {desc for _, desc in order_items}
+        if len(descending) == 1:
+            reverse = descending.pop()
+            for index, positions in [(None, table.key_positions)] + \
+                    [(i, i.positions) for i in table.indexes.values()]:
+                ordered = _ordered_by(table, positions, 0)
+                if _order_matches(order_items, ordered):
+                    if index is None:
+                        return access.FullScan(reverse, ordered)
+                    return access.Range(index, [], reverse=reverse, ordered_by=ordered)
+    return access.FullScan(False, _ordered_by(table, table.key_positions, 0))
+
+
+# -- INSERT, UPDATE, DELETE -------------------------------------------------------------
+
+
+def plan_insert(tree: exp.Insert, table: Table, replace: bool) -> InsertPlan:
+    target = tree.this
+    if isinstance(target, exp.Schema):
+        names = [i.name for i in target.expressions]
+        positions = []
+        for name in names:
+            position = table.position(name)
+            if position is None:
+                raise AlchemyError(f"ERR table '{table.name}' has no column named '{name}'")
+            positions.append(position)
+    else:
+        positions = list(range(len(table.columns)))
+    values = tree.expression
+    if not isinstance(values, exp.Values):
+        raise AlchemyError("ERR INSERT needs VALUES (...)")
+    scope = scope_of(table)
+    rows = []
+    for row in values.expressions:
+        items = row.expressions if isinstance(row, exp.Tuple) else [row]
+        if len(items) != len(positions):
+            raise AlchemyError(f"ERR table '{table.name}' has {len(positions)} columns but "
+                               f"{len(items)} values were supplied")
+        rows.append([compile_expr(item, scope) for item in items])
+    first = values.expressions[0]
+    per_row = sum(1 for _ in first.find_all(exp.Placeholder))
+    duplicate = []
+    conflict = tree.args.get("conflict")
+    if conflict is not None:
+        for assignment in conflict.args.get("expressions") or []:
+            duplicate.append(_assignment(assignment, table, scope))
+    return InsertPlan(table.name, positions, rows, per_row, replace, duplicate)
+
+
+def _assignment(node: exp.Expression, table: Table, scope: Scope) -> tuple:
+    if not isinstance(node, exp.EQ) or not isinstance(node.this, exp.Column):
+        raise AlchemyError(f"ERR expected column = value, got {node.sql()}")
+    position = scope.resolve(node.this)
+    return position, compile_expr(node.expression, scope)
+
+
+def plan_update(tree: exp.Update, table: Table) -> UpdatePlan:
+    scope = scope_of(table, tree.this.alias or None)
+    where_node = tree.args.get("where")
+    where = compile_expr(where_node.this, scope) if where_node else None
+    path = choose_access(table, where_node.this if where_node else None, scope)
+    assignments = [_assignment(node, table, scope) for node in tree.expressions]
+    return UpdatePlan(table.name, path, where, assignments)
+
+
+def plan_delete(tree: exp.Delete, table: Table) -> DeletePlan:
+    scope = scope_of(table, tree.this.alias or None)
+    where_node = tree.args.get("where")
+    where = compile_expr(where_node.this, scope) if where_node else None
+    path = choose_access(table, where_node.this if where_node else None, scope)
+    return DeletePlan(table.name, path, where)

@@ -1,0 +1,238 @@
+"""Compiled statements: what the executor runs for each cached statement shape.
+
+A plan holds evaluators (closures from alchemy.sql.expressions) and an access path
+(alchemy.sql.access); `run(db, params)` executes it against the tables of one Keyspace and
+returns a result: rows with a header, or a count. Plans reach storage only through
+alchemy.storage.table, and only DML plans are cached (DDL is parsed each time: it is rare).
+"""
+
+from dataclasses import dataclass, field
+
+from alchemy.errors import AlchemyError
+from alchemy.sql.expressions import sort_key, truth
+from alchemy.sql.schema import coerce
+from alchemy.storage.table import ConstraintError, Table
+
+
+@dataclass
+class Rows:
+    """A result set: column names, then rows of Python values."""
+    header: list[str]
+    rows: list
+
+
+@dataclass
+class Count:
+    """The number of rows a statement counted or changed."""
+    value: int
+    changed: bool = False
+
+
+def table_of(db, name: str) -> Table:
+    table = db.get(name.lower().encode())
+    if not isinstance(table, Table):
+        raise AlchemyError(f"ERR no such table '{name}'")
+    return table
+
+
+@dataclass
+class SelectPlan:
+    table_name: str
+    access: object
+    where: object  # evaluator or None
+    columns: list  # (name, evaluator)
+    order: list  # (evaluator, descending): empty when the access path gives the order
+    limit: object = None
+    offset: object = None
+    distinct: bool = False
+    count_star: bool = False
+    ordered: bool = False  # the statement has ORDER BY
+
+    def run(self, db, params: list):
+        table = table_of(db, self.table_name)
+        if self.count_star and self.where is None:
+            return Rows(["COUNT(*)"], [[len(table)]])
+        rows = self._matching(table, params)
+        if self.count_star:
+            return Rows(["COUNT(*)"], [[sum(1 for _ in rows)]])
+        limit = self._number(self.limit, params, "LIMIT")
+        offset = self._number(self.offset, params, "OFFSET") or 0
+        if self.order:
+            rows = sorted(rows, key=self._sort_key(params))
+        result = []
+        seen = set()
+        project = self.columns
+        skip = offset
+        for row in rows:
+            out = [e(row, params) for _, e in project]
+            if self.distinct:
+                marker = tuple(out)
+                if marker in seen:
+                    continue
+                seen.add(marker)
+            if skip:
+                skip -= 1
+                continue
+            if limit is not None and len(result) >= limit:
+                break
+            result.append(out)
+        return Rows([name if type(name) is str else name(params) for name, _ in project], result)
+
+    def _matching(self, table: Table, params: list):
+        where = self.where
+        for row in self.access.rows(table, params):
+            if where is None or truth(where(row, params)):
+                yield row
+
+    def _sort_key(self, params: list):
+        order = self.order
+
+        def key(row):
+            parts = []
+            for evaluate, descending in order:
+                k = sort_key(evaluate(row, params))
+                parts.append(_Descending(k) if descending else k)
+            return parts
+        return key
+
+    @staticmethod
+    def _number(evaluate, params, clause: str):
+        if evaluate is None:
+            return None
+        value = evaluate(None, params)
+        if type(value) is not int:
+            raise AlchemyError(f"ERR {clause} must be an integer")
+        return None if value < 0 and clause == "LIMIT" else max(value, 0)
+
+    def explain(self, db) -> list[str]:
+        table = table_of(db, self.table_name)
+        lines = [self.access.describe(table)]
+        if self.where is not None:
+            lines.append("FILTER rows by the WHERE clause")
+        if self.order:
+            lines.append("SORT rows for ORDER BY")
+        elif self.ordered:
+            lines.append("ORDER BY satisfied by the access order")
+        if self.limit is not None:
+            lines.append("LIMIT stops the walk early" if not self.order
+                         else "LIMIT after sorting")
+        return lines
+
+
+class _Descending:
+    """Inverts the order of a sort key, for ORDER BY ... DESC."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __lt__(self, other: "_Descending") -> bool:
+        return other.key < self.key
+
+    def __eq__(self, other) -> bool:
+        return self.key == other.key
+
+
+@dataclass
+class InsertPlan:
+    table_name: str
+    positions: list[int]  # table column of each value in a VALUES row
+    rows: list  # VALUES rows, each a list of evaluators
+    per_row: int  # placeholders per VALUES row
+    replace: bool = False
+    on_duplicate: list = field(default_factory=list)  # (position, evaluator)
+
+    def run(self, db, params: list, repeat: int = 1):
+        """Insert the VALUES rows; `repeat` > 1 when the scanner folded identical rows
+        into one, each repetition taking the next `per_row` parameters."""
+        table = table_of(db, self.table_name)
+        k = self.per_row
+        trailing = params[repeat * k:]
+        done = []  # (kind, old row, new row) to undo if a later row fails
+        try:
+            for r in range(repeat):
+                row_params = params if repeat == 1 else params[r * k:(r + 1) * k] + trailing
+                for values in self.rows:
+                    self._insert_one(table, values, row_params, done)
+        except AlchemyError:
+            _undo(table, done)
+            raise
+        return Count(len(done), changed=bool(done))
+
+    def _insert_one(self, table: Table, values: list, params: list, done: list) -> None:
+        row = [None] * len(table.columns)
+        for position, evaluate in zip(self.positions, values):
+            row[position] = coerce(evaluate(None, params), table.columns[position], table.name)
+        keys = table.key_positions
+        if len(keys) == 1 and row[keys[0]] is None and table.columns[keys[0]].type == "INT":
+            row[keys[0]] = table.next_id()
+        existing = table.get(table.key_of(row)) if None not in table.key_of(row) else None
+        if existing is not None and self.on_duplicate:
+            new = list(existing)
+            for position, evaluate in self.on_duplicate:
+                new[position] = coerce(evaluate(existing, params), table.columns[position],
+                                       table.name)
+            table.update(existing, new)
+            done.append(("update", existing, new))
+            return
+        if existing is not None and self.replace:
+            table.delete(table.key_of(existing))
+            done.append(("delete", existing, None))
+        table.insert(row)
+        done.append(("insert", None, row))
+
+
+def _undo(table: Table, done: list) -> None:
+    """Take back the changes of a failed statement, newest first."""
+    for kind, old, new in reversed(done):
+        if kind == "insert":
+            table.delete(table.key_of(new))
+        elif kind == "update":
+            table.update(new, old)
+        else:
+            table.insert(old)
+
+
+@dataclass
+class UpdatePlan:
+    table_name: str
+    access: object
+    where: object
+    assignments: list  # (position, evaluator)
+
+    def run(self, db, params: list):
+        table = table_of(db, self.table_name)
+        where = self.where
+        targets = [row for row in self.access.rows(table, params)
+                   if where is None or truth(where(row, params))]
+        done = []
+        try:
+            for old in targets:
+                new = list(old)
+                for position, evaluate in self.assignments:
+                    new[position] = coerce(evaluate(old, params), table.columns[position],
+                                           table.name)
+                if new != old:
+                    table.update(old, new)
+                    done.append(("update", old, new))
+        except (AlchemyError, ConstraintError):
+            _undo(table, done)
+            raise
+        return Count(len(targets), changed=bool(done))
+
+
+@dataclass
+class DeletePlan:
+    table_name: str
+    access: object
+    where: object
+
+    def run(self, db, params: list):
+        table = table_of(db, self.table_name)
+        where = self.where
+        keys = [table.key_of(row) for row in self.access.rows(table, params)
+                if where is None or truth(where(row, params))]
+        for key in keys:
+            table.delete(key)
+        return Count(len(keys), changed=bool(keys))

@@ -1,0 +1,85 @@
+"""Column types and the conversion of values into them (INSERT and UPDATE).
+
+Alchemy's columns are typed: a value is converted to the column's type when it can be
+without losing anything ('42' into INT, 3 into FLOAT), and refused with an error naming the
+column otherwise ('abc' into INT, 2.5 into INT).
+"""
+
+import re
+
+from sqlglot import exp
+
+from alchemy.errors import AlchemyError
+from alchemy.sql.expressions import INT_MAX, INT_MIN
+from alchemy.storage.table import Column
+
+_TYPE_NAMES = {
+    "INT": "INT", "INTEGER": "INT", "BIGINT": "INT", "SMALLINT": "INT", "TINYINT": "INT",
+    "MEDIUMINT": "INT", "UBIGINT": "INT",
+    "FLOAT": "FLOAT", "REAL": "FLOAT", "DOUBLE": "FLOAT", "DECIMAL": "FLOAT",
+    "TEXT": "TEXT", "VARCHAR": "TEXT", "CHAR": "TEXT", "NCHAR": "TEXT", "NVARCHAR": "TEXT",
+    "STRING": "TEXT", "MEDIUMTEXT": "TEXT", "LONGTEXT": "TEXT",
+    "BLOB": "BLOB", "VARBINARY": "BLOB", "BINARY": "BLOB", "BYTEA": "BLOB",
+    "BOOL": "BOOL", "BOOLEAN": "BOOL",
+}
+
+_INTEGER_TEXT = re.compile(r"\s*[-+]?\d+\s*")
+
+
+def column_type(data_type: exp.DataType, column: str) -> str:
+    name = data_type.this.name if hasattr(data_type.this, "name") else str(data_type.this)
+    canonical = _TYPE_NAMES.get(name.upper())
+    if canonical is None:
+        raise AlchemyError(f"ERR unsupported type {data_type.sql()} for column '{column}'")
+    return canonical
+
+
+def coerce(value, column: Column, table: str):
+    """value converted to column's type, or an error that names table and column."""
+    if value is None:
+        return None
+    kind = column.type
+    vtype = type(value)
+    if kind == "INT" or kind == "BOOL":
+        if vtype is int:
+            if not INT_MIN <= value <= INT_MAX:
+                raise AlchemyError(f"ERR integer overflow in column '{column.name}'")
+            return value
+        if vtype is bool:
+            return int(value)
+        if vtype is float and value.is_integer() and INT_MIN <= value <= INT_MAX:
+            return int(value)
+        if vtype is str and _INTEGER_TEXT.fullmatch(value):
+            return coerce(int(value), column, table)
+        if vtype is str and kind == "BOOL" and value.lower() in ("true", "false"):
+            return int(value.lower() == "true")
+    elif kind == "FLOAT":
+        if vtype is float or vtype is int:
+            return float(value)
+        if vtype is str:
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind == "TEXT":
+        if vtype is str:
+            return value
+        if vtype is int or vtype is float:
+            return str(value)
+        if vtype is bytes:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                pass
+    elif kind == "BLOB":
+        if vtype is bytes:
+            return value
+        if vtype is str:
+            return value.encode()
+    raise AlchemyError(f"ERR type mismatch: {_show(value)} is not {kind} "
+                       f"(column '{column.name}' of table '{table}')")
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

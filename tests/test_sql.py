@@ -1,0 +1,190 @@
+"""SQL through redis-py, redis-cli and the in-process API."""
+
+import pytest
+import redis
+
+import alchemy
+
+
+@pytest.fixture
+def users(r):
+    r.execute_command("CREATE TABLE users (id INT PRIMARY KEY, name TEXT, age INT, score FLOAT)")
+    r.execute_command("INSERT INTO users VALUES (1,'ann',30,1.5),(2,'bob',25,NULL),"
+                      "(3,'cy',35,2.0),(4,'dee',NULL,0.5)")
+    return r
+
+
+def sql(r, statement):
+    return r.execute_command("SQL", statement)
+
+
+def test_select_star_point_lookup(users):
+    # redis-py turns a SELECT reply into True/False (it expects SELECT db): undo that.
+    users.set_response_callback("SELECT", lambda response, **options: response)
+    assert users.execute_command("SELECT", "*", "FROM", "users", "WHERE", "id = 2") == \
+        [[b"id", b"name", b"age", b"score"], [2, b"bob", 25, None]]
+
+
+def test_where_order_limit_offset(users):
+    assert sql(users, "SELECT name FROM users WHERE age >= 25 ORDER BY age DESC") == \
+        [[b"name"], [b"cy"], [b"ann"], [b"bob"]]
+    assert sql(users, "SELECT id FROM users ORDER BY id DESC LIMIT 2 OFFSET 1") == \
+        [[b"id"], [3], [2]]
+    assert sql(users, "SELECT id, name AS who FROM users WHERE name LIKE 'B%' OR age IS NULL") \
+        == [[b"id", b"who"], [2, b"bob"], [4, b"dee"]]
+    assert sql(users, "SELECT COUNT(*) FROM users WHERE age BETWEEN 20 AND 31") == \
+        [[b"COUNT(*)"], [2]]
+    assert sql(users, "SELECT COUNT(*) FROM users") == [[b"COUNT(*)"], [4]]
+    assert sql(users, "SELECT id FROM users WHERE id IN (4, 2, 9) ORDER BY id") == \
+        [[b"id"], [2], [4]]
+
+
+def test_null_semantics(users):
+    assert sql(users, "SELECT id FROM users WHERE age = NULL") == [[b"id"]]
+    assert sql(users, "SELECT id FROM users WHERE age <> 30 ORDER BY id") == \
+        [[b"id"], [2], [3]]
+    assert sql(users, "SELECT id FROM users WHERE NOT (age > 26) ORDER BY id") == [[b"id"], [2]]
+    assert sql(users, "SELECT age + 1 FROM users WHERE id = 4") == [[b"age + 1"], [None]]
+
+
+def test_distinct_and_expressions(users):
+    sql(users, "INSERT INTO users VALUES (5,'eve',30,1.5)")
+    assert sql(users, "SELECT DISTINCT age FROM users WHERE age = 30") == [[b"age"], [30]]
+    assert sql(users, "SELECT id * 10 + 1, name || '!' FROM users WHERE id = 1") == \
+        [[b"id * 10 + 1", b"name || '!'"], [11, b"ann!"]]
+
+
+def test_resp3_floats_are_doubles(server, users):
+    r3 = server.client(protocol=3)
+    assert r3.execute_command("SQL", "SELECT score FROM users WHERE id = 1") == \
+        [[b"score"], [1.5]]
+    assert users.execute_command("SQL", "SELECT score FROM users WHERE id = 1") == \
+        [[b"score"], [b"1.5"]]
+
+
+def test_update_and_delete_count_rows(users):
+    assert sql(users, "UPDATE users SET age = age + 1 WHERE age >= 30") == 2
+    assert sql(users, "SELECT age FROM users WHERE id = 3") == [[b"age"], [36]]
+    assert sql(users, "UPDATE users SET id = 10 WHERE id = 1") == 1
+    assert sql(users, "SELECT id, name FROM users WHERE id = 10") == [[b"id", b"name"], [10, b"ann"]]
+    assert sql(users, "SELECT id FROM users WHERE id = 1") == [[b"id"]]
+    assert sql(users, "DELETE FROM users WHERE age IS NULL") == 1
+    assert sql(users, "DELETE FROM users WHERE id > 100") == 0
+    assert sql(users, "SELECT COUNT(*) FROM users") == [[b"COUNT(*)"], [3]]
+
+
+def test_indexes_are_used_and_kept_consistent(users):
+    sql(users, "CREATE INDEX users_age ON users (age)")
+    plan = sql(users, "EXPLAIN SELECT * FROM users WHERE age BETWEEN 20 AND 31")
+    assert b"INDEX users_age" in plan[1][0] and b"range" in plan[1][0]
+    assert b"PRIMARY KEY" in sql(users, "EXPLAIN SELECT * FROM users WHERE id = 3")[1][0]
+    assert b"full scan" in sql(users, "EXPLAIN SELECT * FROM users WHERE name = 'x'")[1][0]
+    sql(users, "UPDATE users SET age = 99 WHERE id = 2")
+    sql(users, "DELETE FROM users WHERE id = 1")
+    sql(users, "INSERT INTO users VALUES (7,'gus',99,NULL)")
+    assert sql(users, "SELECT id FROM users WHERE age = 99 ORDER BY id") == [[b"id"], [2], [7]]
+    assert sql(users, "SELECT id FROM users WHERE age BETWEEN 20 AND 31") == [[b"id"]]
+    rows = sql(users, "SHOW INDEXES FROM users")
+    assert rows[1] == [b"users_age", b"users", b"age", 0]
+
+
+def test_order_by_index_with_limit_stops_early(users):
+    sql(users, "CREATE INDEX users_age ON users (age)")
+    plan = sql(users, "EXPLAIN SELECT id FROM users ORDER BY age DESC LIMIT 1")
+    assert b"INDEX users_age" in plan[1][0] and b"backwards" in plan[1][0]
+    assert sql(users, "SELECT id FROM users ORDER BY age DESC LIMIT 1") == [[b"id"], [3]]
+
+
+def test_unique_index_and_duplicate_key_write_nothing(users):
+    sql(users, "CREATE UNIQUE INDEX users_name ON users (name)")
+    with pytest.raises(redis.ResponseError, match="users_name"):
+        sql(users, "INSERT INTO users VALUES (8,'ann',1,NULL)")
+    with pytest.raises(redis.ResponseError, match="duplicate primary key"):
+        sql(users, "INSERT INTO users VALUES (9,'new',1,NULL),(1,'again',1,NULL)")
+    assert sql(users, "SELECT COUNT(*) FROM users") == [[b"COUNT(*)"], [4]]
+    assert sql(users, "SELECT id FROM users WHERE id = 9") == [[b"id"]]
+    with pytest.raises(redis.ResponseError, match="users_name"):
+        sql(users, "UPDATE users SET name = 'bob' WHERE id > 2")
+    assert sql(users, "SELECT name FROM users ORDER BY id") == \
+        [[b"name"], [b"ann"], [b"bob"], [b"cy"], [b"dee"]]
+
+
+def test_auto_increment(r):
+    sql(r, "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+    assert r.execute_command("INSERT", "INTO", "t", "VALUES", "(,'a')") == b"OK"
+    sql(r, "INSERT INTO t (v) VALUES ('b')")
+    sql(r, "INSERT INTO t VALUES (10,'c'),(,'d')")
+    assert sql(r, "SELECT * FROM t") == [[b"id", b"v"], [1, b"a"], [2, b"b"], [10, b"c"], [11, b"d"]]
+
+
+def test_replace_and_on_duplicate_key_update(r):
+    sql(r, "CREATE TABLE c (k TEXT PRIMARY KEY, n INT)")
+    sql(r, "INSERT INTO c VALUES ('a', 1)")
+    sql(r, "INSERT INTO c VALUES ('a', 1) ON DUPLICATE KEY UPDATE n = n + 1")
+    sql(r, "INSERT INTO c VALUES ('b', 5) ON DUPLICATE KEY UPDATE n = n + 1")
+    assert sql(r, "SELECT * FROM c") == [[b"k", b"n"], [b"a", 2], [b"b", 5]]
+    sql(r, "REPLACE INTO c VALUES ('a', 42)")
+    assert sql(r, "SELECT n FROM c WHERE k = 'a'") == [[b"n"], [42]]
+
+
+def test_alter_add_column_and_desc(r):
+    sql(r, "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+    sql(r, "INSERT INTO t VALUES (1, 'x')")
+    sql(r, "ALTER TABLE t ADD COLUMN w FLOAT")
+    assert sql(r, "SELECT * FROM t") == [[b"id", b"v", b"w"], [1, b"x", None]]
+    desc = r.execute_command("DESC", "t")
+    assert desc[1] == [b"id", b"INT", b"PRIMARY KEY"] and desc[3] == [b"w", b"FLOAT", b""]
+    assert [b"rows", b"1"] == desc[-2][:2]
+
+
+def test_tables_and_redis_keys_do_not_collide(r):
+    r.set("k", "v")
+    with pytest.raises(redis.ResponseError, match="already a Redis key of type string"):
+        sql(r, "CREATE TABLE k (id INT)")
+    sql(r, "CREATE TABLE t (id INT)")
+    with pytest.raises(redis.ResponseError, match="is a SQL table"):
+        r.set("t", "x")
+    with pytest.raises(redis.ResponseError, match="already exists"):
+        sql(r, "CREATE TABLE t (id INT)")
+    assert sql(r, "CREATE TABLE IF NOT EXISTS t (id INT)") == b"OK"
+    assert r.type("t") == b"table"
+    sql(r, "DROP TABLE t")
+    assert r.exists("t") == 0
+    assert sql(r, "DROP TABLE IF EXISTS t") == b"OK"
+    assert r.select(0) is True  # SELECT with one argument is still Redis's
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("SELECT * FROM nope", "no such table 'nope'"),
+    ("SELECT nope FROM users", "no such column: nope"),
+    ("SELECT * FORM users", "syntax error"),
+    ("INSERT INTO users VALUES ('abc','x',1,1.0)", "type mismatch: 'abc' is not INT"),
+    ("INSERT INTO users VALUES (1,'x')", "has 4 columns but 2 values"),
+    ("INSERT INTO users VALUES (99999999999999999999,'x',1,1.0)", "overflow"),
+    ("UPDATE users SET age = 9223372036854775807 + 1 WHERE id = 1", "integer overflow"),
+    ("CREATE TABLE bad (id WIBBLE)", "unsupported type"),
+])
+def test_errors_name_the_problem(users, statement, message):
+    with pytest.raises(redis.ResponseError, match=message):
+        sql(users, statement)
+    assert sql(users, "SELECT COUNT(*) FROM users") == [[b"COUNT(*)"], [4]]
+
+
+def test_redis_cli_word_splitting(server, r):
+    assert server.cli("CREATE", "TABLE", "t", "(id INT PRIMARY KEY, name TEXT)").strip() == "OK"
+    assert server.cli("INSERT", "INTO", "t", "VALUES", "(1,'abc')").strip() == "OK"
+    out = server.cli("SELECT", "*", "FROM", "t", "WHERE", "id = 1").split()
+    assert out == ["id", "name", "1", "abc"]
+    out = server.cli("SELECT", "name", "FROM", "t", "WHERE", "id BETWEEN 0 AND 5").split()
+    assert out == ["name", "abc"]
+    assert server.cli("SCAN", "id", "FROM", "t").split() == ["id", "1"]
+
+
+def test_plan_cache_reuses_shapes():
+    db = alchemy.Database()
+    db.execute("SQL", "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    for i in range(50):
+        db.execute("SQL", f"INSERT INTO t VALUES ({i}, {i * 2})")
+        db.execute("SQL", f"SELECT v FROM t WHERE id = {i}")
+    assert db.sql.misses == 2 and db.sql.hits == 98
+    assert db.execute("SQL", "SELECT v FROM t WHERE id = 7") == [[b"v"], [14]]
