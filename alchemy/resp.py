@@ -27,6 +27,9 @@ class ProtocolError(Exception):
 _SUSPICIOUS_COUNT = re.compile(rb"\*-|\*\d{7}")
 
 
+_HEAD_CHECKED = 2 * MAX_INLINE + 2
+
+
 class RequestReader:
     """Turns a client's byte stream into argument lists (lists of bytes)."""
 
@@ -37,7 +40,9 @@ class RequestReader:
         self.max_bulk_len = max_bulk_len
         self.max_query_buffer = max_query_buffer
         self.partial_bytes = 0
-        self.unchecked: bytes | None = None  # a chunk fed at a request boundary
+        # The head of the request hiredis is waiting for, from a request boundary, until
+        # its headers are known to be sound.
+        self.unchecked: bytes | None = None
 
     def feed(self, data: bytes) -> None:
         at_boundary = self.slow is None and not self.fast.has_data()
@@ -47,7 +52,10 @@ class RequestReader:
             self.slow.feed(data)
         else:
             self.fast.feed(data)
-            self.unchecked = data if at_boundary else None
+            if at_boundary:
+                self.unchecked = data
+            elif self.unchecked is not None:
+                self.unchecked += data[:_HEAD_CHECKED - len(self.unchecked)]
         self.partial_bytes += len(data)
         if self.partial_bytes > self.max_query_buffer:
             raise ProtocolError("Protocol error: query buffer limit exceeded")
@@ -84,13 +92,18 @@ class RequestReader:
 
     def _check_headers(self) -> None:
         """hiredis waits for a request that is still incomplete. If it is one whose declared
-        lengths Redis would refuse (a 2 GB bulk), say so now instead of buffering for it;
-        the chunk began on a request boundary, so its headers can be walked exactly."""
-        chunk, self.unchecked = self.unchecked, None
+        lengths Redis would refuse (a 2 GB bulk), or whose header line is still unfinished
+        after 64 KB, say so now instead of buffering for it; the bytes began on a request
+        boundary, so their headers can be walked exactly."""
         parser = RequestParser(self.max_bulk_len)
-        parser.feed(chunk)
+        parser.feed(self.unchecked)
         while parser.next() is not False:
             pass
+        # Left over is the start of the incomplete request: keep checking it as it grows,
+        # up to a bound that keeps this cheap (headers in a request's first 64 KB get Redis's
+        # exact treatment; later ones are left to hiredis and the query buffer limit).
+        left = parser.buffer
+        self.unchecked = bytes(left) if len(left) < _HEAD_CHECKED else None
 
 
 def _hiredis_message(text: str) -> str:

@@ -254,6 +254,7 @@ def test_client_list_format(server, r2):
     assert fields["db"] == "0"
     assert fields["multi"] == "-1"
     assert fields["cmd"] == "client|list"
+    assert fields["qbuf"] == "26"  # the request being run: *2 $6 client $4 list
     assert fields["user"] == "default"
     assert fields["resp"] == "2"
     assert fields["laddr"] == f"127.0.0.1:{server.port}"

@@ -328,3 +328,18 @@ def test_watch_aborts_on_flushall_and_expiry(server, r):
     pipe.set("e", "2")
     with pytest.raises(redis.WatchError):
         pipe.execute()
+
+
+@pytest.mark.parametrize("start", [b"\x00", b"*\x00", b"$\x00", b"*1\r\n$\x00"])
+def test_header_never_finished_is_refused(server, start):
+    # Redis waits at most 64 KB for a header line; the stream is then refused and closed.
+    with connect(server) as sock:
+        sock.sendall(start)
+        sent = 0
+        try:
+            while sent < 10 * 1024 * 1024:
+                sock.sendall(b"A" * 1024)
+                sent += 1024
+        except OSError:
+            pass
+        assert b"Protocol error" in read_until_closed(sock)

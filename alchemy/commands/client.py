@@ -44,10 +44,16 @@ def _flags(client) -> str:
     return flags or "N"
 
 
-def client_line(client) -> str:
+def _request_size(argv: list) -> int:
+    return len(b"*%d\r\n" % len(argv)) + sum(len(b"$%d\r\n\r\n" % len(a)) + len(a) for a in argv)
+
+
+def client_line(client, ctx=None, argv=None) -> str:
     """One line of CLIENT LIST, fields as Redis 7.0 prints them. Buffer sizes that Python
-    does not expose are shown as 0."""
+    does not expose are shown as 0, except the caller's query buffer, which holds the
+    request being run (its RESP size) as in Redis."""
     now = time.time()
+    qbuf = _request_size(argv) if client is ctx and argv is not None else 0
     command_name = client.last_command
     if isinstance(command_name, bytes):
         command_name = command_name.decode()
@@ -57,13 +63,13 @@ def client_line(client) -> str:
         f"idle={int(now - client.last_interaction)} flags={_flags(client)} "
         f"db={client.db.index} sub={len(client.channels)} psub={len(client.patterns)} "
         f"ssub=0 multi={len(client.multi) if client.multi is not None else -1} "
-        f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
+        f"qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
         f"tot-mem=0 events=r cmd={command_name} user=default redir=-1 "
         f"resp={3 if client.resp3 else 2}")
 
 
-def _listing(clients) -> Verbatim:
-    return Verbatim("".join(client_line(c) + "\n" for c in clients).encode())
+def _listing(ctx, argv, clients) -> Verbatim:
+    return Verbatim("".join(client_line(c, ctx, argv) + "\n" for c in clients).encode())
 
 
 command("client", -2, "", group="connection", since="2.4.0",
@@ -98,21 +104,21 @@ def client_getname(ctx, argv):
 def client_list(ctx, argv):
     clients = ctx.server.clients
     if len(argv) == 2:
-        return _listing(clients.values())
+        return _listing(ctx, argv, clients.values())
     option = argv[2].lower()
     if option == b"type" and len(argv) == 4:
         kind = _type_filter(argv[3])
-        return _listing(c for c in clients.values() if client_type(c) == kind)
+        return _listing(ctx, argv, (c for c in clients.values() if client_type(c) == kind))
     if option == b"id" and len(argv) > 3:
         ids = [parse_int(arg, "ERR Invalid client ID") for arg in argv[3:]]
-        return _listing(clients[i] for i in ids if i in clients)
+        return _listing(ctx, argv, (clients[i] for i in ids if i in clients))
     raise AlchemyError(SYNTAX)
 
 
 @subcommand("client", "info", 2, _FLAGS, since="6.2.0",
             summary="Returns information about the current client connection.", complexity="O(1)")
 def client_info(ctx, argv):
-    return Verbatim((client_line(ctx) + "\n").encode())
+    return Verbatim((client_line(ctx, ctx, argv) + "\n").encode())
 
 
 @subcommand("client", "kill", -3, "admin " + _FLAGS, since="2.4.0",
