@@ -18,7 +18,7 @@ from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import Keyspace
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
-from alchemy.sql.engine import SqlEngine
+from alchemy.sql.engine import Count, Rows, SqlEngine
 from alchemy.storage.table import Table
 from alchemy.reply import NO_REPLY, NULL_ARRAY, QUEUED, Status
 
@@ -54,13 +54,14 @@ class Database:
         self.server_info: dict[str, object] = {}  # filled in by a network front end
         self.pubsub = PubSub()
         self.cursors = ScanCursors()
-        self.sql = SqlEngine()
+        self.sql_engine = SqlEngine()
         self.version = VERSION
         self.shutdown: Callable | None = None  # installed by a network front: stop serving
         self.redis_version = REDIS_VERSION
         self._last_client_id = 0
         self._ready: deque = deque()
         self.local = self.new_client(kind="local")
+        self.api = self.new_client(kind="api")  # db.sql(): typed parameters, typed results
 
     # -- clients ---------------------------------------------------------------------
 
@@ -86,6 +87,21 @@ class Database:
         reply = self.call(self.local, argv)
         self.serve_ready()
         return to_python(reply)
+
+    def sql(self, statement: str, *params, raw: bool = False):
+        """Run one SQL statement in-process; `?` placeholders take params, which are bound
+        as values and never parsed as SQL. A SELECT gives a list of row tuples, other
+        statements the number of rows they changed (None for DDL); raw=True gives the
+        engine's result object (rows with their header)."""
+        reply = self.call(self.api, [b"SQL", statement.encode(), *params])
+        self.serve_ready()
+        if isinstance(reply, AlchemyError):
+            raise reply
+        if raw:
+            return reply
+        if isinstance(reply, Rows):
+            return [tuple(row) for row in reply.rows]
+        return reply.value if isinstance(reply, Count) else None
 
     def call(self, client: Client, argv: list):
         """Run a request from a client: the reply, with errors as AlchemyError values."""

@@ -186,5 +186,5 @@ def test_plan_cache_reuses_shapes():
     for i in range(50):
         db.execute("SQL", f"INSERT INTO t VALUES ({i}, {i * 2})")
         db.execute("SQL", f"SELECT v FROM t WHERE id = {i}")
-    assert db.sql.misses == 2 and db.sql.hits == 98
+    assert db.sql_engine.misses == 2 and db.sql_engine.hits == 98
     assert db.execute("SQL", "SELECT v FROM t WHERE id = 7") == [[b"v"], [14]]

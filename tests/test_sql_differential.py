@@ -96,7 +96,7 @@ def test_random_queries_match_sqlite(seed):
     for _ in range(250):
         statement, ordered = _query(rng)
         expected = [list(r) for r in peer.execute(statement).fetchall()]
-        got = db.sql.execute(keyspace, statement).rows
+        got = db.sql_engine.execute(keyspace, statement).rows
         if not ordered:
             expected.sort(key=repr)
             got = sorted(got, key=repr)
@@ -105,8 +105,8 @@ def test_random_queries_match_sqlite(seed):
     for _ in range(20):
         predicate = _predicate(rng)
         update = f"UPDATE t SET d = d + 1, c = c * 2 WHERE {predicate}"
-        assert db.sql.execute(keyspace, update).value == peer.execute(update).rowcount
+        assert db.sql_engine.execute(keyspace, update).value == peer.execute(update).rowcount
         delete = f"DELETE FROM t WHERE {_predicate(rng)}"
-        assert db.sql.execute(keyspace, delete).value == peer.execute(delete).rowcount
+        assert db.sql_engine.execute(keyspace, delete).value == peer.execute(delete).rowcount
     final = "SELECT * FROM t ORDER BY id"
-    assert db.sql.execute(keyspace, final).rows == [list(r) for r in peer.execute(final)]
+    assert db.sql_engine.execute(keyspace, final).rows == [list(r) for r in peer.execute(final)]

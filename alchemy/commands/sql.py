@@ -20,17 +20,21 @@ from alchemy.storage.table import Table
 register_type(Table, "table", copy.deepcopy, lambda table: "table")
 
 def run_sql(ctx, text: str, params: tuple = ()):
-    """Execute a statement for a client and shape the reply."""
+    """Execute a statement for a client and shape the reply (the in-process API's client
+    gets the result object itself, with Python values)."""
     db = ctx.db
-    result = ctx.server.sql.execute(db, text, params)
+    result = ctx.server.sql_engine.execute(db, text, params)
+    if type(result) is Count and result.changed:
+        ctx.server.dirty += result.value
+        ctx.server.touch(db, text_table_key(text))
+    elif type(result) is not Rows and type(result) is not Count:
+        ctx.server.dirty += 1
+    if ctx.kind == "api":
+        return result
     if type(result) is Rows:
         return rows_reply(result, ctx.resp3)
     if type(result) is Count:
-        if result.changed:
-            ctx.server.dirty += result.value
-            ctx.server.touch(db, text_table_key(text))
         return result.value if not _is_insert(text) else OK
-    ctx.server.dirty += 1
     return OK
 
 
@@ -71,9 +75,22 @@ def statement_command(ctx, argv):
     return run_sql(ctx, _statement(argv, 0))
 
 
-@command("sql", -2, "write", group="sql", summary="Run one SQL statement")
+@command("sql", -2, "write", group="sql",
+         summary="Run one SQL statement; values for its ? placeholders may follow")
 def sql(ctx, argv):
-    return run_sql(ctx, _statement(argv, 1))
+    params = argv[2:] if ctx.kind == "api" else [_parameter(a) for a in argv[2:]]
+    return run_sql(ctx, argv[1].decode("utf-8", "replace"), tuple(params))
+
+
+def _parameter(arg: bytes):
+    """A parameter sent over RESP is text; numbers in it are bound as numbers."""
+    text = arg.decode("utf-8", "replace")
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _word_command(name: str, flags: str, summary: str) -> None:

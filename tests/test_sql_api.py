@@ -1,0 +1,64 @@
+"""The in-process SQL API: db.sql() with ? placeholders, and the DB-API 2.0 module."""
+
+import pytest
+
+import alchemy
+from alchemy import dbapi
+
+
+@pytest.fixture
+def con():
+    con = alchemy.connect()
+    con.execute("CREATE TABLE t (id INT PRIMARY KEY, name TEXT, score FLOAT, data BLOB)")
+    return con
+
+
+def test_db_sql_binds_values_without_parsing_them():
+    db = alchemy.Database()
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, name TEXT)")
+    hostile = "x'); DROP TABLE t; --"
+    assert db.sql("INSERT INTO t VALUES (?, ?)", 1, hostile) == 1
+    assert db.sql("SELECT name FROM t WHERE id = ?", 1) == [(hostile,)]
+    assert db.sql("SELECT id FROM t WHERE name = ?", hostile) == [(1,)]
+    assert db.sql("UPDATE t SET name = ? WHERE id = ?", "b", 1) == 1
+    with pytest.raises(alchemy.AlchemyError, match="not enough parameters"):
+        db.sql("SELECT * FROM t WHERE id = ?")
+    with pytest.raises(alchemy.AlchemyError, match="more parameters"):
+        db.sql("SELECT * FROM t WHERE id = ?", 1, 2)
+
+
+def test_cursor_like_sqlite3(con):
+    cur = con.cursor()
+    cur.executemany("INSERT INTO t VALUES (?, ?, ?, ?)",
+                    [(1, "a", 1.5, b"\x00\x01"), (2, "b", None, None), (3, "c", 2.0, b"z")])
+    assert cur.rowcount == 3
+    cur.execute("SELECT id, name, score, data FROM t WHERE id >= ? ORDER BY id", (2,))
+    assert [d[0] for d in cur.description] == ["id", "name", "score", "data"]
+    assert cur.fetchone() == (2, "b", None, None)
+    assert cur.fetchall() == [(3, "c", 2.0, b"z")]
+    assert cur.fetchone() is None
+    cur.execute("SELECT name FROM t ORDER BY id")
+    assert cur.fetchmany(2) == [("a",), ("b",)]
+    assert [row for row in cur] == [("c",)]
+    cur.execute("DELETE FROM t WHERE score IS NULL")
+    assert cur.rowcount == 1 and cur.description is None
+    con.commit()
+
+
+def test_errors_map_to_pep249_classes(con):
+    con.execute("INSERT INTO t VALUES (1, 'a', 1.0, NULL)")
+    with pytest.raises(dbapi.IntegrityError):
+        con.execute("INSERT INTO t VALUES (1, 'again', 1.0, NULL)")
+    with pytest.raises(dbapi.ProgrammingError, match="no such table"):
+        con.execute("SELECT * FROM nope")
+    with pytest.raises(dbapi.DataError):
+        con.execute("INSERT INTO t VALUES (?, 'x', 1.0, NULL)", ("not a number",))
+    with pytest.raises(dbapi.NotSupportedError):
+        con.rollback()
+    assert dbapi.paramstyle == "qmark" and dbapi.apilevel == "2.0"
+
+
+def test_parameters_over_resp(r):
+    r.execute_command("SQL", "CREATE TABLE t (id INT PRIMARY KEY, name TEXT)")
+    r.execute_command("SQL", "INSERT INTO t VALUES (?, ?)", 5, "x'y")
+    assert r.execute_command("SQL", "SELECT name FROM t WHERE id = ?", 5) == [[b"name"], [b"x'y"]]
