@@ -305,7 +305,10 @@ def run_unit(unit: str, tags: str, timeout: int, extra: list[str],
 
 def run_runtest(unit: str, port: int, tags: str, timeout: int, extra: list[str]) -> str:
     """Run the suite's harness in external mode; return its combined output."""
+    # The harness's own control port is looked for from baseport-32 up; starting at a port
+    # just seen free keeps concurrent runs from racing for the default one.
     cmd = ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", unit,
+           "--baseport", str(free_port() + 32),
            *HARNESS_OPTIONS, "--timeout", str(min(timeout // 2, 120)), "--tags", tags, *extra]
     env = {**os.environ, "TERM": "dumb"}    # no colour codes in the output
     proc = subprocess.Popen(cmd, cwd=SUITE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -358,16 +361,24 @@ def summary_table(results: list[UnitResult]) -> str:
 
 
 def redis_passed(unit: str, tags: str, timeout: int, extra: list[str]) -> int | None:
-    """Tests of unit that redis-server passes with the same options: run once, then cached."""
+    """Tests of unit that redis-server passes with the same options: run once, then cached.
+    A reference run that did not pass cleanly (a port clash, say) is reported, not kept."""
     if shutil.which("redis-server") is None:
         return None
     cache = REFERENCE / "passed.json"
-    counts = json.loads(cache.read_text()) if cache.exists() else {}
     key = json.dumps([unit, tags, extra])
-    if key not in counts:
-        counts[key] = run_unit(unit, tags, timeout, extra, reference=True).passed
-        cache.write_text(json.dumps(counts, indent=1))
-    return counts[key]
+    counts = json.loads(cache.read_text()) if cache.exists() else {}
+    if key in counts:
+        return counts[key]
+    result = run_unit(unit, tags, timeout, extra, reference=True)
+    if result.status == "ok":
+        # Other runs may have added counts meanwhile: merge, then replace the file whole.
+        counts = json.loads(cache.read_text()) if cache.exists() else {}
+        counts[key] = result.passed
+        scratch = cache.with_suffix(f".{os.getpid()}")
+        scratch.write_text(json.dumps(counts, indent=1))
+        scratch.rename(cache)
+    return result.passed
 
 
 def find_unit(name: str) -> str:
