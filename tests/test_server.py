@@ -496,3 +496,12 @@ def test_command_through_cli_and_in_process(server, db):
     # redis-cli loads COMMAND DOCS for its hints and help: `help get` must work.
     out = server.cli(input=b"help get\n")
     assert "Get the value of a key" in out
+
+
+def test_flush_touches_only_watched_keys_that_existed(server, r):
+    for flush in ("FLUSHALL", "FLUSHDB"):
+        r.set("held", 1)
+        out = raw(server, b"WATCH held\r\n%s\r\nMULTI\r\nPING\r\nEXEC\r\n" % flush.encode())
+        assert out == b"+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n"
+        out = raw(server, b"WATCH missing\r\n%s\r\nMULTI\r\nPING\r\nEXEC\r\n" % flush.encode())
+        assert out == b"+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n"
