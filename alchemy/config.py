@@ -19,7 +19,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
 def parse_memory(text: str) -> int:
     m = re.fullmatch(r"(-?\d+)([a-zA-Z]*)", text.strip())
     if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"argument must be a memory value")
+        raise ValueError("argument must be a memory value")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 

@@ -217,7 +217,8 @@ def test_unknown_command_shows_at_most_128_bytes_of_arguments(r):
 
 def test_wrong_arity_errors(r):
     for args, name in [(("GET",), "get"), (("GET", "a", "b"), "get"), (("SET", "a"), "set"),
-                       (("CONFIG", "GET"), "config|get"), (("CLIENT", "SETNAME"), "client|setname")]:
+                       (("CONFIG", "GET"), "config|get"),
+                       (("CLIENT", "SETNAME"), "client|setname")]:
         with pytest.raises(redis.ResponseError) as e:
             r.execute_command(*args)
         assert str(e.value) == f"wrong number of arguments for '{name}' command"

@@ -1,7 +1,6 @@
 """Server commands: INFO, CONFIG, COMMAND, DBSIZE, FLUSHDB/FLUSHALL, TIME, SHUTDOWN,
 FUNCTION FLUSH, through redis-py, redis-cli and the in-process API."""
 
-import os
 import re
 import socket
 import time

@@ -100,7 +100,8 @@ def client_getname(ctx, argv):
 
 
 @subcommand("client", "list", -2, "admin " + _FLAGS, since="2.4.0",
-            summary="Get the list of client connections", complexity="O(N) where N is the number of client connections")
+            summary="Get the list of client connections",
+            complexity="O(N) where N is the number of client connections")
 def client_list(ctx, argv):
     clients = ctx.server.clients
     if len(argv) == 2:

@@ -69,9 +69,9 @@ def time_(ctx, argv):
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi", group="server",
-         since="1.0.0", summary="Synchronously save the dataset to disk and then shut down "
-                                "the server", complexity="O(N) when saving, where N is the total "
-                                                         "number of keys in all databases")
+         since="1.0.0",
+         summary="Synchronously save the dataset to disk and then shut down the server",
+         complexity="O(N) when saving, where N is the total number of keys in all databases")
 def shutdown(ctx, argv):
     options = {arg.upper() for arg in argv[1:]}
     if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"} or \
