@@ -31,6 +31,7 @@ class Client:
         self.address = ""
         self.local_address = ""
         self.fd = -1  # the socket's descriptor when a network front owns the client
+        self.muted = 0  # CLIENT REPLY: 0 on, -1 off, 1 skip the next reply
         self.push: Callable | None = None
         self.kill: Callable | None = None
         # Pub/sub state lives here so every front end shares it.

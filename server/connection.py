@@ -93,6 +93,9 @@ class Connection(asyncio.Protocol):
                 if reply is NO_REPLY:
                     self._arm_timeout()
                     continue
+                if client.muted:  # CLIENT REPLY OFF (-1), or SKIP of this reply (1)
+                    client.muted -= client.muted > 0
+                    continue
                 kind = type(reply)
                 if kind is bytes:
                     out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))

@@ -402,3 +402,18 @@ def test_client_unblock(server, r):
         "value is not an integer or out of range"
     assert error_of(r.execute_command, "CLIENT", "UNBLOCK", 1, "ERROR", "x") == \
         "unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP."
+
+
+def test_client_reply_off_skip_on(server):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nCLIENT REPLY SKIP\r\n"
+                     b"CLIENT REPLY ON\r\nGET a\r\n"
+                     b"CLIENT REPLY SKIP\r\nGET a\r\nECHO shown\r\n"
+                     b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n"
+                     b"CLIENT REPLY BOGUS\r\n")
+        expected = (b"+OK\r\n$1\r\n1\r\n$5\r\nshown\r\n+OK\r\n+PONG\r\n"
+                    b"-ERR syntax error\r\n")
+        data = b""
+        while len(data) < len(expected):
+            data += sock.recv(4096)
+        assert data == expected

@@ -9,7 +9,7 @@ import time
 from alchemy.command import command, run_subcommand, subcommand
 from alchemy.commands.connection import check_client_name
 from alchemy.errors import SYNTAX, AlchemyError, subcommand_syntax
-from alchemy.reply import OK, Status, Verbatim
+from alchemy.reply import NO_REPLY, OK, Status, Verbatim
 from alchemy.util import parse_int
 
 # Redis's client types, as CLIENT LIST TYPE and CLIENT KILL TYPE name them. Alchemy has no
@@ -203,6 +203,23 @@ def client_unblock(ctx, argv):
     return 1
 
 
+@subcommand("client", "reply", 3, _FLAGS, since="3.2.0",
+            summary="Instruct the server whether to reply to commands", complexity="O(1)")
+def client_reply(ctx, argv):
+    mode = argv[2].lower()
+    if mode == b"on":
+        ctx.muted = 0
+        return OK
+    if mode == b"off":
+        ctx.muted = -1
+    elif mode == b"skip":
+        if ctx.muted == 0:
+            ctx.muted = 1
+    else:
+        raise AlchemyError(SYNTAX)
+    return NO_REPLY
+
+
 def _on_off(argv) -> bool:
     value = argv[2].lower()
     if value not in (b"on", b"off"):
@@ -257,6 +274,8 @@ HELP = [Status(line) for line in (
     "      Return clients of specified type.",
     "    * ID <client-id> [<client-id> ...]",
     "      Return clients of the specified ids.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
