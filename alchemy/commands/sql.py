@@ -67,7 +67,7 @@ def _value(value, resp3: bool):
 
 
 def _statement(argv: list, skip: int) -> str:
-    return " ".join(a.decode("utf-8", "replace") for a in argv[skip:])
+    return b" ".join(argv[skip:]).decode("utf-8", "replace")
 
 
 def statement_command(ctx, argv):

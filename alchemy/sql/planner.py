@@ -46,6 +46,8 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
     columns, count_star = _projection(tree.expressions, table, scope)
     order_items = _order_items(tree, scope)
     path = choose_access(table, where_node.this if where_node else None, scope, order_items)
+    if _decided_by(path, where_node, table, scope):
+        where = None
     order = [] if _order_satisfied(path, order_items) else [
         (_order_evaluator(node, scope, columns), desc) for node, desc in order_items]
     limit = tree.args.get("limit")
@@ -56,6 +58,23 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
         offset=compile_expr(offset.expression, scope) if offset else None,
         distinct=bool(tree.args.get("distinct")), count_star=count_star,
         ordered=bool(order_items))
+
+
+def _decided_by(path, where_node, table: Table, scope: Scope) -> bool:
+    """Is the WHERE clause nothing but the primary key equalities a point lookup applies?
+    Then re-checking it on the row found is wasted work."""
+    if not isinstance(path, access.KeyPoints) or len(path.keys) != 1:
+        return False
+    conjuncts = _conjuncts(where_node.this)
+    positions = []
+    for node in conjuncts:
+        if not isinstance(node, exp.EQ):
+            return False
+        column = node.this if isinstance(node.this, exp.Column) else node.expression
+        if not isinstance(column, exp.Column):
+            return False
+        positions.append(scope.resolve(column))
+    return sorted(positions) == sorted(table.key_positions)
 
 
 def _projection(items: list, table: Table, scope: Scope) -> tuple[list, bool]:
