@@ -4,7 +4,7 @@ from alchemy.command import command
 from alchemy.errors import (INVALID_EXPIRE, NOT_INTEGER, OVERFLOW, STRING_TOO_LONG, SYNTAX,
                             AlchemyError)
 from alchemy.keyspace import now_ms
-from alchemy.longdouble import add, format_long_double, parse_long_double
+from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
 from alchemy.reply import OK
 from alchemy.util import parse_int
 
@@ -331,9 +331,9 @@ def decrby(ctx, argv):
 def incrbyfloat(ctx, argv):
     # Redis computes in long double, which is why 0.1 + 0.2 stores "0.3" (alchemy.longdouble).
     value = _string(ctx, argv[1])
-    current = 0 if value is None else parse_long_double(bytes(value))
+    current = ZERO if value is None else parse_long_double(bytes(value))
     result = add(current, parse_long_double(argv[2]))
-    if result is None or result in (float("inf"), float("-inf")):
+    if result is None or type(result) is float:  # NaN or an infinity
         raise AlchemyError("ERR increment would produce NaN or Infinity")
     text = format_long_double(result)
     ctx.db.set(argv[1], text, keep_ttl=True)
