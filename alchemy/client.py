@@ -17,6 +17,7 @@ class Client:
         self.name = b""
         self.db = server.dbs[0]
         self.resp3 = False
+        self.sql_output = "resp"  # or "text": AlchemyDB's comma-separated rows
         self.authenticated = not server.config["requirepass"]
         self.multi: list | None = None
         self.multi_error = False

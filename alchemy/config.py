@@ -234,3 +234,27 @@ class Config:
 
 def _set_failed(name: str, why: str) -> AlchemyError:
     return AlchemyError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+
+
+# Settings of one connection, not of the server: CONFIG SET changes them for the caller
+# only (AlchemyDB's sql-output-mode switched the layout of one connection's SQL replies).
+CLIENT_SETTINGS = {"sql-output-mode": ("sql_output", one_of("resp", "text"))}
+
+
+def check_client_setting(name: str, text: str) -> None:
+    _, parse = CLIENT_SETTINGS[name.lower()]
+    try:
+        parse(text)
+    except ValueError as e:
+        raise AlchemyError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                           f"{e}") from None
+
+
+def set_client_setting(client, name: str, text: str) -> None:
+    attribute, parse = CLIENT_SETTINGS[name.lower()]
+    setattr(client, attribute, parse(text))
+
+
+def client_settings(client, pattern: str) -> dict[str, str]:
+    return {name: getattr(client, attribute) for name, (attribute, _) in CLIENT_SETTINGS.items()
+            if fnmatch.fnmatchcase(name, pattern.lower())}

@@ -188,3 +188,17 @@ def test_plan_cache_reuses_shapes():
         db.execute("SQL", f"SELECT v FROM t WHERE id = {i}")
     assert db.sql_engine.misses == 2 and db.sql_engine.hits == 98
     assert db.execute("SQL", "SELECT v FROM t WHERE id = 7") == [[b"v"], [14]]
+
+
+def test_text_output_mode_is_per_connection(server, users):
+    other = server.client()
+    assert users.config_set("sql-output-mode", "text")
+    assert users.config_get("sql-output-mode") == {"sql-output-mode": "text"}
+    assert sql(users, "SELECT id, name, age, score FROM users WHERE id IN (1, 2)") == \
+        [b"id, name, age, score", b"1,'ann',30,1.5", b"2,'bob',25,"]
+    assert sql(other, "SELECT id FROM users WHERE id = 1") == [[b"id"], [1]]
+    assert other.config_get("sql-output-mode") == {"sql-output-mode": "resp"}
+    with pytest.raises(redis.ResponseError, match="sql-output-mode"):
+        users.config_set("sql-output-mode", "xml")
+    users.config_set("sql-output-mode", "resp")
+    assert sql(users, "SELECT id FROM users WHERE id = 1") == [[b"id"], [1]]

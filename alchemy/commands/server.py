@@ -12,6 +12,8 @@ import sys
 import time
 
 from alchemy.command import COMMANDS, Command, command, lookup, run_subcommand, subcommand
+from alchemy.config import (CLIENT_SETTINGS, check_client_setting, client_settings,
+                            set_client_setting)
 from alchemy.errors import SYNTAX, AlchemyError
 from alchemy.reply import NO_REPLY, OK, Status, Verbatim
 from alchemy.util import glob_matcher
@@ -349,7 +351,10 @@ _CONFIG_FLAGS = "admin noscript loading stale"
 def config_get(ctx, argv):
     found = {}
     for pattern in argv[2:]:
-        for name, text in ctx.server.config.matching(pattern.decode("utf-8", "replace")).items():
+        text_pattern = pattern.decode("utf-8", "replace")
+        for name, text in ctx.server.config.matching(text_pattern).items():
+            found[name.encode()] = text.encode()
+        for name, text in client_settings(ctx, text_pattern).items():
             found[name.encode()] = text.encode()
     return found
 
@@ -362,7 +367,12 @@ def config_set(ctx, argv):
         raise AlchemyError(SYNTAX)
     pairs = [(name.decode("utf-8", "replace"), value.decode("utf-8", "replace"))
              for name, value in zip(argv[2::2], argv[3::2])]
-    ctx.server.config.set_many(pairs)
+    mine = [(n, v) for n, v in pairs if n.lower() in CLIENT_SETTINGS]
+    for name, value in mine:
+        check_client_setting(name, value)
+    ctx.server.config.set_many([(n, v) for n, v in pairs if n.lower() not in CLIENT_SETTINGS])
+    for name, value in mine:
+        set_client_setting(ctx, name, value)
     return OK
 
 

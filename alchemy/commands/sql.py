@@ -32,6 +32,8 @@ def run_sql(ctx, text: str, params: tuple = ()):
     if ctx.kind == "api":
         return result
     if type(result) is Rows:
+        if ctx.sql_output == "text":
+            return text_rows_reply(result)
         return rows_reply(result, ctx.resp3)
     if type(result) is Count:
         return result.value if not _is_insert(text) else OK
@@ -55,6 +57,24 @@ def text_table_key(text: str) -> bytes:
 def rows_reply(result: Rows, resp3: bool) -> list:
     header = [name.encode() for name in result.header]
     return [header] + [[_value(v, resp3) for v in row] for row in result.rows]
+
+
+def text_rows_reply(result: Rows) -> list:
+    """AlchemyDB's layout: `id, name` then one `1,'abc',,2.5` line per row."""
+    lines = [", ".join(result.header).encode()]
+    for row in result.rows:
+        lines.append(b",".join(_text(v) for v in row))
+    return lines
+
+
+def _text(value) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return ("'" + value + "'").encode()
+    if isinstance(value, bytes):
+        return b"'" + value + b"'"
+    return repr(value).encode()
 
 
 def _value(value, resp3: bool):
