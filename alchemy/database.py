@@ -60,6 +60,8 @@ class Database:
         self.redis_version = REDIS_VERSION
         self._last_client_id = 0
         self._ready: deque = deque()
+        # The key whose write is waking the blocked command being retried (see keys_to_try).
+        self.ready_key: bytes | None = None
         self.local = self.new_client(kind="local")
         self.api = self.new_client(kind="api")  # db.sql(): typed parameters, typed results
 
@@ -204,21 +206,22 @@ class Database:
     # -- blocking commands -----------------------------------------------------------
 
     def block(self, client: Client, keys: list, timeout: float, argv: list,
-              timeout_reply) -> object:
+              timeout_reply, value_type: type | None = None) -> object:
         """Park client until one of keys is written or timeout seconds pass (0: forever).
 
-        When a key is written the command is simply run again for the first waiter in
-        arrival order; if it would still block, the client stays parked.
+        When a key is written and holds a `value_type` (any type when None), the command
+        is simply run again for each waiter in arrival order (see serve_ready).
         """
         deadline = time.monotonic() + timeout if timeout else None
-        client.blocked = (client.db, keys, deadline, argv, timeout_reply)
+        keys = list(dict.fromkeys(keys))  # BLPOP k k 0 waits once on k
+        client.blocked = (client.db, keys, deadline, argv, timeout_reply, value_type)
         for key in keys:
             client.db.blocked.setdefault(key, deque()).append(client)
         return NO_REPLY
 
     def unblock(self, client: Client, reply) -> None:
         """Release a blocked client; reply (unless None) is delivered as its answer."""
-        db, keys, _, _, _ = client.blocked
+        db, keys = client.blocked[:2]
         client.blocked = None
         for key in keys:
             waiters = db.blocked.get(key)
@@ -233,18 +236,36 @@ class Database:
             client.push(reply)
 
     def serve_ready(self) -> None:
-        """Retry blocked commands on keys written since the last call."""
+        """Retry blocked commands on keys written since the last call.
+
+        Called after every top-level command (an EXEC, a script: at its end). As in Redis
+        7.0, a key's waiters are served in arrival order while the key exists and holds the
+        type they wait for; a retried command takes from that key (keys_to_try); keys its
+        own writes make ready (BLMOVE into a list others wait on) are served in this loop.
+        """
         while self._ready:
             db, key = self._ready.popleft()
-            waiters = db.blocked.get(key)
-            for client in list(waiters or ()):
-                if db.data.get(key) is None:
+            for client in list(db.blocked.get(key, ())):
+                value = db.get(key)
+                if value is None:
                     break
-                _, _, _, argv, _ = client.blocked
+                _, _, _, argv, _, value_type = client.blocked
+                if value_type is not None and type(value) is not value_type:
+                    continue
                 self.unblock(client, None)
-                reply = self.run(client, lookup(argv[0]), argv)
+                self.ready_key = key
+                try:
+                    reply = self.run(client, lookup(argv[0]), argv)
+                finally:
+                    self.ready_key = None
                 if reply is not NO_REPLY:
                     client.push(reply)
+
+    def keys_to_try(self, keys: list) -> list:
+        """The keys a blocking command looks at: all of them, or when it is retried because
+        one became ready, just that one (Redis 7.0 serves a waiter from the key that woke it,
+        not from the first non-empty key of its arguments)."""
+        return [self.ready_key] if self.ready_key is not None else keys
 
     def expire_blocked(self) -> None:
         """Answer blocked clients whose timeout has passed."""

@@ -32,6 +32,8 @@ EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 BIT_OFFSET = "ERR bit offset is not an integer or out of range"
 BIT_VALUE = "ERR bit is not an integer or out of range"
 STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
 
 
 def wrong_arity(name: str) -> AlchemyError:

@@ -4,7 +4,8 @@ import math
 import re
 from decimal import Decimal
 
-from alchemy.errors import NOT_FLOAT, NOT_INTEGER, AlchemyError
+from alchemy.errors import (NOT_FLOAT, NOT_INTEGER, TIMEOUT_NEGATIVE, TIMEOUT_NOT_FLOAT,
+                            AlchemyError)
 
 _INTEGER = re.compile(rb"-?(0|[1-9][0-9]{0,19})")
 
@@ -21,7 +22,8 @@ def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:
 
 def parse_float(arg: bytes, error: str = NOT_FLOAT) -> float:
     """A double as Redis's strtod-based parsers accept it: no spaces, no nan."""
-    if not arg or arg[:1].isspace() or arg[-1:].isspace():
+    # Python's float() also takes digit separators (1_0), which strtod does not.
+    if not arg or arg[:1].isspace() or arg[-1:].isspace() or b"_" in arg:
         raise AlchemyError(error)
     try:
         value = float(arg)
@@ -30,6 +32,17 @@ def parse_float(arg: bytes, error: str = NOT_FLOAT) -> float:
     if math.isnan(value):
         raise AlchemyError(error)
     return value
+
+
+def parse_timeout(arg: bytes) -> float:
+    """A blocking command's timeout in seconds (0: forever), as Redis 7.0 reads it: rounded
+    up to whole milliseconds; anything past 2**63 ms reads as negative there (the C
+    conversion wraps), so it gets the same error."""
+    seconds = parse_float(arg, TIMEOUT_NOT_FLOAT)
+    ms = math.ceil(seconds * 1000) if math.isfinite(seconds) else -1
+    if not 0 <= ms < 2**63:
+        raise AlchemyError(TIMEOUT_NEGATIVE)
+    return ms / 1000
 
 
 def format_float(value: float) -> bytes:

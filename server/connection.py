@@ -90,6 +90,9 @@ class Connection(asyncio.Protocol):
                 if not request:
                     continue
                 reply = db.call(client, request)
+                # Waiters are served before the next request runs, as Redis does after each
+                # command: a pipelined LPUSH k x; LPOP k leaves x to the client waiting on k.
+                db.serve_ready()
                 if reply is NO_REPLY:
                     self._arm_timeout()
                     continue
@@ -105,7 +108,6 @@ class Connection(asyncio.Protocol):
                     out.append(b":%d\r\n" % reply)
                 else:
                     write_reply(out, reply, client.resp3)
-            db.serve_ready()
         finally:
             self.out = None
             if out:
