@@ -12,11 +12,11 @@ import random
 import re
 
 from alchemy.command import command
-from alchemy.errors import NOT_INTEGER, SYNTAX, WRONGTYPE, AlchemyError
+from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
 from alchemy.keyspace import register_type
 from alchemy.reply import NULL_ARRAY
 from alchemy.resp import format_double
-from alchemy.util import glob_matcher, parse_int
+from alchemy.util import glob_matcher, parse_int, parse_timeout
 from alchemy.zset import LEX_MAX, LEX_MIN, ZSet
 
 register_type(ZSet, "zset", ZSet.copy, lambda z: "listpack" if z.compact else "skiplist")
@@ -34,8 +34,6 @@ WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination wi
 NOT_POSITIVE = "ERR value is out of range, must be positive"
 NUMKEYS = "ERR numkeys should be greater than 0"
 COUNT_POSITIVE = "ERR count should be greater than 0"
-TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
-TIMEOUT_NEGATIVE = "ERR timeout is negative"
 
 LONG_MAX = 2**63 - 1
 
@@ -130,18 +128,6 @@ def _positive(arg: bytes, error: str = NOT_POSITIVE, least: int = 0) -> int:
     if value < least:
         raise AlchemyError(error)
     return value
-
-
-def _timeout(arg: bytes) -> float:
-    """A blocking timeout in seconds, as Redis reads it (truncated to whole ms; 0: forever)."""
-    parsed = _strtod(arg) if arg[:1] and not arg[:1].isspace() else None
-    if parsed is None or math.isnan(parsed[0]):
-        raise AlchemyError(TIMEOUT_NOT_FLOAT)
-    ms = parsed[0] * 1000
-    # C converts a double beyond long long to LLONG_MIN, so Redis calls inf "negative".
-    if not -2**63 <= ms < 2**63 or int(ms) < 0:
-        raise AlchemyError(TIMEOUT_NEGATIVE)
-    return int(ms) / 1000
 
 
 # -- keyspace and replies -----------------------------------------------------------
@@ -565,13 +551,13 @@ def _block(ctx, keys: list, timeout: float, argv: list):
     """Wait for a write to one of keys; outside a client that can wait, time out at once."""
     if not ctx.can_block:
         return NULL_ARRAY
-    return ctx.server.block(ctx, keys, timeout, argv, NULL_ARRAY)
+    return ctx.server.block(ctx, keys, timeout, argv, NULL_ARRAY, ZSet)
 
 
 def _bzpop(ctx, argv, highest: bool):
-    timeout = _timeout(argv[-1])
+    timeout = parse_timeout(argv[-1])
     keys = argv[1:-1]
-    for key in keys:
+    for key in ctx.server.keys_to_try(keys):
         zset = _zset(ctx, key)
         if zset is not None:
             return [key, *_flat(_pop(ctx, key, zset, 1, highest))]
@@ -614,7 +600,7 @@ def _zmpop_args(argv, numkeys_at: int) -> tuple[list, bool, int]:
 
 def _zmpop_from(ctx, keys: list, highest: bool, count: int):
     """Pop from the first of keys that exists: [key, [[member, score], ...]], else None."""
-    for key in keys:
+    for key in ctx.server.keys_to_try(keys):
         zset = _zset(ctx, key)
         if zset is not None:
             return [key, [list(pair) for pair in _pop(ctx, key, zset, count, highest)]]
@@ -634,7 +620,7 @@ def zmpop(ctx, argv):
          complexity="O(K)+O(M*log(N)) for K keys and M members popped",
          summary="Remove and return members by score, or block until one is added")
 def bzmpop(ctx, argv):
-    timeout = _timeout(argv[1])
+    timeout = parse_timeout(argv[1])
     keys, highest, count = _zmpop_args(argv, 2)
     reply = _zmpop_from(ctx, keys, highest, count)
     return _block(ctx, keys, timeout, argv) if reply is None else reply
