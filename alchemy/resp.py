@@ -39,23 +39,29 @@ class RequestReader:
         self.slow: RequestParser | None = None
         self.max_bulk_len = max_bulk_len
         self.max_query_buffer = max_query_buffer
-        self.partial_bytes = 0
+        self.partial_bytes = 0  # fed since the last complete request
+        # hiredis is inside a request. Its has_data() cannot tell: it is False between two
+        # arguments of an array once their bytes are consumed.
+        self.mid_request = False
         # The head of the request hiredis is waiting for, from a request boundary, until
         # its headers are known to be sound.
         self.unchecked: bytes | None = None
 
     def feed(self, data: bytes) -> None:
-        at_boundary = self.slow is None and not self.fast.has_data()
+        at_boundary = self.slow is None and not self.mid_request
         if at_boundary and (data[0] != 42 or _SUSPICIOUS_COUNT.search(data)):
             self.slow = RequestParser(self.max_bulk_len)
         if self.slow is not None:
             self.slow.feed(data)
         else:
             self.fast.feed(data)
+            self.mid_request = True
             if at_boundary:
                 self.unchecked = data
             elif self.unchecked is not None:
-                self.unchecked += data[:_HEAD_CHECKED - len(self.unchecked)]
+                # Only whole chunks: a gap would misalign every header after it.
+                fits = len(self.unchecked) + len(data) <= _HEAD_CHECKED
+                self.unchecked = self.unchecked + data if fits else None
         self.partial_bytes += len(data)
         if self.partial_bytes > self.max_query_buffer:
             raise ProtocolError("Protocol error: query buffer limit exceeded")
@@ -64,11 +70,9 @@ class RequestReader:
         """The next complete request, or False when more bytes are needed."""
         if self.slow is not None:
             request = self.slow.next()
-            if request is False:
-                if not self.slow.buffer:
-                    self.slow = None
-                    self.partial_bytes = 0
-                return False
+            self.partial_bytes = len(self.slow.buffer)
+            if request is False and not self.slow.buffer:
+                self.slow = None
             return request
         try:
             request = self.fast.gets()
@@ -77,11 +81,11 @@ class RequestReader:
         except MemoryError:
             raise ProtocolError("Protocol error: invalid multibulk length") from None
         if request is False:
-            if not self.fast.has_data():
-                self.partial_bytes = 0
-            elif self.unchecked is not None:
+            if self.unchecked is not None and self.fast.has_data():
                 self._check_headers()
             return False
+        self.partial_bytes = 0
+        self.mid_request = self.fast.has_data()
         if type(request) is not list:
             raise ProtocolError(f"Protocol error: expected '*', got '{_type_char(request)}'")
         for arg in request:

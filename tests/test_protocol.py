@@ -344,3 +344,22 @@ def test_header_never_finished_is_refused(server, start):
         except OSError:
             pass
         assert b"Protocol error" in read_until_closed(sock)
+
+
+def test_request_split_between_arguments(server, r):
+    # The second read starts with an argument's `$`: it must continue the request, not be
+    # taken for a new (inline) one.
+    with connect(server) as sock:
+        for cut in (b"$1\r\nv\r\n", b"1\r\nv\r\n", b"\r\nv\r\n", b"v\r\n"):
+            whole = request(b"SET", b"k", b"v")
+            head = whole[:len(whole) - len(cut)]
+            sock.sendall(head)
+            time.sleep(0.05)
+            sock.sendall(cut)
+            assert read_exactly(sock, b"+OK\r\n") == b"+OK\r\n"
+        big = request(b"MSET", *[b"k%d" % i if j == 0 else b"v" for i in range(20000)
+                                 for j in (0, 1)])
+        for i in range(0, len(big), 4096):
+            sock.sendall(big[i:i + 4096])
+        assert read_exactly(sock, b"+OK\r\n") == b"+OK\r\n"
+    assert r.dbsize() == 20001
