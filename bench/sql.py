@@ -1,0 +1,149 @@
+"""SQL over the network and in-process, beside redis-server GET and sqlite3 in the same run.
+
+    .venv/bin/python -m bench.sql [--rows N] [-n REQUESTS] [--skip-network] [--skip-inprocess]
+
+Network: Alchemy holds `t (id INT PRIMARY KEY, fk INT, field TEXT, name TEXT)` with an index
+on fk (10 rows per fk value); redis-benchmark sends each statement with its random-number
+placeholder (`id=__rand_int__` arrives as `id=000000123456`), without pipelining and with
+-P 16, and the same run measures redis-server's GET. Ratios are Alchemy / redis GET.
+In-process: point SELECT and INSERT through db.sql() against Python's sqlite3 module (in
+memory, parameterised statements), same data, same run.
+"""
+
+import argparse
+import csv
+import io
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bench.run import REDIS_BENCHMARK, machine, start_alchemy, start_redis
+
+SCHEMA = "(id INT PRIMARY KEY, fk INT, field TEXT, name TEXT)"
+
+STATEMENTS = [
+    ("point SELECT", ["SELECT", "*", "FROM", "t", "WHERE", "id=__rand_int__"]),
+    ("10-row SELECT on fk index", ["SELECT", "*", "FROM", "t", "WHERE", "fk=__rand_int__"]),
+    ("UPDATE by key", ["UPDATE", "t", "SET", "fk=1", "WHERE", "id=__rand_int__"]),
+    ("REPLACE (insert) random key", ["REPLACE", "INTO", "t", "VALUES",
+                                     "(__rand_int__,1,'field','name')"]),
+    ("DELETE by key", ["DELETE", "FROM", "t", "WHERE", "id=__rand_int__"]),
+]
+
+
+def _row(i: int) -> tuple:
+    return i, i // 10, f"field{i % 1000:05d}", f"nm{i:08d}"
+
+
+def load(port: int, rows: int) -> float:
+    """Fill the table through the server, 1,000 rows a statement; seconds taken."""
+    # No retries: redis-py 8 re-sends on a slow reply, and an INSERT must run once.
+    client = redis.Redis(port=port, protocol=2, socket_timeout=600,
+                         retry=Retry(NoBackoff(), 0))
+    client.execute_command("SQL", f"CREATE TABLE t {SCHEMA}")
+    client.execute_command("SQL", "CREATE INDEX t_fk ON t (fk)")
+    start = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for first in range(1, rows + 1, 1000):
+        values = ",".join("(%d,%d,'%s','%s')" % _row(i)
+                          for i in range(first, min(first + 1000, rows + 1)))
+        pipe.execute_command("SQL", f"INSERT INTO t VALUES {values}")
+        if first % 50_000 == 1:
+            pipe.execute()
+    pipe.execute()
+    return time.perf_counter() - start
+
+
+def benchmark(port: int, command: list, requests: int, keyspace: int, pipeline: int) -> float:
+    argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n",
+            str(requests), "-r", str(keyspace), "-P", str(pipeline), "--csv", *command]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    row = next(csv.reader(io.StringIO(out.splitlines()[-1])))
+    return float(row[1])
+
+
+def network(rows: int, requests: int) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        ours, theirs = start_alchemy(workdir), start_redis(workdir)
+        try:
+            seconds = load(ours.port, rows)
+            print(f"loaded {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)\n")
+            redis.Redis(port=theirs.port).set("key:__rand_int__", "x")
+            for pipeline in (1, 16):
+                flag = f" -P {pipeline}" if pipeline > 1 else ""
+                print(f"`redis-benchmark -c 50 -n {requests} -r <keys>{flag} <statement>`\n")
+                print("| statement | Alchemy req/s | redis GET req/s | ratio |")
+                print("| --- | ---: | ---: | ---: |")
+                for name, command in STATEMENTS:
+                    keyspace = rows // 10 if "fk" in command[-1] else rows
+                    get = benchmark(theirs.port, ["GET", "key:__rand_int__"], requests,
+                                    keyspace, pipeline)
+                    rps = benchmark(ours.port, command, requests, keyspace, pipeline)
+                    print(f"| {name} | {rps:,.0f} | {get:,.0f} | {rps / get:.3f} |",
+                          flush=True)
+                print()
+        finally:
+            ours.stop()
+            theirs.stop()
+
+
+def in_process(rows: int, operations: int) -> None:
+    import alchemy
+    db = alchemy.Database()
+    db.sql(f"CREATE TABLE t {SCHEMA}")
+    peer = sqlite3.connect(":memory:")
+    peer.execute(f"CREATE TABLE t {SCHEMA.replace('id INT', 'id INTEGER')}")
+    data = [_row(i) for i in range(1, rows + 1)]
+    results = []
+    start = time.perf_counter()
+    for row in data[:operations]:
+        db.sql("INSERT INTO t VALUES (?, ?, ?, ?)", *row)
+    ours = operations / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for row in data[:operations]:
+        peer.execute("INSERT INTO t VALUES (?, ?, ?, ?)", row)
+    peer.commit()
+    results.append(("INSERT", ours, operations / (time.perf_counter() - start)))
+    keys = [random.randrange(1, operations) for _ in range(operations)]
+    start = time.perf_counter()
+    for key in keys:
+        db.sql("SELECT * FROM t WHERE id = ?", key)
+    ours = operations / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for key in keys:
+        peer.execute("SELECT * FROM t WHERE id = ?", (key,)).fetchall()
+    results.append(("point SELECT", ours, operations / (time.perf_counter() - start)))
+    print("In-process: `db.sql(...)` against Python's sqlite3 (in memory, parameterised)\n")
+    print("| statement | Alchemy ops/s | sqlite3 ops/s | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, a, b in results:
+        print(f"| {name} | {a:,.0f} | {b:,.0f} | {a / b:.3f} |")
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("-n", "--requests", type=int, default=200_000)
+    parser.add_argument("--operations", type=int, default=100_000,
+                        help="in-process statements of each kind")
+    parser.add_argument("--skip-network", action="store_true")
+    parser.add_argument("--skip-inprocess", action="store_true")
+    args = parser.parse_args()
+    print(f"Machine: {machine()}\n")
+    if not args.skip_network:
+        network(args.rows, args.requests)
+    if not args.skip_inprocess:
+        in_process(args.rows, args.operations)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
