@@ -202,3 +202,23 @@ def test_text_output_mode_is_per_connection(server, users):
         users.config_set("sql-output-mode", "xml")
     users.config_set("sql-output-mode", "resp")
     assert sql(users, "SELECT id FROM users WHERE id = 1") == [[b"id"], [1]]
+
+
+def test_offset_by_rank_and_in_on_an_index(r):
+    sql(r, "CREATE TABLE big (id INT PRIMARY KEY, grp INT)")
+    sql(r, "CREATE INDEX big_grp ON big (grp)")
+    values = ",".join(f"({i},{i % 7})" for i in range(1, 2001))
+    sql(r, f"INSERT INTO big VALUES {values}")
+    assert sql(r, "SELECT id FROM big LIMIT 3 OFFSET 1500") == [[b"id"], [1501], [1502], [1503]]
+    assert sql(r, "SELECT id FROM big ORDER BY id DESC LIMIT 2 OFFSET 10") == \
+        [[b"id"], [1990], [1989]]
+    # grp 0 holds 285 rows (7, 14, ... 1995): rank 286 is the second row of grp 1.
+    assert sql(r, "SELECT id FROM big ORDER BY grp, id LIMIT 2 OFFSET 286") == \
+        [[b"id"], [8], [15]]
+    plan = sql(r, "EXPLAIN SELECT id FROM big LIMIT 3 OFFSET 1500")
+    assert [b"OFFSET skips rows by rank, without reading them"] in plan
+    assert sql(r, "SELECT id FROM big LIMIT 5 OFFSET 5000") == [[b"id"]]
+    plan = sql(r, "EXPLAIN SELECT id FROM big WHERE grp IN (3, 5)")
+    assert b"INDEX big_grp" in plan[1][0] and b"2 equalities" in plan[1][0]
+    got = sql(r, "SELECT id FROM big WHERE grp IN (3, 5, 3)")[1:]
+    assert sorted(row[0] for row in got) == [i for i in range(1, 2001) if i % 7 in (3, 5)]

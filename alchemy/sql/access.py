@@ -15,8 +15,14 @@ class FullScan:
         self.reverse = reverse
         self.ordered_by = key_columns
 
-    def rows(self, table: Table, params: list):
-        return table.scan(reverse=self.reverse)
+    def rows(self, table: Table, params: list, skip: int = 0):
+        """Every row; `skip` rows are passed over by rank, in O(log n)."""
+        tree = table.rows
+        if not skip:
+            return table.scan(reverse=self.reverse)
+        if self.reverse:
+            return table.scan(tree.first(), tree.at(len(tree) - skip), reverse=True)
+        return table.scan(tree.at(skip), tree.end())
 
     def describe(self, table: Table) -> str:
         order = " in primary key order, backwards" if self.reverse else ""
@@ -79,7 +85,9 @@ class Range:
             if self.high is not None else tree.bound(prefix, right=True)
         return start, stop
 
-    def rows(self, table: Table, params: list):
+    def rows(self, table: Table, params: list, skip: int = 0):
+        """Rows between the bounds; `skip` rows are passed over by rank, in O(log n)
+        (only asked for when no filter follows, so every row counts)."""
         tree = table.rows if self.index is None else self.index.tree
         try:
             bounds = self.bounds(tree, params)
@@ -90,11 +98,20 @@ class Range:
             return
         if bounds is None:
             return
+        start, stop = bounds
+        if skip:
+            first, last = tree.rank(start), tree.rank(stop)
+            if first + skip >= last:
+                return
+            if self.reverse:
+                stop = tree.at(last - skip)
+            else:
+                start = tree.at(first + skip)
         if self.index is None:
-            yield from table.scan(bounds[0], bounds[1], self.reverse)
+            yield from table.scan(start, stop, self.reverse)
         else:
             get = table.get
-            for key in self.index.keys(bounds[0], bounds[1], self.reverse):
+            for key in self.index.keys(start, stop, self.reverse):
                 yield get(key)
 
     def describe(self, table: Table) -> str:
@@ -113,3 +130,25 @@ class Range:
         where = f" ({' AND '.join(conditions)})" if conditions else ""
         direction = ", backwards" if self.reverse else ""
         return f"SEARCH {table.name} USING {name}{where} [{kind}{direction}]"
+
+
+class Union:
+    """Rows found by several ranges (IN on an indexed column), each row once."""
+
+    ordered_by: tuple = ()
+
+    def __init__(self, ranges: list):
+        self.ranges = ranges
+
+    def rows(self, table: Table, params: list):
+        seen = set()
+        for walk in self.ranges:
+            for row in walk.rows(table, params):
+                key = table.key_of(row)
+                if key not in seen:
+                    seen.add(key)
+                    yield row
+
+    def describe(self, table: Table) -> str:
+        return self.ranges[0].describe(table).replace("[equality]",
+                                                      f"[{len(self.ranges)} equalities]")

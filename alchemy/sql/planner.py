@@ -215,6 +215,12 @@ def choose_access(table: Table, where, scope: Scope, order_items: list = ()):
         score = 4 * len(prefix) + (2 if bounds != (None, None) else 0) + (index is None)
         if (prefix or bounds != (None, None)) and score > best_score:
             best, best_score = (index, positions, prefix, bounds), score
+    if best is None:
+        for index in table.indexes.values():
+            for kind, values in predicates.get(index.positions[0], ()):
+                if kind is exp.In:
+                    return access.Union([access.Range(index, [compile_value(v)])
+                                         for v in values])
     if best is not None:
         index, positions, prefix, bounds = best
         ordered = _ordered_by(table, positions, len(prefix))

@@ -9,6 +9,7 @@ alchemy.storage.table, and only DML plans are cached (DDL is parsed each time: i
 from dataclasses import dataclass, field
 
 from alchemy.errors import AlchemyError
+from alchemy.sql.access import FullScan, Range
 from alchemy.sql.expressions import sort_key, truth
 from alchemy.sql.schema import coerce
 from alchemy.storage.table import ConstraintError, Table
@@ -52,11 +53,17 @@ class SelectPlan:
         table = table_of(db, self.table_name)
         if self.count_star and self.where is None:
             return Rows(["COUNT(*)"], [[len(table)]])
-        rows = self._matching(table, params)
-        if self.count_star:
-            return Rows(["COUNT(*)"], [[sum(1 for _ in rows)]])
         limit = self._number(self.limit, params, "LIMIT")
         offset = self._number(self.offset, params, "OFFSET") or 0
+        if offset and self.where is None and not self.order and not self.distinct \
+                and not self.count_star and isinstance(self.access, (FullScan, Range)):
+            # Every row of the walk is a result row: jump over OFFSET rows by rank.
+            rows = self.access.rows(table, params, skip=offset)
+            offset = 0
+        else:
+            rows = self._matching(table, params)
+        if self.count_star:
+            return Rows(["COUNT(*)"], [[sum(1 for _ in rows)]])
         if self.order:
             rows = sorted(rows, key=self._sort_key(params))
         result = []
@@ -113,6 +120,9 @@ class SelectPlan:
             lines.append("SORT rows for ORDER BY")
         elif self.ordered:
             lines.append("ORDER BY satisfied by the access order")
+        if self.offset is not None and self.where is None and not self.order \
+                and isinstance(self.access, (FullScan, Range)):
+            lines.append("OFFSET skips rows by rank, without reading them")
         if self.limit is not None:
             lines.append("LIMIT stops the walk early" if not self.order
                          else "LIMIT after sorting")

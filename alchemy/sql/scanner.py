@@ -16,8 +16,9 @@ from alchemy.errors import AlchemyError
 
 # Strings and quoted identifiers are matched whole so that nothing inside them is lifted;
 # a number counts only where it does not continue an identifier (t1, x2y) or a name (a.1).
-_LITERAL = re.compile(r"""(?=['"`?\d.])(       # the lookahead lets re skip other text fast
-    '(?:[^']|'')*'                                   # string literal
+_LITERAL = re.compile(r"""(?=['"`?\d.xX])(     # the lookahead lets re skip other text fast
+    [xX]'[0-9a-fA-F]*'                               # blob literal
+  | '(?:[^']|'')*'                                   # string literal
   | "(?:[^"]|"")*" | `[^`]*`                         # quoted identifier: kept
   | (?<![\w$.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$])   # number
   | \?                                               # caller's parameter
@@ -48,6 +49,8 @@ def lift(text: str, params: tuple = ()) -> Lifted:
         first = token[0]
         if first == "'":
             values.append(token[1:-1].replace("''", "'"))
+        elif first in "xX":
+            values.append(bytes.fromhex(token[2:-1]))
         elif first == '"' or first == "`":
             continue
         elif first == "?":
@@ -67,6 +70,29 @@ def lift(text: str, params: tuple = ()) -> Lifted:
         return Lifted(shape, values, 1)
     shape, rows = _fold_values(shape)
     return Lifted(_number(shape), values, rows)
+
+
+def render(text: str, params: tuple) -> str:
+    """text with each `?` replaced by its parameter written as a SQL literal: the form a
+    statement is logged in, so that replaying it binds the same typed values."""
+    parts = _LITERAL.split(text)
+    supplied = iter(params)
+    for i in range(1, len(parts), 2):
+        if parts[i] == "?":
+            parts[i] = literal(next(supplied))
+    return "".join(parts)
+
+
+def literal(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        return "X'" + bytes(value).hex() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 _MARK = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\?')
