@@ -13,10 +13,12 @@ per-unit output and a parsed summary go to `.compat/results/<unit>.log`.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -47,6 +49,7 @@ HARNESS_OPTIONS = ["--clients", "1", "--durable", "--ignore-encoding"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STATUS = re.compile(r"^\[(ok|err|skip|ignore|exception)\]: (.*)$")
+UNIT_DONE = re.compile(r"^\[\d+/\d+ done\]: ")
 TEST_IN_FILE = re.compile(r"^(.*) in tests/\S+\.tcl$")
 IN_PROGRESS = re.compile(r"=> \(IN PROGRESS\) (.*)$")
 # A test whose value differs from the expected one; the harness puts expected first.
@@ -57,8 +60,9 @@ UNEXPECTED = re.compile(r"^Expected '(.*)' to equal or match '(.*)'$", re.S)
 class UnitResult:
     """What one unit's run produced, parsed from the runtest output."""
     unit: str
-    passed: int = 0
-    redis_passed: int | None = None   # what redis-server passes in the same run, if known
+    passed_tests: list[str] = dataclasses.field(default_factory=list)
+    # The tests redis-server passes under the same options, when known.
+    redis_tests: list[str] | None = None
     skipped: int = 0
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     # A start_server block that raised outside any test: its remaining tests never ran.
@@ -67,6 +71,18 @@ class UnitResult:
     last_test: str = ""        # the last test that reported, to locate an abort
     hung_test: str = ""        # the test in progress when the harness gave up waiting
     server_died: str = ""      # set when the Alchemy process exited during the run
+    output: str = ""           # runtest's output, for the log
+
+    @property
+    def passed(self) -> int:
+        return len(self.passed_tests)
+
+    @property
+    def not_run(self) -> list[str]:
+        """Tests redis-server passes that never reported here: skipped by an abort, or not
+        defined because a probe of the server (INFO, say) answered differently."""
+        reported = collections.Counter(self.passed_tests + [n for n, _ in self.failures])
+        return list((collections.Counter(self.redis_tests or []) - reported).elements())
 
     @property
     def status(self) -> str:
@@ -76,7 +92,9 @@ class UnitResult:
             return "ABORTED"
         if self.broken_blocks:
             return "PARTIAL"
-        return "ok" if not self.failures else "failures"
+        if self.failures:
+            return "failures"
+        return "tests missing" if self.not_run else "ok"
 
 
 # ---------------------------------------------------------------- fetching the suite
@@ -249,8 +267,8 @@ def parse_output(unit: str, text: str) -> UnitResult:
             continue
         status, data = m.groups()
         if status == "ok":
-            result.passed += 1
             result.last_test = re.sub(r" \(\d+ ms\)$", "", data)
+            result.passed_tests.append(result.last_test)
         elif status in ("skip", "ignore"):
             result.skipped += 1
         elif status == "err":
@@ -263,7 +281,17 @@ def parse_output(unit: str, text: str) -> UnitResult:
                 result.broken_blocks.append((result.last_test, block))
         elif status == "exception":
             result.aborted = error_detail(lines, i + 1) or data
+    if not result.aborted and not any(UNIT_DONE.match(line) for line in lines):
+        result.aborted = harness_failure(lines)
     return result
+
+
+def harness_failure(lines: list[str]) -> str:
+    """Why runtest ended without finishing the unit (no free control port, say): the first
+    line it printed that is not routine chatter or a test report."""
+    routine = ("** SLOW COMPUTER", "Cleanup:", "Starting test server", "[", "Testing ")
+    return next((line.strip() for line in lines if line.strip()
+                 and not line.startswith(routine)), "runtest ended without a word")
 
 
 def server_command(reference: bool, port: int, data_dir: str) -> list[str]:
@@ -279,11 +307,11 @@ def server_command(reference: bool, port: int, data_dir: str) -> list[str]:
 def run_unit(unit: str, tags: str, timeout: int, extra: list[str],
              reference: bool = False) -> UnitResult:
     """Start a fresh server, run one unit against it, and parse the outcome."""
-    log_path = (REFERENCE if reference else RESULTS) / f"{unit}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    server_log_path = (REFERENCE if reference else RESULTS) / f"{unit}.server.log"
+    server_log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="alchemy-compat-") as data_dir, \
-            open(log_path.with_suffix(".server.log"), "w") as server_log:
+            open(server_log_path, "w") as server_log:
         server = subprocess.Popen(server_command(reference, port, data_dir), cwd=REPO,
                                   stdout=server_log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
@@ -292,23 +320,32 @@ def run_unit(unit: str, tags: str, timeout: int, extra: list[str],
                 result = UnitResult(unit, aborted="the server did not start")
                 output = ""
             else:
-                output = run_runtest(unit, port, tags, timeout, extra)
+                for _ in range(3):   # a control port taken between check and bind: retry
+                    output = run_runtest(unit, port, tags, timeout, extra)
+                    if f"Testing {unit}" in output:
+                        break
                 result = parse_output(unit, output)
             if server.poll() is not None:
                 result.server_died = f"exit code {server.returncode}"
         finally:
             stop(server)
-    log_path.write_text(format_report(result) + "\n\n---- runtest output ----\n"
-                        + ANSI.sub("", output))
+    result.output = ANSI.sub("", output)
     return result
+
+
+def write_log(result: UnitResult, folder: Path) -> None:
+    """The unit's report, then everything runtest printed."""
+    (folder / f"{result.unit}.log").write_text(
+        format_report(result) + "\n\n---- runtest output ----\n" + result.output)
 
 
 def run_runtest(unit: str, port: int, tags: str, timeout: int, extra: list[str]) -> str:
     """Run the suite's harness in external mode; return its combined output."""
-    # The harness's own control port is looked for from baseport-32 up; starting at a port
-    # just seen free keeps concurrent runs from racing for the default one.
+    # The harness looks for its control port from baseport-32 up (and needs port+10000 free
+    # too). A random start below the ephemeral range keeps concurrent runs, and the client
+    # sockets of everything else on the machine, off the port it picks.
     cmd = ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", unit,
-           "--baseport", str(free_port() + 32),
+           "--baseport", str(random.randrange(12000, 20000)),
            *HARNESS_OPTIONS, "--timeout", str(min(timeout // 2, 120)), "--tags", tags, *extra]
     env = {**os.environ, "TERM": "dumb"}    # no colour codes in the output
     proc = subprocess.Popen(cmd, cwd=SUITE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -332,6 +369,7 @@ def format_report(r: UnitResult) -> str:
     lines += [f"  FAIL {name}\n       {detail}" for name, detail in r.failures]
     lines += [f"  BLOCK ABORTED after '{after or 'the start'}': {err}"
               for after, err in r.broken_blocks]
+    lines += [f"  NOT RUN {name}   (passes on redis-server)" for name in r.not_run]
     if r.aborted:
         where = f"in '{r.hung_test}'" if r.hung_test else f"after '{r.last_test or 'the start'}'"
         lines.append(f"  UNIT ABORTED {where}: {r.aborted}")
@@ -344,41 +382,46 @@ def summary_table(results: list[UnitResult]) -> str:
     """One row per unit; `redis` is how many tests redis-server itself passes in this mode."""
     width = max(len(r.unit) for r in results + [UnitResult("total")])
 
-    def row(unit, passed, failed, skipped, redis, status):
-        redis = "?" if redis is None else redis
-        line = f"{unit:<{width}}  {passed:>6}  {failed:>6}  {skipped:>7}  {redis:>5}  {status}"
+    def row(unit, passed, failed, not_run, skipped, redis, status):
+        line = (f"{unit:<{width}}  {passed:>6}  {failed:>6}  {not_run:>7}  {skipped:>7}  "
+                f"{redis:>5}  {status}")
         return line.rstrip()
 
-    rule = "-" * (width + 45)
-    rows = [row("unit", "passed", "failed", "skipped", "redis", "status"), rule]
-    rows += [row(r.unit, r.passed, len(r.failures), r.skipped, r.redis_passed, r.status)
-             for r in results]
-    known = [r.redis_passed for r in results if r.redis_passed is not None]
+    def redis(r):
+        return "?" if r.redis_tests is None else len(r.redis_tests)
+
+    rule = "-" * (width + 54)
+    rows = [row("unit", "passed", "failed", "not run", "skipped", "redis", "status"), rule]
+    rows += [row(r.unit, r.passed, len(r.failures), len(r.not_run), r.skipped, redis(r),
+                 r.status) for r in results]
+    known = all(r.redis_tests is not None for r in results)
     rows += [rule, row("total", sum(r.passed for r in results),
-                       sum(len(r.failures) for r in results), sum(r.skipped for r in results),
-                       sum(known) if len(known) == len(results) else None, "")]
+                       sum(len(r.failures) for r in results),
+                       sum(len(r.not_run) for r in results), sum(r.skipped for r in results),
+                       sum(len(r.redis_tests) for r in results) if known else "?", "")]
     return "\n".join(rows)
 
 
-def redis_passed(unit: str, tags: str, timeout: int, extra: list[str]) -> int | None:
+def redis_tests(unit: str, tags: str, timeout: int, extra: list[str]) -> list[str] | None:
     """Tests of unit that redis-server passes with the same options: run once, then cached.
     A reference run that did not pass cleanly (a port clash, say) is reported, not kept."""
     if shutil.which("redis-server") is None:
         return None
     cache = REFERENCE / "passed.json"
     key = json.dumps([unit, tags, extra])
-    counts = json.loads(cache.read_text()) if cache.exists() else {}
-    if key in counts:
-        return counts[key]
+    known = json.loads(cache.read_text()) if cache.exists() else {}
+    if key in known:
+        return known[key]
     result = run_unit(unit, tags, timeout, extra, reference=True)
+    write_log(result, REFERENCE)
     if result.status == "ok":
-        # Other runs may have added counts meanwhile: merge, then replace the file whole.
-        counts = json.loads(cache.read_text()) if cache.exists() else {}
-        counts[key] = result.passed
+        # Other runs may have added entries meanwhile: merge, then replace the file whole.
+        known = json.loads(cache.read_text()) if cache.exists() else {}
+        known[key] = result.passed_tests
         scratch = cache.with_suffix(f".{os.getpid()}")
-        scratch.write_text(json.dumps(counts, indent=1))
+        scratch.write_text(json.dumps(known, indent=1))
         scratch.rename(cache)
-    return result.passed
+    return result.passed_tests
 
 
 def find_unit(name: str) -> str:
@@ -409,8 +452,9 @@ def main() -> None:
         print(f"== {unit}", flush=True)
         started = time.monotonic()
         result = run_unit(unit, args.tags, args.timeout, extra)
-        result.redis_passed = redis_passed(unit, args.tags, args.timeout, extra)
+        result.redis_tests = redis_tests(unit, args.tags, args.timeout, extra)
         results.append(result)
+        write_log(result, RESULTS)
         print(format_report(result), f"({time.monotonic() - started:.0f}s)", flush=True)
     table = summary_table(results)
     (RESULTS / "SUMMARY.txt").write_text(table + "\n")
