@@ -9,7 +9,7 @@ alchemy.storage.table, and only DML plans are cached (DDL is parsed each time: i
 from dataclasses import dataclass, field
 
 from alchemy.errors import AlchemyError
-from alchemy.sql.access import FullScan, Range
+from alchemy.sql.access import FullScan, KeyPoints, Range
 from alchemy.sql.expressions import sort_key, truth
 from alchemy.sql.schema import coerce
 from alchemy.storage.table import ConstraintError, Table
@@ -51,6 +51,8 @@ class SelectPlan:
 
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
+        if self.point:
+            return self._point(table, params)
         if self.count_star and self.where is None:
             return Rows(["COUNT(*)"], [[len(table)]])
         limit = self._number(self.limit, params, "LIMIT")
@@ -84,6 +86,24 @@ class SelectPlan:
                 break
             result.append(out)
         return Rows([name if type(name) is str else name(params) for name, _ in project], result)
+
+    @property
+    def point(self) -> bool:
+        """One row by primary key, nothing else to do: the most common query, kept short."""
+        return self.where is None and not self.order and self.limit is None \
+            and not self.distinct and not self.count_star and self.offset is None \
+            and isinstance(self.access, KeyPoints) and len(self.access.keys) == 1
+
+    def _point(self, table: Table, params: list) -> "Rows":
+        key = tuple([e(None, params) for e in self.access.keys[0]])
+        try:
+            row = table.get(key) if None not in key else None
+        except TypeError:  # a value of another type than the key column: no row equals it
+            row = None
+        names = [name if type(name) is str else name(params) for name, _ in self.columns]
+        if row is None:
+            return Rows(names, [])
+        return Rows(names, [[e(row, params) for _, e in self.columns]])
 
     def _matching(self, table: Table, params: list):
         where = self.where

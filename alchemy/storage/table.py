@@ -82,6 +82,7 @@ class Table:
         self.columns = columns
         self.key_positions = key_positions
         self.value_positions = [i for i in range(len(columns)) if i not in key_positions]
+        self._leading = list(range(len(key_positions)))
         kinds = "".join(_tree_kind(columns[p].kind) for p in key_positions)
         self.rows = SortedColumns(kinds, payload=True, nullable=False)
         self.codec = RowCodec("".join(columns[p].kind for p in self.value_positions), dictionary)
@@ -110,6 +111,8 @@ class Table:
         return None if payload is None else self._row(key, payload)
 
     def _row(self, key: tuple, payload: bytes) -> list:
+        if self.key_positions == self._leading:  # the usual layout: key columns first
+            return [*key, *self.codec.decode(payload)]
         row = [None] * len(self.columns)
         for p, value in zip(self.key_positions, key):
             row[p] = value
