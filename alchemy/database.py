@@ -2,7 +2,8 @@
 
 `Database.call(client, argv)` is the whole hot path: look the command up, check arity,
 auth and transaction state, run the handler, and when the handler changed data (it bumped
-`dirty`, as in Redis) tell watchers and blocked clients about the keys it touched.
+`dirty`, as in Redis) tell watchers and blocked clients about the keys it touched, and
+hand the command to the log (`self.log`, installed by alchemy.persistence) once it succeeded.
 """
 
 from collections import deque
@@ -16,6 +17,7 @@ from alchemy.command import Command, lookup
 from alchemy.config import Config
 from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import Keyspace
+from alchemy.persistence import Persistence
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
 from alchemy.sql.engine import Count, Rows, SqlEngine
@@ -62,6 +64,13 @@ class Database:
         self._ready: deque = deque()
         # The key whose write is waking the blocked command being retried (see keys_to_try).
         self.ready_key: bytes | None = None
+        # Propagation: the writes of the running top-level command as (db index, argv),
+        # handed to `log.propagate` when it ends; several at once form one atomic unit.
+        self.log = None
+        self.persistence = Persistence(self)
+        self._propagated: list = []
+        self._replacement: list | None = None
+        self._depth = 0
         self.local = self.new_client(kind="local")
         self.api = self.new_client(kind="api")  # db.sql(): typed parameters, typed results
 
@@ -126,6 +135,11 @@ class Database:
                 return AlchemyError(
                     f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
                     "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        if self.log is not None and self.log.refusal is not None and _writes(client, cmd):
+            if client.multi is not None:
+                client.multi = None
+                self.unwatch_all(client)
+            return self._reject(client, AlchemyError(self.log.refusal), cmd)
         return self.run(client, cmd, argv)
 
     def _reject(self, client: Client, error: AlchemyError,
@@ -146,6 +160,8 @@ class Database:
             if refused is not None:
                 return refused
         dirty = self.dirty
+        outer, self._replacement = self._replacement, None
+        self._depth += 1
         start = time.perf_counter_ns()
         try:
             reply = cmd.handler(client, argv)
@@ -157,13 +173,40 @@ class Database:
             cmd.failed_calls += 1
             reply = AlchemyError(f"ERR internal error in '{cmd.name}': "
                                  f"{type(error).__name__}: {error}")
+        finally:
+            self._depth -= 1
         cmd.nanoseconds += time.perf_counter_ns() - start
         if self.dirty != dirty:
             db = client.db
             if db.watched or db.blocked:
                 for key in cmd.keys(argv):
                     self.touch(db, key)
+            if self.log is not None:
+                self._propagate(db.index, cmd, argv)
+        self._replacement = outer
+        if self._propagated and not self._depth:
+            self._flush_propagated()
         return reply
+
+    # -- propagation to the log ------------------------------------------------------
+
+    def propagate_as(self, *commands: list) -> None:
+        """Log these commands (argv lists, run in the client's database) instead of the
+        running one, as Redis's alsoPropagate/rewrite does: relative times become
+        absolute, random choices become what was chosen. Called with none: log nothing."""
+        self._replacement = list(commands)
+
+    def _propagate(self, index: int, cmd: Command, argv: list) -> None:
+        # Read commands log nothing of their own (their dirt is lazy expiry, logged as DEL);
+        # neither do EXEC and scripts, which are not write commands: what they ran is logged.
+        if self._replacement is not None:
+            self._propagated += [(index, command) for command in self._replacement]
+        elif cmd.write:
+            self._propagated.append((index, argv))
+
+    def _flush_propagated(self) -> None:
+        commands, self._propagated = self._propagated, []
+        self.log.propagate(commands)
 
     # -- keys changing under watchers and blocked clients -----------------------------
 
@@ -202,6 +245,10 @@ class Database:
         self.stats.expired_keys += 1
         self.dirty += 1
         self.touch(db, key)
+        if self.log is not None:
+            self._propagated.append((db.index, [b"DEL", key]))
+            if not self._depth:
+                self._flush_propagated()
 
     # -- blocking commands -----------------------------------------------------------
 
@@ -287,6 +334,13 @@ class Database:
         self.expire_blocked()
         self.serve_ready()
         self.stats.ops_samples.append((time.monotonic(), self.stats.commands))
+
+
+def _writes(client: Client, cmd: Command) -> bool:
+    """Would running cmd write? An EXEC does when a command it would run does."""
+    if cmd.write:
+        return True
+    return cmd.name == "exec" and any(queued.write for queued, _ in client.multi or ())
 
 
 def _table_among(db: Keyspace, keys: list) -> AlchemyError | None:

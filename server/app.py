@@ -11,8 +11,10 @@ import os
 import resource
 import signal
 import socket
+import sys
 
 from alchemy.database import Database
+from alchemy.persistence import StartupError
 from alchemy_server.connection import Connection
 
 log = logging.getLogger("alchemy")
@@ -61,8 +63,14 @@ class Server:
         config = self.db.config
         # Listeners, log and snapshot files take some descriptors besides the clients.
         raise_open_files_limit(config["maxclients"] + 32)
+        try:
+            self.db.persistence.load()
+        except StartupError as e:
+            log.error("Cannot start: %s", e)
+            sys.exit(1)
         self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
+        self.db.persistence.start(loop)  # forks the log writer before any socket exists
         sockets = [listening_socket(a, config["port"]) for a in config["bind"].split()]
         for sock in sockets:
             self.listeners.append(loop.run_until_complete(
@@ -85,6 +93,7 @@ class Server:
 
     def stop(self) -> None:
         log.info("Received shutdown request, stopping")
+        self.db.persistence.stop()
         self.loop.stop()
 
     def _cron(self) -> None:

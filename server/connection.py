@@ -3,9 +3,13 @@
 The protocol object only moves bytes. Framing is alchemy.resp.RequestReader; every request
 goes through Database.call; replies of one read are written with a single transport.write,
 which is what makes pipelining cheap.
+
+Under `appendfsync always` the replies of a read that wrote are held until the log writer
+reports them fsynced (`held`, released in order by AppendLog.when_confirmed).
 """
 
 import asyncio
+from collections import deque
 import time
 
 from alchemy.reply import NO_REPLY, Status
@@ -21,6 +25,7 @@ class Connection(asyncio.Protocol):
         self.out: list | None = None  # replies of the read being processed
         self.reader = None
         self.paused = False
+        self.held: deque = deque()  # (reply bytes, log offset they wait for)
 
     # -- asyncio callbacks -----------------------------------------------------------
 
@@ -75,6 +80,8 @@ class Connection(asyncio.Protocol):
     def process(self) -> None:
         """Run every complete request buffered, unless the client is blocked."""
         client, db, reader = self.client, self.db, self.reader
+        log = db.log if db.log is not None and db.log.policy == "always" else None
+        logged = log.end if log is not None else 0
         out = self.out = []
         try:
             while client.blocked is None and not client.closing:
@@ -111,8 +118,11 @@ class Connection(asyncio.Protocol):
         finally:
             self.out = None
             if out:
-                self._send(b"".join(out))
-        if client.closing:
+                if log is not None and log.end != logged:
+                    self._hold(b"".join(out), log.end)
+                else:
+                    self._send(b"".join(out))
+        if client.closing and not self.held:
             self.transport.close()
 
     def push(self, reply) -> None:
@@ -122,7 +132,11 @@ class Connection(asyncio.Protocol):
             return
         chunk: list = []
         write_reply(chunk, reply, self.client.resp3)
-        self._send(b"".join(chunk))
+        log = self.db.log
+        if log is not None and log.policy == "always" and log.end != log.confirmed:
+            self._hold(b"".join(chunk), log.end)  # it may show a write not yet logged
+        else:
+            self._send(b"".join(chunk))
         if self.client.blocked is None:
             # A blocked command was answered: go on with requests pipelined behind it.
             asyncio.get_running_loop().call_soon(self._resume)
@@ -141,8 +155,28 @@ class Connection(asyncio.Protocol):
         self.db.expire_blocked()
 
     def _send(self, data: bytes) -> None:
+        if self.held:
+            self.held.append((data, 0))  # replies leave in order
+            return
         self.db.stats.net_output_bytes += len(data)
         self.transport.write(data)
+
+    def _hold(self, data: bytes, offset: int) -> None:
+        """Send data once the log is fsynced up to offset."""
+        self.held.append((data, offset))
+        self.db.log.when_confirmed(offset, self._release)
+
+    def _release(self) -> None:
+        confirmed, held = self.db.log.confirmed, self.held
+        chunks = []
+        while held and held[0][1] <= confirmed:
+            chunks.append(held.popleft()[0])
+        if chunks and not self.transport.is_closing():
+            data = b"".join(chunks)
+            self.db.stats.net_output_bytes += len(data)
+            self.transport.write(data)
+            if self.client.closing and not held:
+                self.transport.close()
 
     def _protocol_error(self, error: ProtocolError) -> None:
         self._send(_error_line(error))

@@ -407,10 +407,13 @@ def _expire(ctx, argv, name: str, seconds: bool, relative: bool) -> int:
             or (b"GT" in flags and (current is None or when <= current))
             or (b"LT" in flags and current is not None and when >= current)):
         return 0
+    # The log gets the absolute deadline, so replaying it later means the same instant.
     if when <= now:
         db.delete(key)  # a deadline already past deletes at once
+        ctx.server.propagate_as([b"DEL", key])
     else:
         db.expire_at(key, when)
+        ctx.server.propagate_as([b"PEXPIREAT", key, b"%d" % when])
     ctx.server.dirty += 1
     return 1
 

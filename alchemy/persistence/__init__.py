@@ -1,0 +1,237 @@
+"""Durability: the append-only log a forked child writes, and forked snapshots.
+
+`Persistence` is the state one Database keeps about its files: at start-up it loads the
+snapshot and replays the log (`load`), then starts the log writer (`start`); SAVE, BGSAVE
+and INFO read and update it. The modules:
+
+- log.py: the record format, reading a log back, torn tails and damage;
+- writer.py: the log writer child's loop; appendlog.py: the server's side of it;
+- snapshot.py: the snapshot format; fork.py and children.py: forking and reaping.
+"""
+
+import logging
+import os
+import time
+
+from alchemy.errors import AlchemyError
+from alchemy.persistence import children, log as logfile, snapshot
+from alchemy.persistence.appendlog import AppendLog
+from alchemy.persistence.fork import FORKS, fork_child
+
+log = logging.getLogger("alchemy")
+
+
+class StartupError(Exception):
+    """The data files cannot be loaded as they are; the message says which and where."""
+
+
+class Persistence:
+    def __init__(self, database):
+        self.database = database
+        self.config = database.config
+        self.appendlog: AppendLog | None = None
+        self.log_id = b""
+        self.last_save = int(time.time())
+        self.dirty_at_save = 0
+        self.saves = 0
+        self.bgsave_pid = 0
+        self.bgsave_started = 0.0
+        self.last_bgsave_ok = True
+        self.last_bgsave_seconds = -1
+        self.loading = False
+        self.loop = None
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.config["dir"], self.config[name])
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the snapshot, then replay the log from where the snapshot ends."""
+        self.loading = True
+        try:
+            origin = self._load_snapshot()
+            if self.config["appendonly"]:
+                self._load_log(origin)
+        finally:
+            self.loading = False
+        self.dirty_at_save = self.database.dirty
+
+    def _load_snapshot(self) -> snapshot.Origin | None:
+        path = self.path("dbfilename")
+        if not os.path.exists(path):
+            return None
+        began = time.monotonic()
+        try:
+            origin = snapshot.read(path, self.database.dbs)
+        except snapshot.SnapshotError as e:
+            raise StartupError(str(e)) from None
+        self.last_save = origin.created_ms // 1000
+        keys = sum(len(db) for db in self.database.dbs)
+        log.info("Snapshot loaded: %d keys in %.3f seconds", keys, time.monotonic() - began)
+        return origin
+
+    def _load_log(self, origin: snapshot.Origin | None) -> None:
+        path = self.path("appendfilename")
+        header = logfile.read_header(path) if os.path.exists(path) else None
+        if header is None:
+            self._new_log(path, origin)
+            return
+        _, _, self.log_id, based_on = header
+        if origin is not None and origin.log_id == self.log_id:
+            start = origin.log_offset
+        elif based_on == (origin.snapshot_id if origin else b""):
+            start = 0
+        else:
+            raise StartupError(
+                f"{path} does not continue {self.path('dbfilename')}: the log starts from "
+                f"snapshot '{based_on.decode()}', the snapshot is "
+                f"'{origin.snapshot_id.decode() if origin else 'absent'}'; move one away")
+        self._replay(path, start)
+
+    def _new_log(self, path: str, origin: snapshot.Origin | None) -> None:
+        if os.path.exists(path) and os.path.getsize(path):
+            log.warning("%s has no readable header: starting it again", path)
+        self.log_id = os.urandom(8).hex().encode()
+        with open(path, "wb") as f:
+            f.write(logfile.header_record(self.log_id, origin.snapshot_id if origin else b""))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _replay(self, path: str, start: int) -> None:
+        """Run the log's commands through the command table, as a client would."""
+        database = self.database
+        client = database.new_client(kind="replay")
+        client.authenticated = True
+        began = time.monotonic()
+        reader = logfile.LogReader(path, start)
+        commands = errors = 0
+        for unit in reader:
+            for argv in unit.commands:
+                if isinstance(database.call(client, argv), AlchemyError):
+                    errors += 1
+                commands += 1
+        database.serve_ready()
+        problem = reader.problem
+        if problem is not None:
+            if not problem.torn:
+                raise StartupError(logfile.describe(problem, path) +
+                                   "; run alchemy-check-log to inspect or cut it")
+            log.warning("%s; cutting it", logfile.describe(problem, path))
+            logfile.truncate(path, reader.end)
+        log.info("Log replayed: %d commands in %.3f seconds%s", commands,
+                 time.monotonic() - began, f" ({errors} answered errors)" if errors else "")
+
+    def start(self, loop) -> None:
+        """Fork the log writer (appendonly yes) and start propagating writes to it."""
+        self.loop = loop
+        if not self.config["appendonly"]:
+            return
+        path = self.path("appendfilename")
+        self.appendlog = AppendLog(path, self.config["appendfsync"], os.path.getsize(path))
+        self.appendlog.start(loop)
+        self.database.log = self.appendlog
+
+    def stop(self) -> None:
+        """Flush and fsync the log, stop the children (blocking: at shutdown)."""
+        if self.bgsave_pid:
+            children.forget(self.bgsave_pid)
+            try:
+                os.kill(self.bgsave_pid, 9)
+                os.waitpid(self.bgsave_pid, 0)
+            except OSError:
+                pass
+            self.bgsave_pid = 0
+        if self.appendlog is not None:
+            self.appendlog.close()
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def _origin(self) -> snapshot.Origin:
+        offset = 0
+        if self.appendlog is not None:
+            offset = self.appendlog.end
+            self.appendlog.reset_database()  # the next record must SELECT for itself
+        return snapshot.Origin(os.urandom(8).hex().encode(), self.log_id, offset,
+                               int(time.time() * 1000))
+
+    def save(self) -> None:
+        """SAVE: write the snapshot here and now."""
+        if self.bgsave_pid:
+            raise AlchemyError("ERR Background save already in progress")
+        try:
+            snapshot.write(self.database.dbs, self.path("dbfilename"), self._origin())
+        except OSError as e:
+            log.warning("Snapshot failed: %s", e)
+            raise AlchemyError("ERR") from None
+        self._saved(True)
+
+    def bgsave(self) -> None:
+        """BGSAVE: a forked child writes the snapshot; the loop reaps it (SIGCHLD)."""
+        children.poll()
+        if self.bgsave_pid:
+            raise AlchemyError("ERR Background save already in progress")
+        dbs, path, origin = self.database.dbs, self.path("dbfilename"), self._origin()
+        try:
+            pid, life = fork_child("snapshot writer", [],
+                                   lambda: snapshot.write(dbs, path, origin))
+        except (OSError, RuntimeError) as e:
+            self.last_bgsave_ok = False
+            raise AlchemyError(f"ERR Background save failed: {e}") from None
+        self.bgsave_pid = pid
+        self.bgsave_started = time.monotonic()
+        self._dirty_at_fork = self.database.dirty
+        children.watch(pid, life, self.loop, self._bgsave_done)
+
+    def _bgsave_done(self, status: int) -> None:
+        ok = status == 0
+        self.bgsave_pid = 0
+        self.last_bgsave_ok = ok
+        self.last_bgsave_seconds = int(time.monotonic() - self.bgsave_started)
+        if ok:
+            log.info("Background saving terminated with success")
+            self._saved(False, self._dirty_at_fork)
+        else:
+            log.warning("Background saving failed: child status %d", status)
+
+    def _saved(self, foreground: bool, dirty: int | None = None) -> None:
+        self.last_save = int(time.time())
+        self.dirty_at_save = self.database.dirty if dirty is None else dirty
+        self.saves += 1
+        if foreground:
+            log.info("DB saved on disk")
+
+    # -- INFO -----------------------------------------------------------------------------
+
+    def info(self) -> list:
+        children.poll()
+        appendlog = self.appendlog
+        now = time.monotonic()
+        return [
+            f"loading:{int(self.loading)}",
+            "async_loading:0",
+            f"rdb_changes_since_last_save:{self.database.dirty - self.dirty_at_save}",
+            f"rdb_bgsave_in_progress:{int(bool(self.bgsave_pid))}",
+            f"rdb_last_save_time:{self.last_save}",
+            f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
+            f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
+            "rdb_current_bgsave_time_sec:"
+            f"{int(now - self.bgsave_started) if self.bgsave_pid else -1}",
+            f"rdb_saves:{self.saves}",
+            f"aof_enabled:{int(appendlog is not None)}",
+            "aof_rewrite_in_progress:0",
+            "aof_rewrite_scheduled:0",
+            "aof_last_rewrite_time_sec:-1",
+            "aof_current_rewrite_time_sec:-1",
+            "aof_last_bgrewrite_status:ok",
+            "aof_rewrites:0",
+            "aof_last_write_status:"
+            f"{'err' if appendlog is not None and appendlog.refusal else 'ok'}",
+            "module_fork_in_progress:0",
+            f"forks:{FORKS['count']}",
+            f"fork_max_threads:{FORKS['max_threads']}",
+        ] + ([
+            f"aof_current_size:{appendlog.end}",
+            f"aof_confirmed_size:{appendlog.confirmed}",
+            f"aof_writer_pid:{appendlog.pid}",
+        ] if appendlog is not None else [])

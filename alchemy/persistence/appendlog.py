@@ -1,0 +1,254 @@
+"""The server's side of the log: feeding the writer child without blocking the loop.
+
+Every propagated write becomes records (a SELECT first when the database differs from the
+previous record's; MULTI ... EXEC around a unit of several commands) appended to
+`unconfirmed`, the bytes the writer has not yet reported safe. They go down a non-blocking
+pipe; when it is full the rest waits for loop.add_writer. The writer reports the confirmed
+end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped and whoever
+waits on them (replies held under `appendfsync always`) is released.
+
+If the writer dies (SIGCHLD, or end of file on its report pipe) a new one is forked at
+once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
+so nothing is lost or doubled. While no writer can be started, `refusal` is the error that
+write commands get; reads go on.
+"""
+
+import errno
+import fcntl
+import logging
+import os
+import struct
+import time
+from collections import deque
+from typing import Callable
+
+from alchemy.persistence import children
+from alchemy.persistence.fork import fork_child
+from alchemy.persistence.log import encode_record
+from alchemy.persistence.writer import run_writer
+
+log = logging.getLogger("alchemy")
+
+PIPE_SIZE = 1 << 20
+RETRY_SECONDS = 1.0
+_MULTI = encode_record([b"MULTI"])
+_EXEC = encode_record([b"EXEC"])
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class AppendLog:
+    def __init__(self, path: str, policy: str, size: int):
+        self.path = path
+        self.policy = policy
+        self.confirmed = size  # end of the file the writer reported safe
+        self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
+        self.sent = size  # end of what went down the current writer's pipe
+        self.refusal: str | None = None
+        self.pid = 0
+        self.loop = None
+        self._pipe = -1
+        self._acks = -1
+        self._ack_buffer = b""
+        self._writing = False
+        self._waiters: deque = deque()  # (offset, callback), offsets ascending
+        self._db = -1  # database of the last record, -1: unknown (send SELECT)
+        self._quick_deaths = 0
+        self._started_at = 0.0
+        self.last_error = ""
+
+    @property
+    def end(self) -> int:
+        """End of the log once everything handed over is written."""
+        return self.confirmed + len(self.unconfirmed)
+
+    # -- writer child ---------------------------------------------------------------------
+
+    def start(self, loop=None) -> None:
+        """Fork the writer; with a loop, watch it and feed it without blocking."""
+        if loop is not None:
+            self.loop = loop
+        source, pipe = os.pipe()
+        acks, ack_end = os.pipe()
+        try:
+            fcntl.fcntl(pipe, _F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass  # the default size only means more trips through add_writer
+        keep, path, policy = self.confirmed, self.path, self.policy
+        try:
+            self.pid, life = fork_child("log writer", [source, ack_end],
+                                        lambda: run_writer(source, ack_end, path, policy, keep))
+        except (OSError, RuntimeError) as e:
+            for fd in (source, pipe, acks, ack_end):
+                os.close(fd)
+            self._cannot_start(f"fork failed: {e.strerror}")
+            return
+        os.close(source)
+        os.close(ack_end)
+        children.watch(self.pid, life, self.loop, self._writer_exited)
+        self._pipe, self._acks = pipe, acks
+        self._ack_buffer = b""
+        self._started_at = time.monotonic()
+        self.sent = self.confirmed
+        os.set_blocking(pipe, False)
+        os.set_blocking(acks, False)
+        if self.loop is not None:
+            self.loop.add_reader(acks, self._read_acks)
+        self._send()
+
+    def _cannot_start(self, why: str) -> None:
+        self.last_error = why
+        self.refusal = f"MISCONF Errors writing to the AOF file: {why}"
+        log.warning("Cannot start the log writer (%s): refusing writes, retrying", why)
+        if self.loop is not None:
+            self.loop.call_later(RETRY_SECONDS, self.start)
+
+    def _writer_exited(self, status: int) -> None:
+        self._close_pipes()
+        self.pid = 0
+        code = os.waitstatus_to_exitcode(status)
+        how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        log.warning("The log writer %s; %d bytes unconfirmed, starting a new one", how,
+                    len(self.unconfirmed))
+        if time.monotonic() - self._started_at < 1.0:
+            self._quick_deaths += 1
+        if self._quick_deaths >= 3:
+            self._quick_deaths = 0
+            self._cannot_start(f"the log writer {how} repeatedly")
+            return
+        self.start()
+
+    def _close_pipes(self) -> None:
+        if self._pipe >= 0:
+            if self._writing and self.loop is not None:
+                self.loop.remove_writer(self._pipe)
+            os.close(self._pipe)
+        if self._acks >= 0:
+            if self.loop is not None:
+                self.loop.remove_reader(self._acks)
+            os.close(self._acks)
+        self._pipe = self._acks = -1
+        self._writing = False
+
+    def reset_database(self) -> None:
+        """Make the next record select its database: a reader may start from here."""
+        self._db = -1
+
+    # -- feeding --------------------------------------------------------------------------
+
+    def propagate(self, commands: list) -> None:
+        """Append the writes of one command (a list of (db index, argv)) as one unit."""
+        records = []
+        if len(commands) > 1:
+            records.append(_MULTI)
+        for index, argv in commands:
+            if index != self._db:
+                records.append(encode_record([b"SELECT", b"%d" % index]))
+                self._db = index
+            records.append(encode_record(argv))
+        if len(commands) > 1:
+            records.append(_EXEC)
+        self.unconfirmed += b"".join(records)
+        if not self._writing:
+            self._send()
+
+    def _send(self) -> None:
+        if self._pipe < 0:
+            return
+        start = self.sent - self.confirmed
+        while start < len(self.unconfirmed):
+            try:
+                written = os.write(self._pipe, memoryview(self.unconfirmed)[start:start + PIPE_SIZE])
+            except BlockingIOError:
+                break
+            except OSError as e:
+                if e.errno == errno.EPIPE:
+                    return  # the writer is gone: its exit is handled where it is reaped
+                raise
+            self.sent += written
+            start += written
+        pending = start < len(self.unconfirmed)
+        if pending != self._writing and self.loop is not None:
+            if pending:
+                self.loop.add_writer(self._pipe, self._send)
+            else:
+                self.loop.remove_writer(self._pipe)
+            self._writing = pending
+
+    def _read_acks(self) -> None:
+        try:
+            data = os.read(self._acks, 1 << 16)
+        except BlockingIOError:
+            return
+        if not data:
+            # The writer is exiting: its life pipe tells (children.py). Stop reading.
+            self.loop.remove_reader(self._acks)
+            return
+        data = self._ack_buffer + data
+        whole = len(data) - len(data) % 8
+        self._ack_buffer = data[whole:]
+        if whole:
+            (offset,) = struct.unpack_from("<Q", data, whole - 8)
+            self._confirm(offset)
+
+    def _confirm(self, offset: int) -> None:
+        if offset <= self.confirmed:
+            return
+        del self.unconfirmed[:offset - self.confirmed]
+        self.confirmed = offset
+        self._quick_deaths = 0
+        self.refusal = None
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= offset:
+            waiters.popleft()[1]()
+
+    def when_confirmed(self, offset: int, callback: Callable[[], None]) -> None:
+        """Call back once the log is safe up to offset (at once if it already is)."""
+        if offset <= self.confirmed:
+            callback()
+        else:
+            self._waiters.append((offset, callback))
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Hand the writer everything, let it fsync, and wait for it to exit (blocking:
+        used at shutdown only)."""
+        self.refusal = "MISCONF Errors writing to the AOF file: the server is shutting down"
+        if self.pid:
+            children.forget(self.pid)
+            if self._pipe >= 0:
+                os.set_blocking(self._pipe, True)
+                view = memoryview(self.unconfirmed)[self.sent - self.confirmed:]
+                try:
+                    while view:
+                        view = view[os.write(self._pipe, view):]
+                except OSError:
+                    pass
+            if self._acks >= 0:
+                os.set_blocking(self._acks, True)
+            pid = self.pid
+            self._finish_acks()
+            _, status = os.waitpid(pid, 0)
+            self.pid = 0
+            if status:
+                log.warning("The log writer failed at shutdown: status %d", status)
+        self._close_pipes()
+
+    def _finish_acks(self) -> None:
+        if self._pipe >= 0:
+            if self._writing and self.loop is not None:
+                self.loop.remove_writer(self._pipe)
+                self._writing = False
+            os.close(self._pipe)
+            self._pipe = -1
+        if self._acks < 0:
+            return
+        buffered = b""
+        while True:
+            chunk = os.read(self._acks, 1 << 16)
+            if not chunk:
+                break
+            buffered += chunk
+        whole = len(buffered) - len(buffered) % 8
+        if whole:
+            self._confirm(struct.unpack_from("<Q", buffered, whole - 8)[0])

@@ -1,0 +1,208 @@
+"""Snapshots: the whole dataset in one versioned, checksummed file.
+
+Layout (integers little endian):
+
+    b"ALCHEMY-SNAPSHOT" u16 version
+    fields: snapshot id, log id, log offset, creation time (ms)
+    type names: u16 count, then each name: the value classes of alchemy.keyspace.TYPES
+    per non-empty database: b"D" u16 index u64 key count
+        per key: u8 type number, i64 deadline ms (-1: none), key, payload
+    b"E" u32 CRC-32 of every byte before it
+
+Byte strings are u64 length + bytes. A payload is a string's bytes; other types use a
+codec from CODECS when one is registered for their type name, else the pickle of the value
+(trusted: the file is the server's own, in its own directory). A type is found again by
+its name, so a type added later needs no change here.
+
+The snapshot names the log and the offset in it that its data includes: start-up loads the
+snapshot, then replays that log from that offset.
+"""
+
+from dataclasses import dataclass
+import os
+import pickle
+import struct
+import time
+import zlib
+from typing import Callable
+
+from alchemy.keyspace import TYPES
+
+MAGIC = b"ALCHEMY-SNAPSHOT"
+VERSION = 1
+CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
+_BATCH = 1 << 16
+
+
+class SnapshotError(Exception):
+    pass
+
+
+@dataclass
+class Origin:
+    snapshot_id: bytes
+    log_id: bytes
+    log_offset: int
+    created_ms: int
+
+
+class _Out:
+    """A file written with a running CRC-32, in batched writes."""
+
+    def __init__(self, f):
+        self.f = f
+        self.crc = 0
+        self.parts: list = []
+        self.size = 0
+
+    def put(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size > _BATCH:
+            self.flush()
+
+    def blob(self, data: bytes) -> None:
+        self.put(struct.pack("<Q", len(data)))
+        self.put(data)
+
+    def flush(self) -> None:
+        chunk = b"".join(self.parts)
+        self.crc = zlib.crc32(chunk, self.crc)
+        self.f.write(chunk)
+        self.parts, self.size = [], 0
+
+
+def _class_names() -> dict[type, str]:
+    return {cls: kind.name for cls, kind in TYPES.items()}
+
+
+def _payload(name: str, value) -> bytes:
+    if name == "string":
+        return bytes(value)
+    codec = CODECS.get(name)
+    return codec[0](value) if codec else pickle.dumps(value, protocol=5)
+
+
+def write(dbs: list, path: str, origin: Origin) -> None:
+    """Write the databases to path through a temporary file: fsynced, then renamed into
+    place and the directory fsynced, so path is always a whole snapshot."""
+    names = _class_names()
+    numbers: dict[type, int] = {}
+    table: list[str] = []
+    for cls in TYPES:  # strings are bytes and bytearray: one number for both
+        if names[cls] not in table:
+            table.append(names[cls])
+        numbers[cls] = table.index(names[cls])
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "wb") as f:
+        out = _Out(f)
+        out.put(MAGIC + struct.pack("<H", VERSION))
+        out.blob(origin.snapshot_id)
+        out.blob(origin.log_id)
+        out.put(struct.pack("<QQ", origin.log_offset, origin.created_ms))
+        out.put(struct.pack("<H", len(table)))
+        for name in table:
+            out.blob(name.encode())
+        for db in dbs:
+            if db.data:
+                _write_db(out, db, numbers, names)
+        out.put(b"E")
+        out.flush()
+        f.write(struct.pack("<I", out.crc))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _write_db(out: _Out, db, numbers: dict, names: dict) -> None:
+    """O(N) in the keys and elements of db. Expired keys are left out."""
+    now = int(time.time() * 1000)
+    expires = db.expires
+    live = [(key, value, expires.get(key, -1)) for key, value in db.data.items()
+            if not 0 <= expires.get(key, -1) <= now]
+    out.put(b"D" + struct.pack("<HQ", db.index, len(live)))
+    pack = struct.Struct("<Bq").pack
+    for key, value, deadline in live:
+        cls = type(value)
+        out.put(pack(numbers[cls], deadline))
+        out.blob(key)
+        out.blob(_payload(names[cls], value))
+
+
+class _In:
+    def __init__(self, data: bytes, path: str):
+        self.data = data
+        self.pos = 0
+        self.path = path
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise SnapshotError(f"{self.path}: truncated at byte {self.pos}")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def unpack(self, fmt: str) -> tuple:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))
+
+    def blob(self) -> bytes:
+        return self.take(self.unpack("<Q")[0])
+
+
+def read(path: str, dbs: list) -> Origin:
+    """Load a snapshot into dbs (replacing nothing: they are expected empty); its origin."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(MAGIC):
+        raise SnapshotError(f"{path}: not an Alchemy snapshot")
+    if len(data) < len(MAGIC) + 7 or zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
+        raise SnapshotError(f"{path}: checksum mismatch (damaged or incomplete file)")
+    into = _In(data[:-4], path)
+    into.take(len(MAGIC))
+    (version,) = into.unpack("<H")
+    if version != VERSION:
+        raise SnapshotError(f"{path}: snapshot version {version}, this server reads {VERSION}")
+    snapshot_id, log_id = into.blob(), into.blob()
+    log_offset, created = into.unpack("<QQ")
+    by_name = {}
+    for cls, kind in TYPES.items():
+        by_name.setdefault(kind.name, cls)
+    table = []
+    for _ in range(into.unpack("<H")[0]):
+        name = into.blob().decode()
+        if name not in by_name:
+            raise SnapshotError(f"{path}: values of unknown type '{name}'")
+        table.append(name)
+    while True:
+        tag = into.take(1)
+        if tag == b"E":
+            break
+        if tag != b"D":
+            raise SnapshotError(f"{path}: bad section at byte {into.pos - 1}")
+        index, count = into.unpack("<HQ")
+        if index >= len(dbs):
+            raise SnapshotError(f"{path}: database {index} but only {len(dbs)} configured")
+        _read_db(into, dbs[index], count, table)
+    return Origin(snapshot_id, log_id, log_offset, created)
+
+
+def _read_db(into: _In, db, count: int, table: list) -> None:
+    for _ in range(count):
+        number, deadline = into.unpack("<Bq")
+        key = into.blob()
+        payload = into.blob()
+        name = table[number]
+        if name == "string":
+            value = payload
+        elif name in CODECS:
+            value = CODECS[name][1](payload)
+        else:
+            value = pickle.loads(payload)
+        db.set(key, value)
+        if deadline >= 0:
+            db.expire_at(key, deadline)

@@ -1,0 +1,321 @@
+"""Durability: the log and snapshots survive restarts; torn and damaged logs are handled.
+
+Every test starts its own server on its own data directory (tests/conftest.py's
+ServerProcess), writes through redis-py, stops it and starts it again on the same files.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from conftest import ROOT, ServerProcess
+
+LOG = "appendonly.aof"
+CHECK = [sys.executable, "-m", "alchemy.persistence.check"]
+
+
+def make_server(tmp_path, appendonly: bool = True, fsync: str = "always") -> ServerProcess:
+    conf = tmp_path / "alchemy.conf"
+    conf.write_text(f"appendonly {'yes' if appendonly else 'no'}\n")
+    return ServerProcess(tmp_path / "data", "--config", str(conf), "--appendfsync", fsync)
+
+
+def restart(proc: ServerProcess) -> redis.Redis:
+    proc.stop()
+    proc.start()
+    return proc.client()
+
+
+def has(r: redis.Redis, name: str) -> bool:
+    return name in r.execute_command("COMMAND", "INFO", name)
+
+
+def dump_all(r: redis.Redis) -> dict:
+    """Every key of every database with its type, value and whether it has a TTL."""
+    out = {}
+    for index in range(16):
+        r.execute_command("SELECT", index)
+        for key in r.keys("*"):
+            kind = r.type(key).decode()
+            value = {"string": lambda: r.get(key), "list": lambda: r.lrange(key, 0, -1),
+                     "hash": lambda: r.hgetall(key), "set": lambda: r.smembers(key),
+                     "zset": lambda: r.zrange(key, 0, -1, withscores=True)}[kind]()
+            out[(index, key)] = (kind, value, r.pttl(key) > 0)
+    r.execute_command("SELECT", 0)
+    return out
+
+
+def fill(r: redis.Redis) -> None:
+    r.set("s", "hello")
+    r.set("n", 10)
+    r.incrby("n", 5)
+    r.append("s", " world")
+    r.setbit("bits", 7, 1)
+    r.set("ttl", "v")
+    r.expire("ttl", 1000)
+    r.set("gone", "x")
+    r.delete("gone")
+    pipe = r.pipeline(transaction=True)
+    pipe.set("t1", 1).incr("t1").set("t2", "b")
+    pipe.execute()
+    if has(r, "lpush"):
+        r.rpush("list", "a", "b", "c")
+        r.lpop("list")
+    if has(r, "hset"):
+        r.hset("hash", mapping={"f1": "1", "f2": "2"})
+        r.hdel("hash", "f2")
+    if has(r, "sadd"):
+        r.sadd("set", "x", "y", "z")
+        r.srem("set", "y")
+    if has(r, "zadd"):
+        r.zadd("zset", {"a": 1.5, "b": -2, "c": 3})
+        r.zincrby("zset", 1, "a")
+    r.execute_command("SELECT", 5)
+    r.set("in5", "five")
+    r.execute_command("SELECT", 0)
+
+
+@pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
+def test_log_round_trip(tmp_path, fsync):
+    proc = make_server(tmp_path, fsync=fsync).start()
+    try:
+        r = proc.client()
+        fill(r)
+        before = dump_all(r)
+        assert (5, b"in5") in before and before[(0, b"ttl")][2]
+        r = restart(proc)
+        assert dump_all(r) == before
+        r.incr("n")  # the log goes on after a restart
+        r = restart(proc)
+        assert r.get("n") == b"16"
+    finally:
+        proc.stop()
+
+
+def test_snapshot_round_trip_without_log(tmp_path):
+    proc = make_server(tmp_path, appendonly=False).start()
+    try:
+        r = proc.client()
+        fill(r)
+        before = dump_all(r)
+        assert r.save() is True
+        assert abs(r.lastsave().timestamp() - time.time()) < 5
+        assert not os.path.exists(tmp_path / "data" / LOG)
+        r = restart(proc)
+        assert dump_all(r) == before
+    finally:
+        proc.stop()
+
+
+def test_snapshot_then_log_tail_applies_each_write_once(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        r.set("counter", 0)
+        for _ in range(10):
+            r.incr("counter")
+        r.execute_command("SELECT", 3)  # the tail must select its own database
+        r.set("db3", "x")
+        assert r.bgsave()
+        wait_bgsave(r)
+        r.incr("counter")  # db 3 still selected: the tail records it there
+        r.execute_command("SELECT", 0)
+        r.incr("counter")
+        assert r.info("persistence")["rdb_last_bgsave_status"] == "ok"
+        r = restart(proc)
+        assert r.get("counter") == b"11"
+        r.execute_command("SELECT", 3)
+        assert r.get("counter") == b"1" and r.get("db3") == b"x"
+        r.execute_command("SELECT", 0)
+        r.save()
+        r.incr("counter")
+        r = restart(proc)
+        assert r.get("counter") == b"12"
+    finally:
+        proc.stop()
+
+
+def wait_bgsave(r: redis.Redis) -> None:
+    deadline = time.time() + 20
+    while r.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.time() < deadline
+        time.sleep(0.02)
+
+
+def read_log(tmp_path) -> bytes:
+    return (tmp_path / "data" / LOG).read_bytes()
+
+
+def test_expire_is_logged_as_absolute_time(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        r.set("k", "v")
+        r.expire("k", 100)
+        r.set("old", "v")
+        r.expireat("old", 1000)  # in the past: deleted, logged as DEL
+        log = read_log(tmp_path)
+        assert b"PEXPIREAT" in log and b"$6\r\nexpire\r\n" not in log.lower()
+        assert b"$3\r\nDEL\r\n$3\r\nold\r\n" in log
+        deadline = r.pexpiretime("k")
+        r = restart(proc)
+        assert r.pexpiretime("k") == deadline
+        assert r.exists("old") == 0
+    finally:
+        proc.stop()
+
+
+def test_lazy_and_active_expiry_are_logged_as_del(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        r.set("lazy", "v", px=30)
+        r.set("active", "v", px=30)
+        time.sleep(0.1)
+        assert r.get("lazy") is None
+        deadline = time.time() + 5
+        while b"$6\r\nactive\r\n$8" not in read_log(tmp_path).split(b"DEL")[-1]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        log = read_log(tmp_path)
+        assert b"$3\r\nDEL\r\n$4\r\nlazy\r\n" in log
+        assert b"$3\r\nDEL\r\n$6\r\nactive\r\n" in log
+    finally:
+        proc.stop()
+
+
+def test_multi_exec_is_one_unit_in_the_log(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        pipe = r.pipeline(transaction=True)
+        pipe.set("a", 1).get("a").incr("a")
+        pipe.execute()
+        log = read_log(tmp_path).lower()
+        assert log.index(b"multi") < log.index(b"$1\r\na\r\n$1\r\n1") \
+            < log.index(b"incr") < log.index(b"exec")
+        assert b"$3\r\nget" not in log
+    finally:
+        proc.stop()
+
+
+def test_torn_tail_is_cut_at_start_up(tmp_path):
+    proc = make_server(tmp_path).start()
+    r = proc.client()
+    for i in range(5):
+        r.set(f"k{i}", f"value-{i}")
+    proc.stop()
+    path = tmp_path / "data" / LOG
+    whole = path.read_bytes()
+    start = whole.rindex(b"*4\r\n$3\r\nSET")  # the last record: SET k4 value-4 + CRC
+    assert whole.endswith(b"\r\n")
+    for cut in (start + 1, start + 5, start + 12, start + 24, len(whole) - 1):
+        path.write_bytes(whole[:cut])
+        proc.start()
+        try:
+            r = proc.client()
+            assert r.get("k3") == b"value-3"
+            assert r.get("k4") is None
+        finally:
+            proc.stop()
+        assert path.read_bytes() == whole[:start]
+    path.write_bytes(whole[:start] + b"\x00" * 40)  # a tail of zeros: also torn
+    proc.start()
+    try:
+        assert proc.client().get("k3") == b"value-3"
+    finally:
+        proc.stop()
+
+
+def test_torn_transaction_is_dropped_whole(tmp_path):
+    proc = make_server(tmp_path).start()
+    r = proc.client()
+    r.set("before", 1)
+    pipe = r.pipeline(transaction=True)
+    pipe.set("t1", 1).set("t2", 2)
+    pipe.execute()
+    proc.stop()
+    path = tmp_path / "data" / LOG
+    whole = path.read_bytes()
+    path.write_bytes(whole[:whole.rindex(b"EXEC") - 10])
+    proc.start()
+    try:
+        r = proc.client()
+        assert r.get("before") == b"1"
+        assert r.get("t1") is None and r.get("t2") is None
+    finally:
+        proc.stop()
+
+
+def test_damage_in_the_middle_stops_start_up_and_check_log_fixes_it(tmp_path):
+    proc = make_server(tmp_path).start()
+    r = proc.client()
+    for i in range(6):
+        r.set(f"k{i}", f"value-{i}")
+    proc.stop()
+    path = tmp_path / "data" / LOG
+    data = bytearray(path.read_bytes())
+    at = data.index(b"value-2")
+    record = data.rindex(b"*", 0, at)
+    data[at + 3] ^= 0x01  # one flipped bit inside a value
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(RuntimeError) as failed:
+        proc.start()
+    message = str(failed.value)
+    assert f"byte offset {record}" in message and str(path) in message
+
+    check = subprocess.run([*CHECK, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 1
+    assert f"damaged record at byte offset {record}" in check.stdout
+    fixed = subprocess.run([*CHECK, str(path), "--fix"], capture_output=True, text=True,
+                           cwd=ROOT)
+    assert fixed.returncode == 0 and "truncated" in fixed.stdout
+    assert os.path.getsize(path) == record
+    ok = subprocess.run([*CHECK, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+
+    proc.start()
+    try:
+        r = proc.client()
+        assert r.get("k1") == b"value-1" and r.get("k2") is None
+    finally:
+        proc.stop()
+
+
+def test_check_log_reports_torn_tail(tmp_path):
+    proc = make_server(tmp_path).start()
+    proc.client().set("a", "b")
+    proc.stop()
+    path = tmp_path / "data" / LOG
+    path.write_bytes(path.read_bytes()[:-3])
+    check = subprocess.run([*CHECK, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 1 and "torn last record" in check.stdout
+
+
+def test_info_persistence_and_lastsave(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        info = r.info("persistence")
+        assert info["aof_enabled"] == 1 and info["rdb_bgsave_in_progress"] == 0
+        r.set("a", 1)
+        r.set("b", 2)
+        assert r.info("persistence")["rdb_changes_since_last_save"] == 2
+        before = r.lastsave()
+        r.bgsave()
+        wait_bgsave(r)
+        info = r.info("persistence")
+        assert info["rdb_changes_since_last_save"] == 0 and info["rdb_saves"] == 1
+        assert info["rdb_last_bgsave_status"] == "ok"
+        assert r.lastsave() >= before
+        # Every fork so far (log writer, snapshot writer) saw one thread: this one.
+        assert info["forks"] >= 2 and info["fork_max_threads"] == 1
+        with pytest.raises(redis.ResponseError, match="syntax error"):
+            r.execute_command("BGSAVE", "NOW")
+    finally:
+        proc.stop()
