@@ -1,0 +1,237 @@
+"""Hash commands (t_hash.c): HSET/HGET and friends, counters, HRANDFIELD, HSCAN.
+
+A hash is a `Hash`: a dict of field -> value, both bytes. Redis 7.0 keeps a small hash in a
+listpack and converts it to a hash table, for good, once it holds more than
+hash-max-listpack-entries fields or is given a field or value longer than
+hash-max-listpack-value bytes; `Hash.listpack` records which, so OBJECT ENCODING answers as
+Redis does.
+
+HINCRBYFLOAT computes in long double as Redis does (alchemy.longdouble): 0.1 + 0.2 gives
+"0.3", where doubles would give "0.30000000000000004".
+"""
+
+from alchemy.command import command
+from alchemy.commands.keys import parse_cursor
+from alchemy.commands.sets import (parse_random_count, random_member, random_members,
+                                   scan_collection)
+from alchemy.errors import NOT_FLOAT, OVERFLOW, SYNTAX, AlchemyError, wrong_arity
+from alchemy.keyspace import register_type
+from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
+from alchemy.reply import OK
+from alchemy.util import parse_int
+
+HASH_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_NOT_FLOAT = "ERR hash value is not a float"
+# HRANDFIELD ... WITHVALUES doubles the reply, so Redis bounds the count by LONG_MAX / 2.
+_WITHVALUES_MAX = (2**63 - 1) // 2
+
+
+class Hash(dict):
+    """A hash value; `listpack` stays True while Redis 7.0 would still use a listpack."""
+
+    __slots__ = ("listpack",)
+
+    def __init__(self, pairs=()):
+        super().__init__(pairs)
+        self.listpack = True
+
+
+def _copy(value: Hash) -> Hash:
+    duplicate = Hash(value)
+    duplicate.listpack = value.listpack
+    return duplicate
+
+
+register_type(Hash, "hash", _copy, lambda value: "listpack" if value.listpack else "hashtable")
+
+
+def _hash(ctx, key: bytes) -> Hash | None:
+    return ctx.db.get_typed(key, Hash)
+
+
+def _put(ctx, key: bytes, value: Hash | None, pairs: list) -> int:
+    """Set (field, value) pairs in the hash at key (value; a new hash when None); how many
+    fields are new."""
+    if value is None:
+        value = Hash()
+        ctx.db.set(key, value)
+    before = len(value)
+    value.update(pairs)
+    if value.listpack:
+        config = ctx.server.config
+        longest = config["hash-max-listpack-value"]
+        if len(value) > config["hash-max-listpack-entries"] or any(
+                len(field) > longest or len(item) > longest for field, item in pairs):
+            value.listpack = False
+    return len(value) - before
+
+
+def _pairs(argv: list, name: str) -> list:
+    if len(argv) % 2:
+        raise wrong_arity(name)
+    return list(zip(argv[2::2], argv[3::2]))
+
+
+@command("hset", -4, "write denyoom fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Set the string value of a hash field")
+def hset(ctx, argv):
+    pairs = _pairs(argv, "hset")
+    added = _put(ctx, argv[1], _hash(ctx, argv[1]), pairs)
+    ctx.server.dirty += len(pairs)
+    return added
+
+
+@command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Set multiple hash fields to multiple values")
+def hmset(ctx, argv):
+    pairs = _pairs(argv, "hmset")
+    _put(ctx, argv[1], _hash(ctx, argv[1]), pairs)
+    ctx.server.dirty += len(pairs)
+    return OK
+
+
+@command("hsetnx", 4, "write denyoom fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Set the value of a hash field, only if the field does not exist")
+def hsetnx(ctx, argv):
+    value = _hash(ctx, argv[1])
+    if value is not None and argv[2] in value:
+        return 0
+    _put(ctx, argv[1], value, [(argv[2], argv[3])])
+    ctx.server.dirty += 1
+    return 1
+
+
+@command("hget", 3, "readonly fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Get the value of a hash field")
+def hget(ctx, argv):
+    value = _hash(ctx, argv[1])
+    return None if value is None else value.get(argv[2])
+
+
+@command("hmget", -3, "readonly fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Get the values of all the given hash fields")
+def hmget(ctx, argv):
+    value = _hash(ctx, argv[1]) or {}
+    return [value.get(field) for field in argv[2:]]
+
+
+@command("hdel", -3, "write fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Delete one or more hash fields")
+def hdel(ctx, argv):
+    value = _hash(ctx, argv[1])
+    if value is None:
+        return 0
+    deleted = 0
+    for field in argv[2:]:
+        if value.pop(field, None) is not None:
+            deleted += 1
+    if not value:
+        ctx.db.delete(argv[1])
+    ctx.server.dirty += deleted
+    return deleted
+
+
+@command("hlen", 2, "readonly fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Get the number of fields in a hash")
+def hlen(ctx, argv):
+    value = _hash(ctx, argv[1])
+    return 0 if value is None else len(value)
+
+
+@command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), group="hash", since="3.2.0",
+         summary="Get the length of the value of a hash field")
+def hstrlen(ctx, argv):
+    value = _hash(ctx, argv[1]) or {}
+    return len(value.get(argv[2], b""))
+
+
+@command("hexists", 3, "readonly fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Determine if a hash field exists")
+def hexists(ctx, argv):
+    value = _hash(ctx, argv[1])
+    return int(value is not None and argv[2] in value)
+
+
+@command("hkeys", 2, "readonly", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Get all the fields in a hash")
+def hkeys(ctx, argv):
+    return list(_hash(ctx, argv[1]) or ())
+
+
+@command("hvals", 2, "readonly", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Get all the values in a hash")
+def hvals(ctx, argv):
+    return list((_hash(ctx, argv[1]) or {}).values())
+
+
+@command("hgetall", 2, "readonly", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Get all the fields and values in a hash")
+def hgetall(ctx, argv):
+    return dict(_hash(ctx, argv[1]) or {})
+
+
+@command("hincrby", 4, "write denyoom fast", keys=(1, 1, 1), group="hash", since="2.0.0",
+         summary="Increment the integer value of a hash field by the given number")
+def hincrby(ctx, argv):
+    increment = parse_int(argv[3])
+    value = _hash(ctx, argv[1])
+    old = None if value is None else value.get(argv[2])
+    result = (0 if old is None else parse_int(old, HASH_NOT_INTEGER)) + increment
+    if not -2**63 <= result < 2**63:
+        raise AlchemyError(OVERFLOW)
+    _put(ctx, argv[1], value, [(argv[2], str(result).encode())])
+    ctx.server.dirty += 1
+    return result
+
+
+@command("hincrbyfloat", 4, "write denyoom fast", keys=(1, 1, 1), group="hash", since="2.6.0",
+         summary="Increment the float value of a hash field by the given amount")
+def hincrbyfloat(ctx, argv):
+    increment = parse_long_double(argv[3], NOT_FLOAT)
+    if type(increment) is float:  # an infinity (alchemy.longdouble)
+        raise AlchemyError("ERR value is NaN or Infinity")
+    value = _hash(ctx, argv[1])
+    old = None if value is None else value.get(argv[2])
+    result = add(ZERO if old is None else parse_long_double(old, HASH_NOT_FLOAT), increment)
+    if result is None or type(result) is float:
+        raise AlchemyError("ERR increment would produce NaN or Infinity")
+    text = format_long_double(result)
+    _put(ctx, argv[1], value, [(argv[2], text)])
+    ctx.server.dirty += 1
+    return text
+
+
+@command("hrandfield", -2, "readonly", keys=(1, 1, 1), group="hash", since="6.2.0",
+         summary="Get one or multiple random fields from a hash")
+def hrandfield(ctx, argv):
+    """O(N): see alchemy.commands.sets on random picks."""
+    if len(argv) == 2:
+        value = _hash(ctx, argv[1])
+        return None if value is None else random_member(value)
+    count = parse_random_count(argv[2])
+    if len(argv) > 4 or (len(argv) == 4 and argv[3].upper() != b"WITHVALUES"):
+        raise AlchemyError(SYNTAX)
+    with_values = len(argv) == 4
+    if with_values and abs(count) > _WITHVALUES_MAX:
+        raise AlchemyError("ERR value is out of range")
+    value = _hash(ctx, argv[1])
+    if value is None:
+        return []
+    fields = random_members(value, count)
+    if not with_values:
+        return fields
+    if ctx.resp3:
+        return [[field, value[field]] for field in fields]
+    return [item for field in fields for item in (field, value[field])]
+
+
+@command("hscan", -3, "readonly", keys=(1, 1, 1), group="hash", since="2.8.0",
+         summary="Incrementally iterate hash fields and associated values")
+def hscan(ctx, argv):
+    cursor = parse_cursor(argv[2])
+    value = _hash(ctx, argv[1])
+    if value is None:
+        return [b"0", []]
+    return scan_collection(ctx, argv, cursor, value, value.listpack,
+                           lambda field: (field, value[field]))
+
