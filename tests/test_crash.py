@@ -143,3 +143,51 @@ def test_bgsave_while_clients_write(tmp_path):
         check_acknowledged(proc.client(), writers)
     finally:
         proc.stop()
+
+
+def test_writes_are_refused_while_no_log_writer_runs(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        r.set("before", 1)
+        # Three writers dying within a second of starting: the server stops retrying at
+        # once, refuses writes (reads go on), and tries again a second later.
+        for _ in range(3):
+            pid = writer_pid(r)
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + 5
+            while writer_pid(r) == pid:
+                assert time.time() < deadline
+                time.sleep(0.005)
+        assert r.info("persistence")["aof_last_write_status"] == "err"
+        try:
+            r.set("during", 1)
+            refused = None
+        except redis.ResponseError as e:
+            refused = str(e)
+        assert refused is not None and "Errors writing to the AOF file" in refused
+        pipe = r.pipeline(transaction=True)
+        pipe.set("during", 1)
+        try:
+            pipe.execute()
+            refused = None
+        except redis.ResponseError as e:
+            refused = str(e)
+        assert refused is not None and "AOF" in refused
+        assert r.get("before") == b"1"
+        deadline = time.time() + 10
+        while True:
+            try:
+                r.set("after", 1)
+                break
+            except redis.ResponseError:
+                assert time.time() < deadline
+                time.sleep(0.1)
+        assert r.info("persistence")["aof_last_write_status"] == "ok"
+        proc.kill9()
+        proc.start()
+        r = proc.client()
+        assert r.get("before") == b"1" and r.get("after") == b"1"
+        assert r.get("during") is None
+    finally:
+        proc.stop()

@@ -109,8 +109,8 @@ class AppendLog:
         how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
         log.warning("The log writer %s; %d bytes unconfirmed, starting a new one", how,
                     len(self.unconfirmed))
-        if time.monotonic() - self._started_at < 1.0:
-            self._quick_deaths += 1
+        quick = time.monotonic() - self._started_at < 1.0
+        self._quick_deaths = self._quick_deaths + 1 if quick else 0
         if self._quick_deaths >= 3:
             self._quick_deaths = 0
             self._cannot_start(f"the log writer {how} repeatedly")
@@ -187,6 +187,8 @@ class AppendLog:
         whole = len(data) - len(data) % 8
         self._ack_buffer = data[whole:]
         if whole:
+            self.refusal = None  # a writer that reports is working (its first report
+            # comes as soon as it has opened the file)
             (offset,) = struct.unpack_from("<Q", data, whole - 8)
             self._confirm(offset)
 
@@ -195,8 +197,6 @@ class AppendLog:
             return
         del self.unconfirmed[:offset - self.confirmed]
         self.confirmed = offset
-        self._quick_deaths = 0
-        self.refusal = None
         waiters = self._waiters
         while waiters and waiters[0][0] <= offset:
             waiters.popleft()[1]()

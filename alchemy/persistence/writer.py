@@ -23,6 +23,7 @@ def run_writer(source: int, ack: int, path: str, policy: str, keep: int) -> None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.ftruncate(fd, keep)
     os.fsync(fd)
+    os.write(ack, struct.pack("<Q", keep))  # ready
     end = synced = keep
     last_sync = time.monotonic()
     os.set_blocking(source, False)
