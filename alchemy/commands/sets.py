@@ -68,13 +68,6 @@ def _after_adding(ctx, value: Set, members) -> None:
             value.intset = False
 
 
-def new_set(ctx, members) -> Set:
-    """A fresh Set of members, encoded as Redis encodes a set built by adding them."""
-    value = Set(members)
-    _after_adding(ctx, value, value)
-    return value
-
-
 def _set(ctx, key: bytes) -> Set | None:
     return ctx.db.get_typed(key, Set)
 
