@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from alchemy.errors import NOT_FLOAT, AlchemyError
 
-_DECIMAL = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL = re.compile(rb"[+-]?([0-9]*)\.?([0-9]*)(?:[eE]([+-]?[0-9]+))?")
 _HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?")
 _INFINITY = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
 
@@ -26,6 +26,7 @@ _SIGNIFICAND_BITS = 64
 _MIN_EXPONENT = -16445      # the least subnormal is 2**-16445
 _MAX_BITS = 16384           # every finite long double is below 2**16384
 _MAX_TEXT = 5 * 1024        # Redis's MAX_LONG_DOUBLE_CHARS buffer
+_DECIMAL_DIGITS = 4960      # decimal exponents of long doubles lie within ±4951
 INF = float("inf")
 ZERO = (0, 0)
 
@@ -57,15 +58,36 @@ def _round(n: int, d: int):
 
 
 def _exact(arg: bytes):
-    """(numerator, denominator) of what strtold reads from all of arg, ±INF, or None."""
-    if _DECIMAL.fullmatch(arg):
+    """(numerator, denominator) of what strtold reads from all of arg, ±INF, or None.
+
+    Numbers far outside long double range are refused before any big-integer arithmetic:
+    `1e999999999` must not make the server compute 10**999999999."""
+    m = _DECIMAL.fullmatch(arg)
+    if m and (m.group(1) or m.group(2)):
+        whole, fraction, power = m.group(1).lstrip(b"0"), m.group(2), m.group(3)
+        significant = (whole + fraction).lstrip(b"0")
+        if not significant:
+            return 0, 1
+        if power is not None and len(power.lstrip(b"+-").lstrip(b"0")) > 6:
+            return None  # out of range either way
+        # The power of ten of the first significant digit.
+        first = len(whole) - 1 if whole else len(fraction.lstrip(b"0")) - len(fraction) - 1
+        leading = first + int(power or 0)
+        if not -_DECIMAL_DIGITS <= leading <= _DECIMAL_DIGITS:
+            return None
         return Decimal(arg.decode()).as_integer_ratio()
     m = _HEX.fullmatch(arg)
     if m and (m.group(2) or m.group(3)):
         sign, whole, fraction, power = m.groups()
         fraction = fraction or b""
         n = int(whole + fraction, 16) * (-1 if sign == b"-" else 1)
+        if n == 0:
+            return 0, 1
+        if power is not None and len(power.lstrip(b"+-").lstrip(b"0")) > 7:
+            return None
         shift = int(power or 0) - 4 * len(fraction)
+        if not _MIN_EXPONENT - 2 <= abs(n).bit_length() + shift <= _MAX_BITS + 1:
+            return None
         return (n << shift, 1) if shift >= 0 else (n, 1 << -shift)
     m = _INFINITY.fullmatch(arg)
     if m:
@@ -106,7 +128,7 @@ def format_long_double(value) -> bytes:
     if digits == 0:
         return b"0"
     whole, fraction = divmod(digits, 10**17)
-    text = str(whole)
+    text = format(Decimal(whole), "f")  # str() refuses ints of over 4,300 digits
     fraction_text = str(fraction).rjust(17, "0").rstrip("0")
     if fraction_text:
         text += "." + fraction_text

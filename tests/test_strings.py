@@ -567,3 +567,13 @@ def test_lcs_random_against_model(db):
         assert db.execute("LCS", "a", "b", "LEN") == length
         assert db.execute("LCS", "a", "b", "IDX", "MINMATCHLEN", min_len, "WITHMATCHLEN") \
             == {b"matches": ranges, b"len": length}
+
+
+@pytest.mark.parametrize("increment", [b"1e999999999", b"0x1p99999999999999999999",
+                                       b"1e" + b"9" * 5000, b"1e-999999999"])
+def test_incrbyfloat_refuses_absurd_exponents_at_once(r, increment):
+    start = time.monotonic()
+    with pytest.raises(redis.ResponseError, match="not a valid float"):
+        r.incrbyfloat("n", increment)
+    assert time.monotonic() - start < 5
+    assert r.incrbyfloat("n", "1e4000") > 1e300  # huge but in long double range
