@@ -96,3 +96,15 @@ def test_ranges_and_ranks(nullable):
         assert [e for e, _ in tree.iterate(start, stop)] == \
             [e for e in ordered if low <= e[0] <= high]
         assert tree.rank(stop) - tree.rank(start) == sum(low <= e[0] <= high for e in ordered)
+
+
+def test_narrow_arrays_widen_for_large_values():
+    tree = SortedColumns("ii", payload=True, nullable=False)
+    tree.insert((1, 2), b"small")
+    tree.insert((2**40, -2**62), b"x" * 70_000)  # past int32 keys and 16-bit offsets
+    tree.insert((3, 4), b"y" * 10)
+    assert tree.get((2**40, -2**62)) == b"x" * 70_000
+    assert tree.get((3, 4)) == b"y" * 10 and tree.get((1, 2)) == b"small"
+    assert tree.replace((1, 2), b"z" * 66_000) and tree.get((1, 2)) == b"z" * 66_000
+    assert [e for e, _ in tree.iterate(tree.first(), tree.end())] == \
+        [(1, 2), (3, 4), (2**40, -2**62)]

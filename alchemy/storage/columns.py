@@ -46,9 +46,24 @@ def _sort_key(parts) -> tuple:
     return tuple([(0, 0) if v is None else (1, v) for v in parts])
 
 
+# Arrays start narrow and widen on the first value that does not fit: most keys fit in
+# 32 bits and most leaves' payloads in 64 KiB, which halves what keys and offsets cost.
+_WIDER = {"i": "q", "H": "I"}
+_LIMITS = {"i": 2**31, "H": 2**16}
+
+
+def _fitting(column: array, value: int) -> array:
+    """column, or a wider copy of it if value does not fit its item type."""
+    limit = _LIMITS.get(column.typecode)
+    if limit is not None and not -limit <= value < limit or (
+            column.typecode == "H" and value < 0):
+        return array(_WIDER[column.typecode], column)
+    return column
+
+
 def _new_column(kind: str):
     if kind == "i":
-        return array("q")
+        return array("i")
     if kind == "f":
         return array("d")
     return []
@@ -60,9 +75,9 @@ class _Leaf:
     def __init__(self, kinds: str, payload: bool):
         self.parts = [_new_column(k) for k in kinds]
         self.nulls: list = [None] * len(kinds)
-        self.lens = array("I") if payload else None
+        self.lens = array("H") if payload else None
         self.blob = bytearray() if payload else None
-        self.ends = array("I") if payload else None  # cumulative lens; None until needed
+        self.ends = array("H") if payload else None  # cumulative lens; None until needed
 
     def __len__(self) -> int:
         return len(self.parts[0])
@@ -77,7 +92,8 @@ class _Leaf:
     def payload_bounds(self, j: int) -> tuple[int, int]:
         ends = self.ends
         if ends is None:
-            ends = self.ends = array("I", accumulate(self.lens))
+            ends = self.ends = array("H" if len(self.blob) < 2**16 else "I",
+                                     accumulate(self.lens))
         return (ends[j - 1] if j else 0), ends[j]
 
     def payload(self, j: int) -> bytes:
@@ -178,17 +194,22 @@ class SortedColumns:
             value = _ZERO[self.kinds[p]]
         elif flags is not None:
             flags.insert(j, 1)
-        leaf.parts[p].insert(j, value)
+        column = leaf.parts[p]
+        if type(value) is int and column.__class__ is array:
+            column = leaf.parts[p] = _fitting(column, value)
+        column.insert(j, value)
 
     def _insert_payload(self, leaf: _Leaf, j: int, payload: bytes) -> None:
         if j == len(leaf.lens):
             leaf.blob += payload
             if leaf.ends is not None:
+                leaf.ends = _fitting(leaf.ends, len(leaf.blob))
                 leaf.ends.append(len(leaf.blob))
         else:
             start = leaf.payload_bounds(j)[0]
             leaf.blob[start:start] = payload
             leaf.ends = None
+        leaf.lens = _fitting(leaf.lens, len(payload))
         leaf.lens.insert(j, len(payload))
 
     def replace(self, key, payload: bytes) -> bool:
@@ -201,6 +222,7 @@ class SortedColumns:
         start, end = leaf.payload_bounds(j)
         leaf.blob[start:end] = payload
         if len(payload) != end - start:
+            leaf.lens = _fitting(leaf.lens, len(payload))
             leaf.lens[j] = len(payload)
             leaf.ends = None
         return True
