@@ -14,7 +14,8 @@ import copy
 from alchemy.command import command
 from alchemy.keyspace import register_type
 from alchemy.reply import OK
-from alchemy.sql.engine import Count, Rows
+from alchemy.sql.engine import Count, Ok, Rows
+from alchemy.sql.scanner import render
 from alchemy.storage.table import Table
 
 register_type(Table, "table", copy.deepcopy, lambda table: "table")
@@ -23,12 +24,15 @@ def run_sql(ctx, text: str, params: tuple = ()):
     """Execute a statement for a client and shape the reply (the in-process API's client
     gets the result object itself, with Python values)."""
     db = ctx.db
-    result = ctx.server.sql_engine.execute(db, text, params)
-    if type(result) is Count and result.changed:
-        ctx.server.dirty += result.value
-        ctx.server.touch(db, text_table_key(text))
-    elif type(result) is not Rows and type(result) is not Count:
-        ctx.server.dirty += 1
+    server = ctx.server
+    result = server.sql_engine.execute(db, text, params)
+    changed = type(result) is Count and result.changed or type(result) is Ok
+    if changed:
+        server.dirty += result.value if type(result) is Count else 1
+        server.touch(db, text_table_key(text))
+        if params:
+            # Logged with the values written in, so that replay binds the same typed values.
+            server.propagate_as([b"SQL", render(text, params).encode()])
     if ctx.kind == "api":
         return result
     if type(result) is Rows:

@@ -45,6 +45,14 @@ class RowCodec:
         if dictionary is not None:
             self._load_dictionary(dictionary)
 
+    def __getstate__(self) -> dict:
+        # zstd (de)compressors cannot be pickled (snapshots): they are rebuilt on load.
+        return {"kinds": self.kinds, "dictionary": self.dictionary, "samples": self._samples}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["kinds"], state["dictionary"])
+        self._samples = state["samples"]
+
     def _load_dictionary(self, data: bytes) -> None:
         d = zstandard.ZstdCompressionDict(data)
         self._with_dict = zstandard.ZstdCompressor(level=3, dict_data=d)

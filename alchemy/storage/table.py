@@ -92,6 +92,11 @@ class Table:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def __setstate__(self, state: dict) -> None:
+        # A table loaded from a snapshot is a table made: writes must check for tables.
+        Table.exists_any = True
+        self.__dict__.update(state)
+
     def position(self, name: str) -> int | None:
         for i, column in enumerate(self.columns):
             if column.name == name:
