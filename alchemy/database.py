@@ -196,6 +196,10 @@ class Database:
         absolute, random choices become what was chosen. Called with none: log nothing."""
         self._replacement = list(commands)
 
+    def in_command(self) -> bool:
+        """Is a command running inside another (EXEC, a script), logged when that ends?"""
+        return self._depth > 1
+
     def _propagate(self, index: int, cmd: Command, argv: list) -> None:
         # Read commands log nothing of their own (their dirt is lazy expiry, logged as DEL);
         # neither do EXEC and scripts, which are not write commands: what they ran is logged.

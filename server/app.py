@@ -14,6 +14,7 @@ import socket
 import sys
 
 from alchemy.database import Database
+from alchemy.errors import AlchemyError
 from alchemy.persistence import StartupError
 from alchemy_server.connection import Connection
 
@@ -79,7 +80,7 @@ class Server:
         self.db.server_info.update(tcp_port=port, process_id=os.getpid(),
                                    event_loop=type(loop).__module__.split(".")[0])
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self.stop)
+            loop.add_signal_handler(signum, self.terminate)
         self.db.shutdown = self.stop
         loop.call_soon(self._cron)
         log.info("Ready to accept connections on %s port %d", config["bind"], port)
@@ -91,6 +92,15 @@ class Server:
             loop.close()
         log.info("Alchemy is now ready to exit, bye bye...")
 
+    def terminate(self) -> None:
+        """SIGTERM, SIGINT: save a snapshot when save points are set (as SHUTDOWN does), stop."""
+        if self.db.config["save"]:
+            try:
+                self.db.persistence.final_save()
+            except AlchemyError as e:
+                log.warning("Saving before exit failed: %s", e.message)
+        self.stop()
+
     def stop(self) -> None:
         log.info("Received shutdown request, stopping")
         self.db.persistence.stop()
@@ -98,4 +108,5 @@ class Server:
 
     def _cron(self) -> None:
         self.db.cron()
+        self.db.persistence.cron()
         self.loop.call_later(1 / max(self.db.config["hz"], 1), self._cron)

@@ -18,9 +18,11 @@ LOG = "appendonly.aof"
 CHECK = [sys.executable, "-m", "alchemy.persistence.check"]
 
 
-def make_server(tmp_path, appendonly: bool = True, fsync: str = "always") -> ServerProcess:
+def make_server(tmp_path, appendonly: bool = True, fsync: str = "always",
+                save: str = "") -> ServerProcess:
+    """A server on tmp_path/data; no save points unless asked, so restarts read the log."""
     conf = tmp_path / "alchemy.conf"
-    conf.write_text(f"appendonly {'yes' if appendonly else 'no'}\n")
+    conf.write_text(f"appendonly {'yes' if appendonly else 'no'}\nsave \"{save}\"\n")
     return ServerProcess(tmp_path / "data", "--config", str(conf), "--appendfsync", fsync)
 
 
@@ -89,9 +91,59 @@ def test_log_round_trip(tmp_path, fsync):
         assert (5, b"in5") in before and before[(0, b"ttl")][2]
         r = restart(proc)
         assert dump_all(r) == before
+        assert not os.path.exists(tmp_path / "data" / "dump.rdb")
         r.incr("n")  # the log goes on after a restart
         r = restart(proc)
         assert r.get("n") == b"16"
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("how", ["SHUTDOWN", "SIGTERM", "SHUTDOWN SAVE"])
+def test_stopping_saves_a_snapshot_with_save_points(tmp_path, how):
+    save = "" if how == "SHUTDOWN SAVE" else "3600 1"
+    proc = make_server(tmp_path, appendonly=False, save=save).start()
+    try:
+        r = proc.client()
+        fill(r)
+        before = dump_all(r)
+        if how == "SIGTERM":
+            proc.stop()
+        else:
+            with pytest.raises(redis.ConnectionError):
+                r.execute_command(*how.split())
+            proc.proc.wait(10)
+        assert os.path.exists(tmp_path / "data" / "dump.rdb")
+        proc.start()
+        assert dump_all(proc.client()) == before
+    finally:
+        proc.stop()
+
+
+def test_shutdown_nosave_writes_no_snapshot(tmp_path):
+    proc = make_server(tmp_path, appendonly=False, save="3600 1").start()
+    try:
+        r = proc.client()
+        r.set("a", 1)
+        with pytest.raises(redis.ConnectionError):
+            r.execute_command("SHUTDOWN", "NOSAVE")
+        proc.proc.wait(10)
+        assert not os.path.exists(tmp_path / "data" / "dump.rdb")
+    finally:
+        proc.stop()
+
+
+def test_save_points_start_a_background_save(tmp_path):
+    proc = make_server(tmp_path, save="1 3").start()
+    try:
+        r = proc.client()
+        for key in "abc":
+            r.set(key, 1)
+        deadline = time.time() + 10
+        while r.info("persistence")["rdb_saves"] == 0:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert os.path.exists(tmp_path / "data" / "dump.rdb")
     finally:
         proc.stop()
 
@@ -317,5 +369,21 @@ def test_info_persistence_and_lastsave(tmp_path):
         assert info["forks"] >= 2 and info["fork_max_threads"] == 1
         with pytest.raises(redis.ResponseError, match="syntax error"):
             r.execute_command("BGSAVE", "NOW")
+    finally:
+        proc.stop()
+
+
+def test_bgsave_inside_multi_agrees_with_the_log(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        r.set("n", 0)
+        pipe = r.pipeline(transaction=True)
+        pipe.incr("n").bgsave().incr("n")
+        assert pipe.execute()[0] == 1
+        wait_bgsave(r)
+        r.incr("n")
+        r = restart(proc)
+        assert r.get("n") == b"3"  # each INCR once: from the snapshot or from the log
     finally:
         proc.stop()

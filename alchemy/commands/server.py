@@ -83,8 +83,14 @@ def shutdown(ctx, argv):
         raise AlchemyError("ERR No shutdown in progress.")
     if ctx.server.shutdown is None:
         raise AlchemyError("ERR SHUTDOWN needs a server: this database is in-process")
-    # Nothing is saved yet: data lives only in memory until the log exists. The front stops
-    # its loop after this round of replies, closing every connection.
+    if b"SAVE" in options or (b"NOSAVE" not in options and ctx.server.config["save"]):
+        try:
+            ctx.server.persistence.final_save()
+        except AlchemyError:
+            if b"FORCE" not in options:
+                raise AlchemyError("ERR Errors trying to SHUTDOWN. Check logs.") from None
+    # The front flushes the log, then stops its loop after this round of replies, closing
+    # every connection.
     ctx.server.shutdown()
     ctx.closing = True
     return NO_REPLY

@@ -20,6 +20,8 @@ from alchemy.persistence.fork import FORKS, fork_child
 
 log = logging.getLogger("alchemy")
 
+BGSAVE_RETRY_SECONDS = 5  # after a failed background save, as Redis waits
+
 
 class StartupError(Exception):
     """The data files cannot be loaded as they are; the message says which and where."""
@@ -36,6 +38,8 @@ class Persistence:
         self.saves = 0
         self.bgsave_pid = 0
         self.bgsave_started = 0.0
+        self.last_bgsave_try = 0.0
+        self._dirty_at_fork = 0
         self.last_bgsave_ok = True
         self.last_bgsave_seconds = -1
         self.loading = False
@@ -134,16 +138,42 @@ class Persistence:
 
     def stop(self) -> None:
         """Flush and fsync the log, stop the children (blocking: at shutdown)."""
-        if self.bgsave_pid:
+        self._abandon_bgsave()
+        if self.appendlog is not None:
+            self.appendlog.close()
+
+    def final_save(self) -> None:
+        """The snapshot SHUTDOWN SAVE (and SHUTDOWN or SIGTERM with save points set) writes;
+        a background save in progress is abandoned for it."""
+        self._abandon_bgsave()
+        self.save()
+
+    def _abandon_bgsave(self) -> None:
+        if self.bgsave_pid > 0:
             children.forget(self.bgsave_pid)
             try:
                 os.kill(self.bgsave_pid, 9)
                 os.waitpid(self.bgsave_pid, 0)
             except OSError:
                 pass
-            self.bgsave_pid = 0
-        if self.appendlog is not None:
-            self.appendlog.close()
+        self.bgsave_pid = 0
+
+    def cron(self) -> None:
+        """Start a background save when a save point (`save <seconds> <changes>`) is due."""
+        if self.bgsave_pid:
+            return
+        now = time.time()
+        if not self.last_bgsave_ok and now - self.last_bgsave_try < BGSAVE_RETRY_SECONDS:
+            return
+        changes = self.database.dirty - self.dirty_at_save
+        for seconds, wanted in self.config["save"]:
+            if changes >= wanted and now - self.last_save >= seconds:
+                log.info("%d changes in %d seconds. Saving...", wanted, seconds)
+                try:
+                    self.bgsave()
+                except AlchemyError as e:
+                    log.warning("%s", e.message)
+                return
 
     # -- snapshots ------------------------------------------------------------------------
 
@@ -167,21 +197,37 @@ class Persistence:
         self._saved(True)
 
     def bgsave(self) -> None:
-        """BGSAVE: a forked child writes the snapshot; the loop reaps it (SIGCHLD)."""
+        """BGSAVE: a forked child writes the snapshot; the loop notices its exit."""
         children.poll()
         if self.bgsave_pid:
             raise AlchemyError("ERR Background save already in progress")
+        self.last_bgsave_try = time.time()
+        if self.database.in_command() and self.loop is not None:
+            # Inside EXEC (or a script) the unit is logged when it ends: fork after that, so
+            # the snapshot and its log offset agree.
+            self.bgsave_pid = -1
+            self.loop.call_soon(self._fork_snapshot)
+            return
+        error = self._fork_snapshot()
+        if error is not None:
+            raise AlchemyError(error)
+
+    def _fork_snapshot(self) -> str | None:
+        """Fork the snapshot writer; the error text if that failed."""
         dbs, path, origin = self.database.dbs, self.path("dbfilename"), self._origin()
         try:
             pid, life = fork_child("snapshot writer", [],
                                    lambda: snapshot.write(dbs, path, origin))
         except (OSError, RuntimeError) as e:
             self.last_bgsave_ok = False
-            raise AlchemyError(f"ERR Background save failed: {e}") from None
+            self.bgsave_pid = 0
+            log.warning("Cannot fork the snapshot writer: %s", e)
+            return f"ERR Background save failed: {e}"
         self.bgsave_pid = pid
         self.bgsave_started = time.monotonic()
         self._dirty_at_fork = self.database.dirty
         children.watch(pid, life, self.loop, self._bgsave_done)
+        return None
 
     def _bgsave_done(self, status: int) -> None:
         ok = status == 0
