@@ -190,11 +190,12 @@ class Database:
 
     # -- propagation to the log ------------------------------------------------------
 
-    def propagate_as(self, *commands: list) -> None:
+    def propagate_as(self, *argvs: list) -> None:
         """Log these commands (argv lists, run in the client's database) instead of the
         running one, as Redis's alsoPropagate/rewrite does: relative times become
-        absolute, random choices become what was chosen. Called with none: log nothing."""
-        self._replacement = list(commands)
+        absolute, random choices become what was chosen. Called with none: log nothing.
+        Several are logged as one MULTI/EXEC unit."""
+        self._replacement = list(argvs)
 
     def in_command(self) -> bool:
         """Is a command running inside another (EXEC, a script), logged when that ends?"""
@@ -204,13 +205,13 @@ class Database:
         # Read commands log nothing of their own (their dirt is lazy expiry, logged as DEL);
         # neither do EXEC and scripts, which are not write commands: what they ran is logged.
         if self._replacement is not None:
-            self._propagated += [(index, command) for command in self._replacement]
+            self._propagated += [(index, replacement) for replacement in self._replacement]
         elif cmd.write:
             self._propagated.append((index, argv))
 
     def _flush_propagated(self) -> None:
-        commands, self._propagated = self._propagated, []
-        self.log.propagate(commands)
+        writes, self._propagated = self._propagated, []
+        self.log.propagate(writes)
 
     # -- keys changing under watchers and blocked clients -----------------------------
 

@@ -387,3 +387,41 @@ def test_bgsave_inside_multi_agrees_with_the_log(tmp_path):
         assert r.get("n") == b"3"  # each INCR once: from the snapshot or from the log
     finally:
         proc.stop()
+
+
+def test_a_file_that_is_not_a_log_is_not_overwritten(tmp_path):
+    proc = make_server(tmp_path)
+    os.makedirs(proc.data_dir)
+    path = tmp_path / "data" / LOG
+    path.write_bytes(b"*2\r\n$3\r\nDEL\r\n$1\r\na\r\n")  # a Redis AOF, say
+    with pytest.raises(RuntimeError, match="not an Alchemy log"):
+        proc.start()
+    assert path.read_bytes() == b"*2\r\n$3\r\nDEL\r\n$1\r\na\r\n"
+    path.write_bytes(b"*5\r\n$11\r\nALCHEMY-L")  # a torn header: started again
+    proc.start()
+    try:
+        r = proc.client()
+        r.set("a", 1)
+        r = restart(proc)
+        assert r.get("a") == b"1"
+    finally:
+        proc.stop()
+
+
+def test_config_set_appendfsync_replaces_the_log_writer(tmp_path):
+    proc = make_server(tmp_path, fsync="everysec").start()
+    try:
+        r = proc.client()
+        r.set("a", 1)
+        first = r.info("persistence")["aof_writer_pid"]
+        r.config_set("appendfsync", "always")
+        deadline = time.time() + 10
+        while r.info("persistence")["aof_writer_pid"] in (first, 0):
+            assert time.time() < deadline
+            time.sleep(0.02)
+        for i in range(20):
+            r.incr("n")
+        r = restart(proc)
+        assert r.get("a") == b"1" and r.get("n") == b"20"
+    finally:
+        proc.stop()

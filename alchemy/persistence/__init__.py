@@ -79,6 +79,8 @@ class Persistence:
         path = self.path("appendfilename")
         header = logfile.read_header(path) if os.path.exists(path) else None
         if header is None:
+            if os.path.exists(path) and os.path.getsize(path):
+                self._check_torn_header(path)
             self._new_log(path, origin)
             return
         _, _, self.log_id, based_on = header
@@ -93,9 +95,21 @@ class Persistence:
                 f"'{origin.snapshot_id.decode() if origin else 'absent'}'; move one away")
         self._replay(path, start)
 
+    @staticmethod
+    def _check_torn_header(path: str) -> None:
+        """A log that is only a torn header is started again; any other file is kept."""
+        start = logfile.header_record(b"", b"")[:20]  # *5 $11 ALCHEMY-LOG
+        with open(path, "rb") as f:
+            head = f.read(len(start))
+        reader = logfile.LogReader(path)
+        for _ in reader:
+            break
+        problem = reader.problem
+        if problem is None or not problem.torn or not start.startswith(head):
+            raise StartupError(f"{path} is not an Alchemy log: move it away")
+        log.warning("%s holds only a torn header: starting it again", path)
+
     def _new_log(self, path: str, origin: snapshot.Origin | None) -> None:
-        if os.path.exists(path) and os.path.getsize(path):
-            log.warning("%s has no readable header: starting it again", path)
         self.log_id = os.urandom(8).hex().encode()
         with open(path, "wb") as f:
             f.write(logfile.header_record(self.log_id, origin.snapshot_id if origin else b""))
@@ -159,7 +173,11 @@ class Persistence:
         self.bgsave_pid = 0
 
     def cron(self) -> None:
-        """Start a background save when a save point (`save <seconds> <changes>`) is due."""
+        """Apply a new appendfsync; start a background save when a save point
+        (`save <seconds> <changes>`) is due."""
+        appendlog = self.appendlog
+        if appendlog is not None and appendlog.policy != self.config["appendfsync"]:
+            appendlog.change_policy(self.config["appendfsync"])
         if self.bgsave_pid:
             return
         now = time.time()

@@ -7,7 +7,7 @@ pipe; when it is full the rest waits for loop.add_writer. The writer reports the
 end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped and whoever
 waits on them (replies held under `appendfsync always`) is released.
 
-If the writer dies (SIGCHLD, or end of file on its report pipe) a new one is forked at
+If the writer dies (its life pipe reaches end of file: children.py) a new one is forked at
 once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
 so nothing is lost or doubled. While no writer can be started, `refusal` is the error that
 write commands get; reads go on.
@@ -54,6 +54,7 @@ class AppendLog:
         self._db = -1  # database of the last record, -1: unknown (send SELECT)
         self._quick_deaths = 0
         self._started_at = 0.0
+        self._replacing = False
         self.last_error = ""
 
     @property
@@ -102,9 +103,25 @@ class AppendLog:
         if self.loop is not None:
             self.loop.call_later(RETRY_SECONDS, self.start)
 
+    def change_policy(self, policy: str) -> None:
+        """CONFIG SET appendfsync: the writer finishes (fsyncs, reports, exits) and one with
+        the new policy takes over."""
+        self.policy = policy
+        self._replacing = True
+        if self._pipe >= 0:
+            if self._writing:
+                self.loop.remove_writer(self._pipe)
+                self._writing = False
+            os.close(self._pipe)
+            self._pipe = -1
+
     def _writer_exited(self, status: int) -> None:
         self._close_pipes()
         self.pid = 0
+        if self._replacing and status == 0:
+            self._replacing = False
+            self.start()
+            return
         code = os.waitstatus_to_exitcode(status)
         how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
         log.warning("The log writer %s; %d bytes unconfirmed, starting a new one", how,
