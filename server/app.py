@@ -103,8 +103,10 @@ class Server:
 
     def stop(self) -> None:
         log.info("Received shutdown request, stopping")
-        self.db.persistence.stop()
-        self.loop.stop()
+        try:
+            self.db.persistence.stop()
+        finally:
+            self.loop.stop()
 
     def _cron(self) -> None:
         self.db.cron()

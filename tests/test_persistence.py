@@ -425,3 +425,20 @@ def test_config_set_appendfsync_replaces_the_log_writer(tmp_path):
         assert r.get("a") == b"1" and r.get("n") == b"20"
     finally:
         proc.stop()
+
+
+def test_shutdown_flushes_what_the_log_writer_has_not_confirmed(tmp_path):
+    proc = make_server(tmp_path, fsync="everysec").start()
+    try:
+        r = proc.client()
+        pipe = r.pipeline(transaction=False)
+        for i in range(3000):
+            pipe.set(f"k{i}", "x" * 100)
+        pipe.execute()
+        with pytest.raises(redis.ConnectionError):
+            r.execute_command("SHUTDOWN", "NOSAVE")  # within the second: nothing fsynced yet
+        assert proc.proc.wait(10) == 0
+        proc.start()
+        assert proc.client().dbsize() == 3000
+    finally:
+        proc.stop()

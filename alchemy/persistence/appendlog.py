@@ -55,6 +55,7 @@ class AppendLog:
         self._quick_deaths = 0
         self._started_at = 0.0
         self._replacing = False
+        self._send_scheduled = False
         self.last_error = ""
 
     @property
@@ -165,22 +166,30 @@ class AppendLog:
         if len(commands) > 1:
             records.append(_EXEC)
         self.unconfirmed += b"".join(records)
-        if not self._writing:
+        if self._writing or self._send_scheduled:
+            return
+        if self.loop is None:
             self._send()
+        else:
+            # One write for everything the commands of this loop iteration logged.
+            self._send_scheduled = True
+            self.loop.call_soon(self._send)
 
     def _send(self) -> None:
+        self._send_scheduled = False
         if self._pipe < 0:
             return
         start = self.sent - self.confirmed
         while start < len(self.unconfirmed):
-            try:
-                written = os.write(self._pipe, memoryview(self.unconfirmed)[start:start + PIPE_SIZE])
-            except BlockingIOError:
-                break
-            except OSError as e:
-                if e.errno == errno.EPIPE:
-                    return  # the writer is gone: its exit is handled where it is reaped
-                raise
+            with memoryview(self.unconfirmed) as view:  # released before the buffer shrinks
+                try:
+                    written = os.write(self._pipe, view[start:start + PIPE_SIZE])
+                except BlockingIOError:
+                    break
+                except OSError as e:
+                    if e.errno == errno.EPIPE:
+                        return  # the writer is gone: its exit is handled where it is reaped
+                    raise
             self.sent += written
             start += written
         pending = start < len(self.unconfirmed)
@@ -235,10 +244,10 @@ class AppendLog:
             children.forget(self.pid)
             if self._pipe >= 0:
                 os.set_blocking(self._pipe, True)
-                view = memoryview(self.unconfirmed)[self.sent - self.confirmed:]
+                rest = bytes(self.unconfirmed[self.sent - self.confirmed:])
                 try:
-                    while view:
-                        view = view[os.write(self._pipe, view):]
+                    while rest:
+                        rest = rest[os.write(self._pipe, rest):]
                 except OSError:
                     pass
             if self._acks >= 0:
