@@ -41,6 +41,10 @@ class _Top:
 _TOP = (_Top(),)
 
 
+def _first(parts):
+    return parts[0]
+
+
 def _sort_key(parts) -> tuple:
     """Entries with NULL parts cannot be compared as they are: (0, 0) for NULL, (1, v)."""
     return tuple([(0, 0) if v is None else (1, v) for v in parts])
@@ -126,8 +130,10 @@ class SortedColumns:
     def __init__(self, kinds: str, payload: bool = False, nullable: bool = True):
         self.kinds = kinds
         self.has_payload = payload
-        # Without NULLs, entries compare as plain tuples: faster leaf lookups.
-        self._order = _sort_key if nullable else tuple
+        # Without NULLs, entries compare as plain tuples, and a one-part key as its value:
+        # leaf lookups bisect a list of ints rather than of tuples of pairs.
+        self._scalar = len(kinds) == 1 and not nullable
+        self._order = _first if self._scalar else _sort_key if nullable else tuple
         self._leaves: list[_Leaf] = []
         self._maxes: list[tuple] = []  # sort key of each leaf's last entry
         self._offsets: list[int] | None = None  # entries before each leaf, rebuilt lazily
@@ -140,8 +146,10 @@ class SortedColumns:
 
     def bound(self, key, right: bool = False) -> tuple[int, int]:
         """(leaf, index) before the first entry starting with key (after the last if right)."""
+        if not key:
+            return self.end() if right else (0, 0)
         probe = self._order(key)
-        if right:
+        if right and not self._scalar:  # a one-part key is unique: its leaf is the same
             probe += _TOP
         i = bisect_left(self._maxes, probe)
         if i == len(self._leaves):
