@@ -55,34 +55,74 @@ def format_float(value: float) -> bytes:
     return text.encode() if text != "-0" else b"0"
 
 
-_glob_cache: dict[bytes, re.Pattern] = {}
+_glob_cache: dict[bytes, object] = {}
 
 
 def glob_matcher(pattern: bytes):
-    """A match function for a Redis glob (`*`, `?`, `[a-c]`, `[^x]`, `\\` escapes)."""
-    compiled = _glob_cache.get(pattern)
-    if compiled is None:
+    """A match function for a Redis glob (`*`, `?`, `[a-c]`, `[^x]`, `\\` escapes).
+
+    One regular expression when the pattern has at most one `*`. With more, a regular
+    expression would backtrack exponentially (`a*a*a*...b` against a long run of a's hangs
+    it, which Redis's own test suite checks); the pattern is cut at its stars instead and
+    the star-free pieces are found left to right, which is O(len(key) * len(pattern))."""
+    matcher = _glob_cache.get(pattern)
+    if matcher is None:
         if len(_glob_cache) > 1000:
             _glob_cache.clear()
-        # Redis's stringmatchlen never matches an empty string against a non-empty pattern.
-        regex = b"(?=.)" + _glob_to_regex(pattern) if pattern else b""
-        compiled = re.compile(regex, re.DOTALL)
-        _glob_cache[pattern] = compiled
-    return compiled.fullmatch
+        tokens = _glob_tokens(pattern)
+        if sum(t is _STAR for t in tokens) <= 1:
+            # Redis's stringmatchlen never matches an empty string against a non-empty pattern.
+            regex = b"(?=.)" + b"".join(b".*" if t is _STAR else t for t in tokens) \
+                if pattern else b""
+            matcher = re.compile(regex, re.DOTALL).fullmatch
+        else:
+            matcher = _star_matcher(tokens)
+        _glob_cache[pattern] = matcher
+    return matcher
 
 
-def _glob_to_regex(pattern: bytes) -> bytes:
-    out = bytearray()
+_STAR = b"*"
+
+
+def _star_matcher(tokens: list):
+    segments, current = [], []
+    for token in tokens:
+        if token is _STAR:
+            segments.append(current)
+            current = []
+        else:
+            current.append(token)
+    segments.append(current)
+    compiled = [(re.compile(b"".join(seg), re.DOTALL), len(seg)) for seg in segments]
+    (first, first_len), middle, (last, last_len) = compiled[0], compiled[1:-1], compiled[-1]
+
+    def match(key: bytes) -> bool:
+        if not key or not first.match(key):
+            return False
+        pos = first_len
+        for piece, _ in middle:
+            found = piece.search(key, pos)
+            if found is None:
+                return False
+            pos = found.end()
+        return len(key) - last_len >= pos and last.match(key, len(key) - last_len) is not None
+    return match
+
+
+def _glob_tokens(pattern: bytes) -> list:
+    """The pattern as _STAR or one regular expression matching exactly one byte per token."""
+    out = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i:i + 1]
         if c == b"*":
-            out += b".*"
+            if not out or out[-1] is not _STAR:  # consecutive stars are one
+                out.append(_STAR)
         elif c == b"?":
-            out += b"."
+            out.append(b".")
         elif c == b"\\" and i + 1 < n:
             i += 1
-            out += re.escape(pattern[i:i + 1])
+            out.append(re.escape(pattern[i:i + 1]))
         elif c == b"[":
             i += 1
             negate = i < n and pattern[i:i + 1] == b"^"
@@ -101,10 +141,10 @@ def _glob_to_regex(pattern: bytes) -> bytes:
                     members += re.escape(pattern[i:i + 1])
                 i += 1
             if not members:
-                out += b"(?!)" if not negate else b"."
+                out.append(b"(?!)" if not negate else b".")
             else:
-                out += b"[" + (b"^" if negate else b"") + members + b"]"
+                out.append(b"[" + (b"^" if negate else b"") + bytes(members) + b"]")
         else:
-            out += re.escape(c)
+            out.append(re.escape(c))
         i += 1
-    return bytes(out)
+    return out

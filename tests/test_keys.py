@@ -2,6 +2,7 @@
 RANDOMKEY, COPY, MOVE, SWAPDB, OBJECT, through redis-py (RESP2/RESP3), redis-cli and the
 in-process API."""
 
+import time
 import random
 
 import pytest
@@ -500,3 +501,12 @@ def test_inprocess_keyspace(db):
     assert db.execute("RANDOMKEY") is None
     assert inprocess_error(db, "RENAME", "nope", "x") == "ERR no such key"
     assert inprocess_error(db, "SCAN", "0", "COUNT", "0") == "ERR syntax error"
+
+
+def test_keys_with_many_stars_does_not_backtrack_forever(r):
+    # Redis's own regression: a nested-star pattern against a long run of one letter.
+    r.set("a" * 3000, "v")
+    start = time.monotonic()
+    assert r.keys("a*" * 40 + "b") == []
+    assert r.keys("a*a*a*" + "a" * 10) == [b"a" * 3000]
+    assert time.monotonic() - start < 2
