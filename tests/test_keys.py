@@ -2,8 +2,8 @@
 RANDOMKEY, COPY, MOVE, SWAPDB, OBJECT, through redis-py (RESP2/RESP3), redis-cli and the
 in-process API."""
 
-import time
 import random
+import time
 
 import pytest
 import redis
