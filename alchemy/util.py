@@ -70,34 +70,42 @@ def glob_matcher(pattern: bytes):
         if len(_glob_cache) > 1000:
             _glob_cache.clear()
         tokens = _glob_tokens(pattern)
-        if sum(t is _STAR for t in tokens) <= 1:
+        if tokens.count(STAR) <= 1:
             # Redis's stringmatchlen never matches an empty string against a non-empty pattern.
-            regex = b"(?=.)" + b"".join(b".*" if t is _STAR else t for t in tokens) \
+            regex = b"(?=.)" + b"".join(b".*" if t is STAR else t for t in tokens) \
                 if pattern else b""
             matcher = re.compile(regex, re.DOTALL).fullmatch
         else:
-            matcher = _star_matcher(tokens)
+            matcher = wildcard_matcher(tokens, re.DOTALL, empty_matches=False)
         _glob_cache[pattern] = matcher
     return matcher
 
 
-_STAR = b"*"
+STAR = None  # a wildcard token: any run of characters
 
 
-def _star_matcher(tokens: list):
+def wildcard_matcher(tokens: list, flags: int, empty_matches: bool = True):
+    """A match function for tokens (STAR, or a regular expression for exactly one
+    character), cut at the stars so that no regular expression ever backtracks over one:
+    O(len(text) * len(tokens)) whatever the pattern. Works on str or bytes tokens."""
     segments, current = [], []
     for token in tokens:
-        if token is _STAR:
+        if token is STAR:
             segments.append(current)
             current = []
         else:
             current.append(token)
     segments.append(current)
-    compiled = [(re.compile(b"".join(seg), re.DOTALL), len(seg)) for seg in segments]
+    empty = next(t for t in tokens if t is not STAR)[:0] if len(tokens) > tokens.count(STAR) \
+        else ""
+    compiled = [(re.compile(empty.join(seg), flags), len(seg)) for seg in segments]
+    if len(compiled) == 1:  # no star: the whole text against one expression
+        whole = compiled[0][0].fullmatch
+        return lambda key: (bool(key) or empty_matches) and whole(key) is not None
     (first, first_len), middle, (last, last_len) = compiled[0], compiled[1:-1], compiled[-1]
 
-    def match(key: bytes) -> bool:
-        if not key or not first.match(key):
+    def match(key) -> bool:
+        if (not key and not empty_matches) or not first.match(key):
             return False
         pos = first_len
         for piece, _ in middle:
@@ -110,14 +118,14 @@ def _star_matcher(tokens: list):
 
 
 def _glob_tokens(pattern: bytes) -> list:
-    """The pattern as _STAR or one regular expression matching exactly one byte per token."""
+    """The pattern as STAR or one regular expression matching exactly one byte per token."""
     out = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i:i + 1]
         if c == b"*":
-            if not out or out[-1] is not _STAR:  # consecutive stars are one
-                out.append(_STAR)
+            if not out or out[-1] is not STAR:  # consecutive stars are one
+                out.append(STAR)
         elif c == b"?":
             out.append(b".")
         elif c == b"\\" and i + 1 < n:

@@ -14,6 +14,7 @@ from typing import Callable
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
+from alchemy.util import STAR, wildcard_matcher
 
 Evaluator = Callable[[list, list], object]
 
@@ -134,8 +135,9 @@ _ARITHMETIC = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: 
 
 
 def like_matcher(pattern: str):
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(regex, re.IGNORECASE | re.DOTALL).fullmatch
+    """LIKE: % any run, _ any one character, ASCII case ignored (as SQLite does)."""
+    tokens = [STAR if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
+    return wildcard_matcher(tokens, re.IGNORECASE | re.DOTALL)
 
 
 def _as_text(value) -> str:
@@ -303,7 +305,7 @@ def _compile_like(node, scope, functions) -> Evaluator:
             if len(cache) > 64:
                 cache.clear()
             match = cache[p] = like_matcher(p)
-        return int(match(_as_text(v)) is not None)
+        return int(bool(match(_as_text(v))))
     return evaluate
 
 
