@@ -108,6 +108,8 @@ SETTINGS = {s.name: s for s in [
         "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru",
         "allkeys-lfu", "allkeys-random", "noeviction")),
     Setting("list-max-listpack-size", -2, parse_int, aliases=("list-max-ziplist-size",)),
+    # Accepted so that configurations written for Redis load; lists here are never compressed.
+    Setting("list-compress-depth", 0, parse_int),
     Setting("hash-max-listpack-entries", 512, parse_int, aliases=("hash-max-ziplist-entries",)),
     Setting("hash-max-listpack-value", 64, parse_memory, aliases=("hash-max-ziplist-value",)),
     Setting("set-max-intset-entries", 512, parse_int),
