@@ -140,8 +140,19 @@ class ZSet:
             return 0
         if bound is LEX_MAX:
             return len(self._order)
-        key = (self._order[0][0], bound)
-        return self._order.bisect_right(key) if after else self._order.bisect_left(key)
+        # A binary search on members over the score order, as Redis's skiplist descent is:
+        # exact when all scores are equal, and when member order follows score order (what
+        # Redis's own tests rely on); otherwise unspecified, as Redis documents. O(log² n).
+        order = self._order
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            member = order[mid][1]
+            if member < bound or (after and member == bound):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
 
     def delete_span(self, start: int, stop: int) -> int:
         """Remove the members at positions start..stop-1; how many were removed."""

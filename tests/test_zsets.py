@@ -567,3 +567,12 @@ def test_redis_cli(server, r):
     assert server.cli("ZINCRBY", "board", "0.5", "alice").strip() == "10.5"
     assert "min or max is not a float" in server.cli("ZCOUNT", "board", "x", "y")
     assert server.cli("ZRANK", "board", "carol").strip() == "1"
+
+
+def test_lex_ranges_follow_members_when_scores_rise_with_them(r):
+    # Redis's own ZRANGESTORE BYLEX test: lexicographic ranges over distinct scores.
+    r.zadd("z1", {"a": 1, "b": 2, "c": 3, "d": 4})
+    assert r.zrange("z1", "[b", "[c", bylex=True) == [b"b", b"c"]
+    assert r.zrangestore("z2", "z1", "[b", "[c", bylex=True) == 2
+    assert r.zrange("z2", 0, -1, withscores=True) == [(b"b", 2.0), (b"c", 3.0)]
+    assert r.zlexcount("z1", "(a", "+") == 3
