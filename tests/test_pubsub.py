@@ -250,3 +250,15 @@ def test_in_process_api():
     assert db.execute("PUBLISH", "a", "x") == 0
     assert db.execute("PUBSUB", "NUMPAT") == 0
     assert db.execute("UNSUBSCRIBE") == [b"unsubscribe", None, 0]
+
+
+def test_subscribe_confirmations_ignore_client_reply_off(server):
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"CLIENT REPLY OFF\r\nSUBSCRIBE a b\r\n")
+    expected = b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n"
+    got = b""
+    sock.settimeout(5)
+    while len(got) < len(expected):
+        got += sock.recv(4096)
+    assert got == expected
+    sock.close()

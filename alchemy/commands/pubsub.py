@@ -9,7 +9,7 @@ from typing import Callable
 
 from alchemy.command import command
 from alchemy.errors import AlchemyError, subcommand_syntax, unknown_subcommand, wrong_arity
-from alchemy.reply import Push, Status
+from alchemy.reply import NO_REPLY, Push, Status
 from alchemy.util import glob_matcher
 
 FLAGS = "pubsub noscript loading stale pubsub_ok"
@@ -18,26 +18,33 @@ FLAGS = "pubsub noscript loading stale pubsub_ok"
 def _confirm(ctx, kind: bytes, names: list, change: Callable) -> object:
     """Apply change to each name and confirm each with [kind, name, subscription count].
 
-    Redis answers once per name, but a handler returns one reply: the confirmations before
-    the last are pushed (during a request the connection appends pushes to the same output,
-    so the order holds) and the last is returned. The in-process API, which has no push,
-    gets them all as a list.
+    Redis answers once per name, and these answers are pushes: CLIENT REPLY OFF does not
+    silence them. So every confirmation is pushed (during a request the connection appends
+    pushes to the same output, so the order holds) and the command itself replies nothing.
+    Inside EXEC, whose reply is one array, the last confirmation is its reply instead. The
+    in-process API, which has no push, gets them all as a list.
     """
     replies = []
     for name in names:
         change(ctx, name)
         replies.append(Push([kind, name, ctx.subscriptions]))
+    return _deliver(ctx, replies)
+
+
+def _deliver(ctx, replies: list) -> object:
     if ctx.push is None:
         return replies
-    for reply in replies[:-1]:
+    last = len(replies) - 1 if ctx.in_exec else len(replies)
+    for reply in replies[:last]:
         ctx.push(reply)
-    return replies[-1]
+    return replies[-1] if ctx.in_exec else NO_REPLY
 
 
 def _leave(ctx, kind: bytes, names: list, remove: Callable) -> object:
     if not names:
         # Redis confirms even when there was nothing to leave: one message, nil name.
-        return Push([kind, None, ctx.subscriptions])
+        reply = Push([kind, None, ctx.subscriptions])
+        return reply if ctx.push is None else _deliver(ctx, [reply])
     return _confirm(ctx, kind, names, remove)
 
 
