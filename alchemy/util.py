@@ -75,6 +75,9 @@ def glob_matcher(pattern: bytes):
             regex = b"(?=.)" + b"".join(b".*" if t is STAR else t for t in tokens) \
                 if pattern else b""
             matcher = re.compile(regex, re.DOTALL).fullmatch
+        elif tokens.count(STAR) - (tokens[-1] is STAR) > _MAX_STAR_NESTING:
+            # Redis's stringmatchlen recurses once per star and gives up past 1000 levels.
+            matcher = _never
         else:
             matcher = wildcard_matcher(tokens, re.DOTALL, empty_matches=False)
         _glob_cache[pattern] = matcher
@@ -82,6 +85,11 @@ def glob_matcher(pattern: bytes):
 
 
 STAR = None  # a wildcard token: any run of characters
+_MAX_STAR_NESTING = 1000
+
+
+def _never(key) -> bool:
+    return False
 
 
 def wildcard_matcher(tokens: list, flags: int, empty_matches: bool = True):

@@ -510,3 +510,9 @@ def test_keys_with_many_stars_does_not_backtrack_forever(r):
     assert r.keys("a*" * 40 + "b") == []
     assert r.keys("a*a*a*" + "a" * 10) == [b"a" * 3000]
     assert time.monotonic() - start < 2
+
+
+def test_keys_gives_up_past_a_thousand_nested_stars_as_redis(r):
+    r.set("a" * 5000, 1)
+    assert r.keys("*?" * 5000) == []
+    assert r.keys("*?" * 10) == [b"a" * 5000]
