@@ -17,6 +17,7 @@ from alchemy.commands.sets import (parse_random_count, random_member, random_mem
 from alchemy.errors import NOT_FLOAT, OVERFLOW, SYNTAX, AlchemyError, wrong_arity
 from alchemy.keyspace import register_type
 from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
+from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.reply import OK
 from alchemy.util import parse_int
 
@@ -42,7 +43,21 @@ def _copy(value: Hash) -> Hash:
     return duplicate
 
 
+def _encode(value: Hash) -> bytes:
+    """Snapshot payload: the listpack flag, then the fields, then their values."""
+    return pack_collection(value.listpack, [*value, *value.values()])
+
+
+def _decode(payload: bytes) -> Hash:
+    listpack, items, _ = unpack_collection(payload, "hash")
+    half = len(items) // 2
+    value = Hash(zip(items[:half], items[half:]))
+    value.listpack = bool(listpack)
+    return value
+
+
 register_type(Hash, "hash", _copy, lambda value: "listpack" if value.listpack else "hashtable")
+CODECS["hash"] = (_encode, _decode)
 
 
 def _hash(ctx, key: bytes) -> Hash | None:
@@ -198,6 +213,8 @@ def hincrbyfloat(ctx, argv):
     text = format_long_double(result)
     _put(ctx, argv[1], value, [(argv[2], text)])
     ctx.server.dirty += 1
+    # The result, not the increment: replay must not depend on float arithmetic.
+    ctx.server.propagate_as([b"HSET", argv[1], argv[2], text])
     return text
 
 

@@ -8,6 +8,10 @@ list is deleted at once, so a list key never holds an empty deque.
 A blocking command that finds nothing parks its client with Database.block; a write to one
 of its keys runs it again, and the retry takes from the key that became ready
 (Database.keys_to_try).
+
+Pops that choose among keys are logged as Redis 7.0 propagates them, naming the key they
+took from: BLPOP/BRPOP as LPOP/RPOP key, LMPOP/BLMPOP as LPOP/RPOP key <count popped>,
+BLMOVE as LMOVE and BRPOPLPUSH as RPOPLPUSH (a waiting command's replay must not wait).
 """
 
 from collections import deque
@@ -17,11 +21,14 @@ from alchemy.command import command
 from alchemy.errors import (INDEX_OUT_OF_RANGE, NO_SUCH_KEY, SYNTAX, AlchemyError,
                             wrong_arity)
 from alchemy.keyspace import register_type
+from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.reply import NULL_ARRAY, OK
 from alchemy.util import parse_int, parse_timeout
 
 # Redis 7.0 stores every list as a quicklist (the small-list listpack encoding is 7.2's).
 register_type(deque, "list", deque, lambda value: "quicklist")
+CODECS["list"] = (lambda value: pack_collection(0, list(value)),
+                  lambda payload: deque(unpack_collection(payload, "list")[1]))
 
 NOT_POSITIVE = "ERR value is out of range, must be positive"
 NUMKEYS = "ERR numkeys should be greater than 0"
@@ -216,13 +223,18 @@ def rpop(ctx, argv):
 
 def _pop_first(ctx, keys: list, left: bool, count: int | None):
     """Pop from the first non-empty list of keys: [key, element] (count None) or
-    [key, [elements]]; None when every list is empty. A wrong type before it is an error."""
+    [key, [elements]]; None when every list is empty. A wrong type before it is an error.
+    Logged as the pop from that one key."""
     for key in keys:
         values = _list(ctx, key)
         if values is not None:
+            name = b"LPOP" if left else b"RPOP"
             if count is None:
+                ctx.server.propagate_as([name, key])
                 return [key, _pop_one(ctx, key, values, left)]
-            return [key, _pop_many(ctx, key, values, left, count)]
+            popped = _pop_many(ctx, key, values, left, count)
+            ctx.server.propagate_as([name, key, b"%d" % len(popped)])
+            return [key, popped]
     return None
 
 
@@ -493,8 +505,11 @@ def blmpop(ctx, argv):
     return _blocking_pop(ctx, argv, keys, left, count, parse_timeout(argv[1]))
 
 
-def _blocking_move(ctx, argv: list, from_left: bool, to_left: bool, timeout: float):
+def _blocking_move(ctx, argv: list, from_left: bool, to_left: bool, timeout: float,
+                   logged: list):
+    """BLMOVE/BRPOPLPUSH: move now and log it as `logged` (the non-blocking form), or wait."""
     if _list(ctx, argv[1]) is not None:
+        ctx.server.propagate_as(logged)
         return _move(ctx, argv[1], argv[2], from_left, to_left)
     return _wait(ctx, [argv[1]], timeout, argv, None)
 
@@ -505,7 +520,8 @@ def _blocking_move(ctx, argv: list, from_left: bool, to_left: bool, timeout: flo
                  "or block until one is available")
 def blmove(ctx, argv):
     from_left, to_left = _side(argv[3]), _side(argv[4])
-    return _blocking_move(ctx, argv, from_left, to_left, parse_timeout(argv[5]))
+    return _blocking_move(ctx, argv, from_left, to_left, parse_timeout(argv[5]),
+                          [b"LMOVE", *argv[1:5]])
 
 
 @command("brpoplpush", 4, "write denyoom noscript blocking", keys=(1, 2, 1), group="list",
@@ -513,4 +529,5 @@ def blmove(ctx, argv):
          summary="Pop an element from a list, push it to another list and return it; "
                  "or block until one is available")
 def brpoplpush(ctx, argv):
-    return _blocking_move(ctx, argv, False, True, parse_timeout(argv[3]))
+    return _blocking_move(ctx, argv, False, True, parse_timeout(argv[3]),
+                          [b"RPOPLPUSH", argv[1], argv[2]])

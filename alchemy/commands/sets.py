@@ -17,6 +17,7 @@ from alchemy.command import command
 from alchemy.commands.keys import parse_cursor, parse_scan_options
 from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
 from alchemy.keyspace import register_type
+from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.util import parse_int
 
 # Redis counts with a C long: -2**63 cannot be negated, so it is refused.
@@ -27,6 +28,9 @@ MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
 NUMKEYS = "ERR numkeys should be greater than 0"
 # The intset of Redis holds at most 2**30 members whatever set-max-intset-entries says.
 _INTSET_LIMIT = 1 << 30
+# SPOP logs the members it took in SREMs of at most this many (Redis 7.0 logs one SREM per
+# member, which makes the log several times larger).
+_LOG_BATCH = 1024
 
 
 class Set(set):
@@ -45,7 +49,19 @@ def _copy(value: Set) -> Set:
     return duplicate
 
 
+def _encode(value: Set) -> bytes:
+    return pack_collection(value.intset, list(value))
+
+
+def _decode(payload: bytes) -> Set:
+    intset, members, _ = unpack_collection(payload, "set")
+    value = Set(members)
+    value.intset = bool(intset)
+    return value
+
+
 register_type(Set, "set", _copy, lambda value: "intset" if value.intset else "hashtable")
+CODECS["set"] = (_encode, _decode)
 
 
 def _int_or(arg: bytes, fallback: int | None) -> int | None:
@@ -214,8 +230,14 @@ def spop(ctx, argv):
             return None
         member = random_member(value)
         _remove(ctx, argv[1], value, (member,))
+        ctx.server.propagate_as([b"SREM", argv[1], member])  # the random choice, made
         return member
     return _spop_count(ctx, argv[1], argv[2])
+
+
+def _batches(name: bytes, key: bytes, members: list) -> list:
+    return [[name, key, *members[i:i + _LOG_BATCH]]
+            for i in range(0, len(members), _LOG_BATCH)]
 
 
 def _spop_count(ctx, key: bytes, arg: bytes) -> set:
@@ -228,10 +250,21 @@ def _spop_count(ctx, key: bytes, arg: bytes) -> set:
     popped = set(random_members(value, count))
     remaining = len(value) - len(popped)
     _remove(ctx, key, value, popped)
-    # Redis rebuilds the set from the survivors when few remain, re-choosing the encoding.
-    if remaining and remaining * 5 <= count:
+    # The log gets what was chosen, as one unit.
+    if not remaining:
+        logged = [[b"DEL", key]]
+    elif remaining * 5 <= count:
+        # Redis rebuilds the set from the survivors when few remain, re-choosing the
+        # encoding; the log rebuilds it the same way (and costs O(survivors), not O(count)).
         value.intset = True
         _after_adding(ctx, value, value)
+        logged = [[b"DEL", key], *_batches(b"SADD", key, list(value))]
+        deadline = ctx.db.deadline(key)
+        if deadline is not None:
+            logged.append([b"PEXPIREAT", key, b"%d" % deadline])
+    else:
+        logged = _batches(b"SREM", key, list(popped))
+    ctx.server.propagate_as(*logged)
     return popped
 
 

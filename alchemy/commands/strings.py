@@ -1,4 +1,8 @@
-"""String commands (t_string.c): GET/SET and friends, counters, ranges, LCS."""
+"""String commands (t_string.c): GET/SET and friends, counters, ranges, LCS.
+
+Writes whose replay could differ are logged as Redis 7.0 propagates them: relative expire
+times as absolute ones (SET ... PXAT, PEXPIREAT), INCRBYFLOAT as the SET of its result.
+"""
 
 from alchemy.command import command
 from alchemy.errors import (INVALID_EXPIRE, NOT_INTEGER, OVERFLOW, STRING_TOO_LONG, SYNTAX,
@@ -100,7 +104,16 @@ def set_(ctx, argv):
     if deadline is not None:
         db.expire_at(key, deadline)
     ctx.server.dirty += 1
+    if unit is not None and unit != b"PXAT":
+        _log_set_until(ctx, key, argv[2], deadline)
+    elif want_old:  # the old value was for the caller; replay needs only the write
+        ctx.server.propagate_as(argv[:3] + [arg for arg in argv[3:] if arg.upper() != b"GET"])
     return _bytes(old) if want_old else OK
+
+
+def _log_set_until(ctx, key: bytes, value: bytes, deadline: int) -> None:
+    """Log a SET with a relative expire time as SET key value PXAT <absolute ms>."""
+    ctx.server.propagate_as([b"SET", key, value, b"PXAT", b"%d" % deadline])
 
 
 @command("setnx", 3, "write denyoom fast", keys=(1, 1, 1), group="string",
@@ -118,6 +131,7 @@ def _set_with_ttl(ctx, argv, unit: bytes, name: str):
     ctx.db.set(argv[1], argv[3])
     ctx.db.expire_at(argv[1], deadline)
     ctx.server.dirty += 1
+    _log_set_until(ctx, argv[1], argv[3], deadline)
     return OK
 
 
@@ -149,6 +163,7 @@ def getdel(ctx, argv):
     if old is not None:
         ctx.db.delete(argv[1])
         ctx.server.dirty += 1
+        ctx.server.propagate_as([b"DEL", argv[1]])
     return _bytes(old)
 
 
@@ -159,16 +174,19 @@ def getex(ctx, argv):
     value = _string(ctx, argv[1])
     if value is None:
         return None
-    db = ctx.db
+    db, key = ctx.db, argv[1]
     if unit is not None:
         deadline = expire_deadline(unit, expire, "getex")
         if unit in (b"EXAT", b"PXAT") and deadline <= now_ms():
-            db.delete(argv[1])  # a deadline already past deletes at once, as in Redis
+            db.delete(key)  # a deadline already past deletes at once, as in Redis
+            ctx.server.propagate_as([b"DEL", key])
         else:
-            db.expire_at(argv[1], deadline)
+            db.expire_at(key, deadline)
+            ctx.server.propagate_as([b"PEXPIREAT", key, b"%d" % deadline])
         ctx.server.dirty += 1
-    elif b"PERSIST" in flags and db.persist(argv[1]):
+    elif b"PERSIST" in flags and db.persist(key):
         ctx.server.dirty += 1
+        ctx.server.propagate_as([b"PERSIST", key])
     return _bytes(value)
 
 
@@ -192,9 +210,10 @@ def _pairs(argv, name: str) -> list:
 @command("mset", -3, "write denyoom", keys=(1, -1, 2), group="string",
          summary="Set multiple keys to multiple values")
 def mset(ctx, argv):
-    for key, value in _pairs(argv, "mset"):
+    pairs = _pairs(argv, "mset")
+    for key, value in pairs:
         ctx.db.set(key, value)
-    ctx.server.dirty += 1
+    ctx.server.dirty += len(pairs)
     return OK
 
 
@@ -206,7 +225,7 @@ def msetnx(ctx, argv):
         return 0
     for key, value in pairs:
         ctx.db.set(key, value)
-    ctx.server.dirty += 1
+    ctx.server.dirty += len(pairs)
     return 1
 
 
@@ -338,6 +357,8 @@ def incrbyfloat(ctx, argv):
     text = format_long_double(result)
     ctx.db.set(argv[1], text, keep_ttl=True)
     ctx.server.dirty += 1
+    # The result, not the increment: replay must not depend on float arithmetic.
+    ctx.server.propagate_as([b"SET", argv[1], text, b"KEEPTTL"])
     return text
 
 

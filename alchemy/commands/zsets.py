@@ -14,12 +14,32 @@ import re
 from alchemy.command import command
 from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
 from alchemy.keyspace import register_type
+from alchemy.persistence.snapshot import (CODECS, pack_collection, pack_doubles,
+                                          unpack_collection, unpack_doubles)
 from alchemy.reply import NULL_ARRAY
 from alchemy.resp import format_double
 from alchemy.util import glob_matcher, parse_int, parse_timeout
 from alchemy.zset import LEX_MAX, LEX_MIN, ZSet
 
+
+def _encode(zset: ZSet) -> bytes:
+    """Snapshot payload: the listpack flag, the members in order, then their scores as
+    doubles (exact: -0.0 and infinities too). O(n)."""
+    pairs = zset.items()
+    return pack_collection(zset.compact, [member for member, _ in pairs],
+                           pack_doubles([score for _, score in pairs]))
+
+
+def _decode(payload: bytes) -> ZSet:
+    """O(n): the pairs come in order, which the sorted list's build takes in linear time."""
+    compact, members, at = unpack_collection(payload, "zset")
+    zset = ZSet.from_scores(dict(zip(members, unpack_doubles(payload, at))))
+    zset.compact = bool(compact)
+    return zset
+
+
 register_type(ZSet, "zset", ZSet.copy, lambda z: "listpack" if z.compact else "skiplist")
+CODECS["zset"] = (_encode, _decode)
 
 NOT_VALID_FLOAT = "ERR value is not a valid float"
 NOT_FLOAT_RANGE = "ERR min or max is not a float"
@@ -547,6 +567,9 @@ def zpopmax(ctx, argv):
     return _zpop(ctx, argv, True)
 
 
+_POP_NAMES = {False: b"ZPOPMIN", True: b"ZPOPMAX"}  # what a pop from one key is logged as
+
+
 def _block(ctx, keys: list, timeout: float, argv: list):
     """Wait for a write to one of keys; outside a client that can wait, time out at once."""
     if not ctx.can_block:
@@ -560,6 +583,8 @@ def _bzpop(ctx, argv, highest: bool):
     for key in ctx.server.keys_to_try(keys):
         zset = _zset(ctx, key)
         if zset is not None:
+            # Logged as the pop from that key, as Redis 7.0 propagates it.
+            ctx.server.propagate_as([_POP_NAMES[highest], key])
             return [key, *_flat(_pop(ctx, key, zset, 1, highest))]
     return _block(ctx, keys, timeout, argv)
 
@@ -599,11 +624,14 @@ def _zmpop_args(argv, numkeys_at: int) -> tuple[list, bool, int]:
 
 
 def _zmpop_from(ctx, keys: list, highest: bool, count: int):
-    """Pop from the first of keys that exists: [key, [[member, score], ...]], else None."""
+    """Pop from the first of keys that exists: [key, [[member, score], ...]], else None.
+    Logged as ZPOPMIN/ZPOPMAX key <count popped>, as Redis 7.0 propagates it."""
     for key in ctx.server.keys_to_try(keys):
         zset = _zset(ctx, key)
         if zset is not None:
-            return [key, [list(pair) for pair in _pop(ctx, key, zset, count, highest)]]
+            popped = _pop(ctx, key, zset, count, highest)
+            ctx.server.propagate_as([_POP_NAMES[highest], key, b"%d" % len(popped)])
+            return [key, [list(pair) for pair in popped]]
     return None
 
 

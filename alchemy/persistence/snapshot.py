@@ -14,14 +14,23 @@ codec from CODECS when one is registered for their type name, else the pickle of
 (trusted: the file is the server's own, in its own directory). A type is found again by
 its name, so a type added later needs no change here.
 
+The collection types (list, hash, set, zset) register codecs next to their classes, with
+the payload `pack_collection` lays out: u8 format (CODEC_FORMAT, checked on reading), u8
+flags of the type, u64 count, u8 width of a length, the lengths, the members back to back,
+then a tail of the type's own (a zset's scores). Members of up to 255 bytes cost one byte of
+framing each, and packing and unpacking run over whole arrays rather than member by member.
+
 The snapshot names the log and the offset in it that its data includes: start-up loads the
 snapshot, then replays that log from that offset.
 """
 
+from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 import os
 import pickle
 import struct
+import sys
 import time
 import zlib
 from typing import Callable
@@ -32,10 +41,59 @@ MAGIC = b"ALCHEMY-SNAPSHOT"
 VERSION = 1
 CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
 _BATCH = 1 << 16
+CODEC_FORMAT = 1  # the first byte of a collection codec's payload
+_BY_WIDTH = {array(code).itemsize: code for code in "BHIQ"}  # bytes per length -> array type
+_SWAP = sys.byteorder == "big"  # payload arrays are little endian
 
 
 class SnapshotError(Exception):
     pass
+
+
+# -- codec helpers ----------------------------------------------------------------------
+
+def _array_bytes(values: array) -> bytes:
+    if _SWAP:
+        values.byteswap()
+    return values.tobytes()
+
+
+def _bytes_array(code: str, data) -> array:
+    values = array(code)
+    values.frombytes(data)
+    if _SWAP:
+        values.byteswap()
+    return values
+
+
+def pack_collection(flags: int, items: list, tail: bytes = b"") -> bytes:
+    """A collection codec's payload: format byte, flags byte, the byte strings items, then
+    tail (more data of the type's own). O(total length)."""
+    longest = max(map(len, items), default=0)
+    width = min(width for width in _BY_WIDTH if longest < 1 << 8 * width)
+    lengths = _array_bytes(array(_BY_WIDTH[width], map(len, items)))
+    head = struct.pack("<BBQB", CODEC_FORMAT, flags, len(items), width)
+    return b"".join((head, lengths, *items, tail))
+
+
+def unpack_collection(payload: bytes, name: str) -> tuple[int, list, int]:
+    """What pack_collection wrote: (flags, items, where the tail starts)."""
+    if payload[0] != CODEC_FORMAT:
+        raise SnapshotError(f"{name} value in payload format {payload[0]}, this server "
+                            f"reads {CODEC_FORMAT}")
+    flags, count, width = struct.unpack_from("<BQB", payload, 1)
+    at = 11
+    lengths = _bytes_array(_BY_WIDTH[width], payload[at:at + width * count])
+    ends = list(accumulate(lengths, initial=at + width * count))
+    return flags, [payload[start:end] for start, end in zip(ends, ends[1:])], ends[-1]
+
+
+def pack_doubles(values) -> bytes:
+    return _array_bytes(array("d", values))
+
+
+def unpack_doubles(data: bytes, at: int) -> list:
+    return _bytes_array("d", data[at:]).tolist()
 
 
 @dataclass
