@@ -93,10 +93,16 @@ class Process:
         self.log.close()
 
 
-def start_alchemy(workdir: str) -> Process:
+def start_alchemy(workdir: str, settings: str = 'save ""\nappendonly no\n') -> Process:
+    """Alchemy configured like the redis-server beside it: no snapshots, no log (unless
+    settings, redis.conf lines, say otherwise)."""
     data = os.path.join(workdir, "alchemy")
+    conf = os.path.join(workdir, "alchemy.conf")
+    with open(conf, "w") as f:
+        f.write(settings)
     server = Process("Alchemy", [sys.executable, "-m", "alchemy_server", "--port", "0",
-                                 "--dir", data], os.path.join(workdir, "alchemy.log"))
+                                 "--dir", data, "--config", conf],
+                     os.path.join(workdir, "alchemy.log"))
 
     def ready() -> bool:
         m = re.search(r"Ready to accept connections on .* port (\d+)", server.read_log())
