@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from alchemy.errors import AlchemyError
+from alchemy.notify import ALL, CLASS_LETTERS, KEY_MISS, KEYEVENT, KEYSPACE, LETTERS
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
           "g": 1000**3, "gb": 1024**3}
@@ -67,6 +68,27 @@ def parse_save(text: str) -> list:
     return rules
 
 
+def parse_events(text: str) -> int:
+    """notify-keyspace-events: class letters to the int of their bits (notify.py)."""
+    flags = 0
+    for letter in text:
+        if letter not in LETTERS:
+            raise ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+        flags |= LETTERS[letter]
+    return flags
+
+
+def format_events(flags: int) -> str:
+    """The bits back as letters in Redis's order, then K, E, m. As in Redis, A stands for
+    every class when all of ALL are on, and hides n then (KEAn reads back as AKE)."""
+    if flags & ALL == ALL:
+        text = "A"
+    else:
+        text = "".join(letter for letter, bit in CLASS_LETTERS if bit & flags)
+    return text + "".join(letter for letter, bit in (("K", KEYSPACE), ("E", KEYEVENT),
+                                                      ("m", KEY_MISS)) if bit & flags)
+
+
 def _format(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -82,6 +104,7 @@ class Setting:
     parse: Callable
     mutable: bool = True
     aliases: tuple = ()
+    format: Callable = _format
 
 
 SETTINGS = {s.name: s for s in [
@@ -121,7 +144,7 @@ SETTINGS = {s.name: s for s in [
     Setting("slowlog-max-len", 128, parse_int),
     Setting("lazyfree-lazy-user-del", False, parse_bool),
     Setting("lazyfree-lazy-user-flush", False, parse_bool),
-    Setting("notify-keyspace-events", "", str),
+    Setting("notify-keyspace-events", 0, parse_events, format=format_events),
     Setting("latency-tracking", True, parse_bool),
     Setting("active-expire-effort", 1, parse_int),
 ]}
@@ -171,10 +194,10 @@ class Config:
         found = {}
         for name, value in self.values.items():
             if fnmatch.fnmatchcase(name, pattern):
-                found[name] = _format(value)
+                found[name] = SETTINGS[name].format(value)
         for alias, name in ALIASES.items():
             if fnmatch.fnmatchcase(alias, pattern):
-                found[alias] = _format(self.values[name])
+                found[alias] = SETTINGS[name].format(self.values[name])
         return found
 
     def load_file(self, path: str) -> None:
@@ -230,7 +253,7 @@ class Config:
             raise AlchemyError(f"ERR Rewriting config file: {e.strerror}") from None
 
     def _line(self, name: str) -> str:
-        text = _format(self.values[name])
+        text = SETTINGS[name].format(self.values[name])
         return f'{name} "{text}"' if not text or " " in text else f"{name} {text}"
 
 

@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Callable
 
-from alchemy import commands  # noqa: F401  (registers every command)
+from alchemy import commands, notify  # noqa: F401  (registers every command)
 from alchemy.client import Client
 from alchemy.command import Command, lookup
 from alchemy.config import Config
@@ -249,6 +249,7 @@ class Database:
     def _expired(self, db: Keyspace, key: bytes) -> None:
         self.stats.expired_keys += 1
         self.dirty += 1
+        notify.publish(self, db.index, notify.EXPIRED, b"expired", key)
         self.touch(db, key)
         if self.log is not None:
             self._propagated.append((db.index, [b"DEL", key]))
