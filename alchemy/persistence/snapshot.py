@@ -38,7 +38,7 @@ from typing import Callable
 from alchemy.keyspace import TYPES
 
 MAGIC = b"ALCHEMY-SNAPSHOT"
-VERSION = 1
+VERSION = 2  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle
 CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
 _BATCH = 1 << 16
 CODEC_FORMAT = 1  # the first byte of a collection codec's payload
