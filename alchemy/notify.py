@@ -47,3 +47,10 @@ def publish(server, db_index: int, kind: int, event: bytes, key: bytes) -> None:
         server.pubsub.publish(b"__keyspace@%d__:%s" % (db_index, key), event)
     if enabled & KEYEVENT:
         server.pubsub.publish(b"__keyevent@%d__:%s" % (db_index, event), key)
+
+
+def notify_new(ctx, key: bytes) -> None:
+    """Call before storing key when the handler has not looked it up: the `new` event if
+    it does not exist yet (Redis's dbAdd). The lookup happens only when `n` is enabled."""
+    if ctx.server.config.values["notify-keyspace-events"] & NEW and ctx.db.get(key) is None:
+        publish(ctx.server, ctx.db.index, NEW, b"new", key)

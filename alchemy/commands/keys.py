@@ -15,6 +15,7 @@ from alchemy.commands.sql import statement_command
 from alchemy.errors import (INVALID_DB, INVALID_EXPIRE, NO_SUCH_KEY, NOT_INTEGER, SYNTAX,
                             AlchemyError, unknown_subcommand, wrong_arity)
 from alchemy.keyspace import TYPES, Keyspace, now_ms
+from alchemy.notify import GENERIC, NEW, notify, publish
 from alchemy.reply import OK, Status
 from alchemy.util import glob_matcher, parse_int
 
@@ -28,7 +29,11 @@ _MAX_SECONDS = _LLONG_MAX // 1000
 # -- existence and deletion -------------------------------------------------------------
 
 def _delete(ctx, keys: list) -> int:
-    deleted = sum(1 for key in keys if ctx.db.delete(key))
+    deleted = 0
+    for key in keys:
+        if ctx.db.delete(key):
+            deleted += 1
+            notify(ctx, GENERIC, b"del", key)
     ctx.server.dirty += deleted
     return deleted
 
@@ -179,14 +184,18 @@ def _rename(ctx, argv, nx: bool):
         return 0 if nx else OK
     if nx and db.get(dst) is not None:
         return 0
-    _place(db, dst, value, db.deadline(src))
+    _place(ctx, db, dst, value, db.deadline(src))
     db.delete(src)
     ctx.server.dirty += 1
+    notify(ctx, GENERIC, b"rename_from", src)
+    notify(ctx, GENERIC, b"rename_to", dst)
     return 1 if nx else OK
 
 
-def _place(db: Keyspace, key: bytes, value, deadline: int | None) -> None:
-    """Store value at key, replacing whatever was there, with the given deadline (or none)."""
+def _place(ctx, db: Keyspace, key: bytes, value, deadline: int | None) -> None:
+    """Store value at key, replacing whatever was there, with the given deadline (or none).
+    The key is new even when it replaces one: Redis deletes the old key, then adds."""
+    publish(ctx.server, db.index, NEW, b"new", key)
     db.set(key, value)
     if deadline is not None:
         db.expire_at(key, deadline)
@@ -245,8 +254,9 @@ def copy(ctx, argv):
     value = src_db.get(src)
     if value is None or (dst_db.get(dst) is not None and not replace):
         return 0
-    _place(dst_db, dst, TYPES[type(value)].copy(value), src_db.deadline(src))
+    _place(ctx, dst_db, dst, TYPES[type(value)].copy(value), src_db.deadline(src))
     ctx.server.dirty += 1
+    publish(ctx.server, dst_db.index, GENERIC, b"copy_to", dst)
     if dst_db is not src_db:
         ctx.server.touch(dst_db, dst)
     return 1
@@ -262,9 +272,11 @@ def move(ctx, argv):
     value = src_db.get(key)
     if value is None or dst_db.get(key) is not None:
         return 0
-    _place(dst_db, key, value, src_db.deadline(key))
+    _place(ctx, dst_db, key, value, src_db.deadline(key))
     src_db.delete(key)
     ctx.server.dirty += 1
+    notify(ctx, GENERIC, b"move_from", key)
+    publish(ctx.server, dst_db.index, GENERIC, b"move_to", key)
     ctx.server.touch(dst_db, key)
     return 1
 
@@ -411,9 +423,11 @@ def _expire(ctx, argv, name: str, seconds: bool, relative: bool) -> int:
     if when <= now:
         db.delete(key)  # a deadline already past deletes at once
         ctx.server.propagate_as([b"DEL", key])
+        notify(ctx, GENERIC, b"del", key)
     else:
         db.expire_at(key, when)
         ctx.server.propagate_as([b"PEXPIREAT", key, b"%d" % when])
+        notify(ctx, GENERIC, b"expire", key)
     ctx.server.dirty += 1
     return 1
 
@@ -483,4 +497,5 @@ def persist(ctx, argv):
     if ctx.db.get(argv[1]) is None or not ctx.db.persist(argv[1]):
         return 0
     ctx.server.dirty += 1
+    notify(ctx, GENERIC, b"persist", argv[1])
     return 1

@@ -9,6 +9,7 @@ from alchemy.errors import (INVALID_EXPIRE, NOT_INTEGER, OVERFLOW, STRING_TOO_LO
                             AlchemyError)
 from alchemy.keyspace import now_ms
 from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
+from alchemy.notify import GENERIC, NEW, STRING, notify, notify_new
 from alchemy.reply import OK
 from alchemy.util import parse_int
 
@@ -91,8 +92,10 @@ def set_(ctx, argv):
     db = ctx.db
     key = argv[1]
     if len(argv) == 3:
+        notify_new(ctx, key)
         db.set(key, argv[2])
         ctx.server.dirty += 1
+        notify(ctx, STRING, b"set", key)
         return OK
     flags, unit, expire = _string_options(argv, 3, _SET_OPTIONS)
     deadline = expire_deadline(unit, expire, "set") if unit else None
@@ -100,10 +103,14 @@ def set_(ctx, argv):
     old = db.get_string(key) if want_old else db.get(key)
     if (b"NX" in flags and old is not None) or (b"XX" in flags and old is None):
         return _bytes(old) if want_old else None
+    if old is None:
+        notify(ctx, NEW, b"new", key)
     db.set(key, argv[2], keep_ttl=b"KEEPTTL" in flags)
+    ctx.server.dirty += 1
+    notify(ctx, STRING, b"set", key)
     if deadline is not None:
         db.expire_at(key, deadline)
-    ctx.server.dirty += 1
+        notify(ctx, GENERIC, b"expire", key)
     if unit is not None and unit != b"PXAT":
         _log_set_until(ctx, key, argv[2], deadline)
     elif want_old:  # the old value was for the caller; replay needs only the write
@@ -121,15 +128,20 @@ def _log_set_until(ctx, key: bytes, value: bytes, deadline: int) -> None:
 def setnx(ctx, argv):
     if ctx.db.get(argv[1]) is not None:
         return 0
+    notify(ctx, NEW, b"new", argv[1])
     ctx.db.set(argv[1], argv[2])
     ctx.server.dirty += 1
+    notify(ctx, STRING, b"set", argv[1])
     return 1
 
 
 def _set_with_ttl(ctx, argv, unit: bytes, name: str):
     deadline = expire_deadline(unit, argv[2], name)
+    notify_new(ctx, argv[1])
     ctx.db.set(argv[1], argv[3])
+    notify(ctx, STRING, b"set", argv[1])
     ctx.db.expire_at(argv[1], deadline)
+    notify(ctx, GENERIC, b"expire", argv[1])
     ctx.server.dirty += 1
     _log_set_until(ctx, argv[1], argv[3], deadline)
     return OK
@@ -151,7 +163,10 @@ def psetex(ctx, argv):
          summary="Set the string value of a key and return its old value")
 def getset(ctx, argv):
     old = _string(ctx, argv[1])
+    if old is None:
+        notify(ctx, NEW, b"new", argv[1])
     ctx.db.set(argv[1], argv[2])
+    notify(ctx, STRING, b"set", argv[1])
     ctx.server.dirty += 1
     return _bytes(old)
 
@@ -162,6 +177,7 @@ def getdel(ctx, argv):
     old = _string(ctx, argv[1])
     if old is not None:
         ctx.db.delete(argv[1])
+        notify(ctx, GENERIC, b"del", argv[1])
         ctx.server.dirty += 1
         ctx.server.propagate_as([b"DEL", argv[1]])
     return _bytes(old)
@@ -180,11 +196,14 @@ def getex(ctx, argv):
         if unit in (b"EXAT", b"PXAT") and deadline <= now_ms():
             db.delete(key)  # a deadline already past deletes at once, as in Redis
             ctx.server.propagate_as([b"DEL", key])
+            notify(ctx, GENERIC, b"del", key)
         else:
             db.expire_at(key, deadline)
             ctx.server.propagate_as([b"PEXPIREAT", key, b"%d" % deadline])
+            notify(ctx, GENERIC, b"expire", key)
         ctx.server.dirty += 1
     elif b"PERSIST" in flags and db.persist(key):
+        notify(ctx, GENERIC, b"persist", key)
         ctx.server.dirty += 1
         ctx.server.propagate_as([b"PERSIST", key])
     return _bytes(value)
@@ -211,10 +230,16 @@ def _pairs(argv, name: str) -> list:
          summary="Set multiple keys to multiple values")
 def mset(ctx, argv):
     pairs = _pairs(argv, "mset")
-    for key, value in pairs:
-        ctx.db.set(key, value)
-    ctx.server.dirty += len(pairs)
+    _set_pairs(ctx, pairs)
     return OK
+
+
+def _set_pairs(ctx, pairs: list) -> None:
+    for key, value in pairs:
+        notify_new(ctx, key)
+        ctx.db.set(key, value)
+        notify(ctx, STRING, b"set", key)
+    ctx.server.dirty += len(pairs)
 
 
 @command("msetnx", -3, "write denyoom", keys=(1, -1, 2), group="string",
@@ -223,9 +248,7 @@ def msetnx(ctx, argv):
     pairs = _pairs(argv, "msetnx")
     if any(ctx.db.get(key) is not None for key, _ in pairs):
         return 0
-    for key, value in pairs:
-        ctx.db.set(key, value)
-    ctx.server.dirty += len(pairs)
+    _set_pairs(ctx, pairs)
     return 1
 
 
@@ -234,8 +257,10 @@ def msetnx(ctx, argv):
 def append(ctx, argv):
     value = _string(ctx, argv[1])
     if value is None:
+        notify(ctx, NEW, b"new", argv[1])
         ctx.db.set(argv[1], argv[2], keep_ttl=True)
         ctx.server.dirty += 1
+        notify(ctx, STRING, b"append", argv[1])
         return len(argv[2])
     _check_length(ctx, len(value) + len(argv[2]))
     if type(value) is bytes:
@@ -243,6 +268,7 @@ def append(ctx, argv):
         ctx.db.set(argv[1], value, keep_ttl=True)
     value += argv[2]
     ctx.server.dirty += 1
+    notify(ctx, STRING, b"append", argv[1])
     return len(value)
 
 
@@ -294,6 +320,8 @@ def setrange(ctx, argv):
     if not patch:
         return 0 if value is None else len(value)
     _check_length(ctx, offset + len(patch))
+    if value is None:
+        notify(ctx, NEW, b"new", argv[1])
     if value is None or type(value) is bytes:
         value = bytearray(value or b"")
         ctx.db.set(argv[1], value, keep_ttl=True)
@@ -301,6 +329,7 @@ def setrange(ctx, argv):
         value.extend(bytes(offset - len(value)))
     value[offset:offset + len(patch)] = patch
     ctx.server.dirty += 1
+    notify(ctx, STRING, b"setrange", argv[1])
     return len(value)
 
 
@@ -313,8 +342,11 @@ def _incr(ctx, key: bytes, delta: int) -> int:
     result = current + delta
     if not -2**63 <= result < 2**63:
         raise AlchemyError(OVERFLOW)
+    if value is None:
+        notify(ctx, NEW, b"new", key)
     ctx.db.set(key, str(result).encode(), keep_ttl=True)
     ctx.server.dirty += 1
+    notify(ctx, STRING, b"incrby", key)
     return result
 
 
@@ -355,8 +387,11 @@ def incrbyfloat(ctx, argv):
     if result is None or type(result) is float:  # NaN or an infinity
         raise AlchemyError("ERR increment would produce NaN or Infinity")
     text = format_long_double(result)
+    if value is None:
+        notify(ctx, NEW, b"new", argv[1])
     ctx.db.set(argv[1], text, keep_ttl=True)
     ctx.server.dirty += 1
+    notify(ctx, STRING, b"incrbyfloat", argv[1])
     # The result, not the increment: replay must not depend on float arithmetic.
     ctx.server.propagate_as([b"SET", argv[1], text, b"KEEPTTL"])
     return text
