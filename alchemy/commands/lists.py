@@ -21,6 +21,7 @@ from alchemy.command import command
 from alchemy.errors import (INDEX_OUT_OF_RANGE, NO_SUCH_KEY, SYNTAX, AlchemyError,
                             wrong_arity)
 from alchemy.keyspace import register_type
+from alchemy.notify import GENERIC, LIST, NEW, notify
 from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.reply import NULL_ARRAY, OK
 from alchemy.util import parse_int, parse_timeout
@@ -70,16 +71,23 @@ def _push(values: deque, value: bytes, left: bool) -> None:
         values.append(value)
 
 
-def _removed(ctx, key: bytes, values: deque, count: int) -> None:
-    """Account for count elements taken out of the list at key; an empty list goes."""
+def _removed(ctx, key: bytes, values: deque, count: int, event: bytes) -> None:
+    """Account for count elements taken out of the list at key by event; an empty list
+    goes."""
+    notify(ctx, LIST, event, key)
     if not values:
         ctx.db.delete(key)
+        notify(ctx, GENERIC, b"del", key)
     ctx.server.dirty += count
+
+
+def _pop_event(left: bool) -> bytes:
+    return b"lpop" if left else b"rpop"
 
 
 def _pop_one(ctx, key: bytes, values: deque, left: bool) -> bytes:
     value = values.popleft() if left else values.pop()
-    _removed(ctx, key, values, 1)
+    _removed(ctx, key, values, 1, _pop_event(left))
     return value
 
 
@@ -87,8 +95,16 @@ def _pop_many(ctx, key: bytes, values: deque, left: bool, count: int) -> list:
     """Up to count elements from one end, in the order they are popped. O(count)."""
     pop = values.popleft if left else values.pop
     popped = [pop() for _ in range(min(count, len(values)))]
-    _removed(ctx, key, values, len(popped))
+    _removed(ctx, key, values, len(popped), _pop_event(left))
     return popped
+
+
+def _created(ctx, key: bytes) -> deque:
+    """A new empty list stored at key, to be filled at once."""
+    values = deque()
+    notify(ctx, NEW, b"new", key)
+    ctx.db.set(key, values)
+    return values
 
 
 def _range(start: int, end: int, length: int) -> tuple[int, int]:
@@ -133,14 +149,18 @@ def _push_command(ctx, argv: list, left: bool, existing_only: bool) -> int:
     if values is None:
         if existing_only:
             return 0
-        values = deque()
-        ctx.db.set(key, values)
+        values = _created(ctx, key)
     if left:
         values.extendleft(argv[2:])
     else:
         values.extend(argv[2:])
     ctx.server.dirty += len(argv) - 2
+    notify(ctx, LIST, _push_event(left), key)
     return len(values)
+
+
+def _push_event(left: bool) -> bytes:
+    return b"lpush" if left else b"rpush"
 
 
 _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when the command "
@@ -190,6 +210,7 @@ def linsert(ctx, argv):
         return -1
     values.insert(index if where == b"before" else index + 1, argv[4])
     ctx.server.dirty += 1
+    notify(ctx, LIST, b"linsert", argv[1])
     return len(values)
 
 
@@ -320,6 +341,7 @@ def lset(ctx, argv):
         raise AlchemyError(INDEX_OUT_OF_RANGE)
     values[index] = argv[3]
     ctx.server.dirty += 1
+    notify(ctx, LIST, b"lset", argv[1])
     return OK
 
 
@@ -341,7 +363,7 @@ def ltrim(ctx, argv):
     for _ in range(length - stop):
         values.pop()
     removed = length - (stop - start)
-    _removed(ctx, key, values, removed)
+    _removed(ctx, key, values, removed, b"ltrim")
     if not removed:
         # Redis signals the key as modified even when nothing was trimmed (WATCH sees it).
         ctx.server.touch(ctx.db, key)
@@ -371,7 +393,7 @@ def lrem(ctx, argv):
             kept.reverse()
         values.clear()
         values.extend(kept)  # the same deque: the key keeps its TTL
-        _removed(ctx, key, values, removed)
+        _removed(ctx, key, values, removed, b"lrem")
     return removed
 
 
@@ -439,12 +461,10 @@ def _move(ctx, source: bytes, target: bytes, from_left: bool, to_left: bool):
     destination = _list(ctx, target)  # checked before anything changes
     value = values.popleft() if from_left else values.pop()
     if destination is None:
-        destination = deque()
-        ctx.db.set(target, destination)
+        destination = _created(ctx, target)
     _push(destination, value, to_left)
-    if not values:
-        ctx.db.delete(source)
-    ctx.server.dirty += 1
+    notify(ctx, LIST, _push_event(to_left), target)
+    _removed(ctx, source, values, 1, _pop_event(from_left))
     return value
 
 
