@@ -17,6 +17,7 @@ from alchemy.commands.sets import (parse_random_count, random_member, random_mem
 from alchemy.errors import NOT_FLOAT, OVERFLOW, SYNTAX, AlchemyError, wrong_arity
 from alchemy.keyspace import register_type
 from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
+from alchemy.notify import GENERIC, HASH, NEW, notify
 from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.reply import OK
 from alchemy.util import parse_int
@@ -64,11 +65,12 @@ def _hash(ctx, key: bytes) -> Hash | None:
     return ctx.db.get_typed(key, Hash)
 
 
-def _put(ctx, key: bytes, value: Hash | None, pairs: list) -> int:
-    """Set (field, value) pairs in the hash at key (value; a new hash when None); how many
-    fields are new."""
+def _put(ctx, key: bytes, value: Hash | None, pairs: list, event: bytes) -> int:
+    """Set (field, value) pairs in the hash at key (value; a new hash when None) and notify
+    event; how many fields are new."""
     if value is None:
         value = Hash()
+        notify(ctx, NEW, b"new", key)
         ctx.db.set(key, value)
     before = len(value)
     value.update(pairs)
@@ -78,6 +80,7 @@ def _put(ctx, key: bytes, value: Hash | None, pairs: list) -> int:
         if len(value) > config["hash-max-listpack-entries"] or any(
                 len(field) > longest or len(item) > longest for field, item in pairs):
             value.listpack = False
+    notify(ctx, HASH, event, key)
     return len(value) - before
 
 
@@ -91,7 +94,7 @@ def _pairs(argv: list, name: str) -> list:
          summary="Set the string value of a hash field")
 def hset(ctx, argv):
     pairs = _pairs(argv, "hset")
-    added = _put(ctx, argv[1], _hash(ctx, argv[1]), pairs)
+    added = _put(ctx, argv[1], _hash(ctx, argv[1]), pairs, b"hset")
     ctx.server.dirty += len(pairs)
     return added
 
@@ -100,7 +103,7 @@ def hset(ctx, argv):
          summary="Set multiple hash fields to multiple values")
 def hmset(ctx, argv):
     pairs = _pairs(argv, "hmset")
-    _put(ctx, argv[1], _hash(ctx, argv[1]), pairs)
+    _put(ctx, argv[1], _hash(ctx, argv[1]), pairs, b"hset")
     ctx.server.dirty += len(pairs)
     return OK
 
@@ -111,7 +114,7 @@ def hsetnx(ctx, argv):
     value = _hash(ctx, argv[1])
     if value is not None and argv[2] in value:
         return 0
-    _put(ctx, argv[1], value, [(argv[2], argv[3])])
+    _put(ctx, argv[1], value, [(argv[2], argv[3])], b"hset")
     ctx.server.dirty += 1
     return 1
 
@@ -140,8 +143,11 @@ def hdel(ctx, argv):
     for field in argv[2:]:
         if value.pop(field, None) is not None:
             deleted += 1
+    if deleted:
+        notify(ctx, HASH, b"hdel", argv[1])
     if not value:
         ctx.db.delete(argv[1])
+        notify(ctx, GENERIC, b"del", argv[1])
     ctx.server.dirty += deleted
     return deleted
 
@@ -194,7 +200,7 @@ def hincrby(ctx, argv):
     result = (0 if old is None else parse_int(old, HASH_NOT_INTEGER)) + increment
     if not -2**63 <= result < 2**63:
         raise AlchemyError(OVERFLOW)
-    _put(ctx, argv[1], value, [(argv[2], str(result).encode())])
+    _put(ctx, argv[1], value, [(argv[2], str(result).encode())], b"hincrby")
     ctx.server.dirty += 1
     return result
 
@@ -211,7 +217,7 @@ def hincrbyfloat(ctx, argv):
     if result is None or type(result) is float:
         raise AlchemyError("ERR increment would produce NaN or Infinity")
     text = format_long_double(result)
-    _put(ctx, argv[1], value, [(argv[2], text)])
+    _put(ctx, argv[1], value, [(argv[2], text)], b"hincrbyfloat")
     ctx.server.dirty += 1
     # The result, not the increment: replay must not depend on float arithmetic.
     ctx.server.propagate_as([b"HSET", argv[1], argv[2], text])
