@@ -17,6 +17,7 @@ from alchemy.command import command
 from alchemy.commands.keys import parse_cursor, parse_scan_options
 from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
 from alchemy.keyspace import register_type
+from alchemy.notify import GENERIC, NEW, SET, notify, notify_new
 from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.util import parse_int
 
@@ -94,13 +95,16 @@ def _sets(ctx, keys: list) -> list:
     return [_set(ctx, key) for key in keys]
 
 
-def _remove(ctx, key: bytes, value: Set, members) -> int:
+def _remove(ctx, key: bytes, value: Set, members, event: bytes = b"srem") -> int:
     """Remove members from the set at key, deleting the key once empty; how many went."""
     before = len(value)
     value.difference_update(members)
     removed = before - len(value)
+    if removed:
+        notify(ctx, SET, event, key)
     if not value:
         ctx.db.delete(key)
+        notify(ctx, GENERIC, b"del", key)
     ctx.server.dirty += removed
     return removed
 
@@ -160,15 +164,24 @@ def scan_collection(ctx, argv: list, cursor: int, collection, compact: bool, rep
 def sadd(ctx, argv):
     value = _set(ctx, argv[1])
     if value is None:
-        value = Set()
-        ctx.db.set(argv[1], value)
+        value = _created(ctx, argv[1])
     before = len(value)
     members = argv[2:]
     value.update(members)
     _after_adding(ctx, value, members)
     added = len(value) - before
+    if added:
+        notify(ctx, SET, b"sadd", argv[1])
     ctx.server.dirty += added
     return added
+
+
+def _created(ctx, key: bytes) -> Set:
+    """A new empty set stored at key, to be filled at once."""
+    value = Set()
+    notify(ctx, NEW, b"new", key)
+    ctx.db.set(key, value)
+    return value
 
 
 @command("srem", -3, "write fast", keys=(1, 1, 1), group="set",
@@ -229,7 +242,7 @@ def spop(ctx, argv):
         if value is None:
             return None
         member = random_member(value)
-        _remove(ctx, argv[1], value, (member,))
+        _remove(ctx, argv[1], value, (member,), b"spop")
         ctx.server.propagate_as([b"SREM", argv[1], member])  # the random choice, made
         return member
     return _spop_count(ctx, argv[1], argv[2])
@@ -249,7 +262,7 @@ def _spop_count(ctx, key: bytes, arg: bytes) -> set:
         return set()
     popped = set(random_members(value, count))
     remaining = len(value) - len(popped)
-    _remove(ctx, key, value, popped)
+    _remove(ctx, key, value, popped, b"spop")
     # The log gets what was chosen, as one unit.
     if not remaining:
         logged = [[b"DEL", key]]
@@ -284,12 +297,12 @@ def smove(ctx, argv):
         return 0
     _remove(ctx, source_key, source, (member,))
     if destination is None:
-        destination = Set()
-        ctx.db.set(destination_key, destination)
+        destination = _created(ctx, destination_key)
     if member not in destination:
         destination.add(member)
         _after_adding(ctx, destination, (member,))
         ctx.server.dirty += 1
+        notify(ctx, SET, b"sadd", destination_key)
     return 1
 
 
@@ -319,14 +332,17 @@ def _difference(sets: list, cls: type) -> set:
     return result
 
 
-def _store(ctx, destination: bytes, result: Set) -> int:
+def _store(ctx, destination: bytes, result: Set, event: bytes) -> int:
     """Replace destination with result (dropping its TTL), or delete it when result is
     empty; the size of the result."""
     if result:
         _after_adding(ctx, result, result)
+        notify_new(ctx, destination)
         ctx.db.set(destination, result)
+        notify(ctx, SET, event, destination)
         ctx.server.dirty += 1
     elif ctx.db.delete(destination):
+        notify(ctx, GENERIC, b"del", destination)
         ctx.server.dirty += 1
     return len(result)
 
@@ -340,7 +356,7 @@ def sinter(ctx, argv):
 @command("sinterstore", -3, "write denyoom", keys=(1, -1, 1), group="set",
          summary="Intersect multiple sets and store the resulting set in a key")
 def sinterstore(ctx, argv):
-    return _store(ctx, argv[1], _intersection(_sets(ctx, argv[2:]), Set))
+    return _store(ctx, argv[1], _intersection(_sets(ctx, argv[2:]), Set), b"sinterstore")
 
 
 @command("sunion", -2, "readonly", keys=(1, -1, 1), group="set", summary="Add multiple sets")
@@ -351,7 +367,7 @@ def sunion(ctx, argv):
 @command("sunionstore", -3, "write denyoom", keys=(1, -1, 1), group="set",
          summary="Add multiple sets and store the resulting set in a key")
 def sunionstore(ctx, argv):
-    return _store(ctx, argv[1], _union(_sets(ctx, argv[2:]), Set))
+    return _store(ctx, argv[1], _union(_sets(ctx, argv[2:]), Set), b"sunionstore")
 
 
 @command("sdiff", -2, "readonly", keys=(1, -1, 1), group="set", summary="Subtract multiple sets")
@@ -362,7 +378,7 @@ def sdiff(ctx, argv):
 @command("sdiffstore", -3, "write denyoom", keys=(1, -1, 1), group="set",
          summary="Subtract multiple sets and store the resulting set in a key")
 def sdiffstore(ctx, argv):
-    return _store(ctx, argv[1], _difference(_sets(ctx, argv[2:]), Set))
+    return _store(ctx, argv[1], _difference(_sets(ctx, argv[2:]), Set), b"sdiffstore")
 
 
 def _numkeys_keys(argv: list) -> list:
