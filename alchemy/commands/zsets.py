@@ -14,6 +14,7 @@ import re
 from alchemy.command import command
 from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
 from alchemy.keyspace import register_type
+from alchemy.notify import GENERIC, NEW, ZSET, notify, notify_new
 from alchemy.persistence.snapshot import (CODECS, pack_collection, pack_doubles,
                                           unpack_collection, unpack_doubles)
 from alchemy.reply import NULL_ARRAY
@@ -171,10 +172,12 @@ def _put(ctx, zset: ZSet, member: bytes, score: float) -> None:
     zset.add(member, score + 0.0 if zset.compact else score)
 
 
-def _store(ctx, key: bytes, scores: dict) -> int:
-    """Replace key with a sorted set of scores (deleting it when empty); the new size."""
+def _store(ctx, key: bytes, scores: dict, event: bytes) -> int:
+    """Replace key with a sorted set of scores (deleting it when empty) and notify event;
+    the new size."""
     if not scores:
         if ctx.db.delete(key):
+            notify(ctx, GENERIC, b"del", key)
             ctx.server.dirty += 1
         return 0
     compact = _fits_listpack(ctx, len(scores), max(map(len, scores)))
@@ -182,17 +185,21 @@ def _store(ctx, key: bytes, scores: dict) -> int:
         scores = {member: score + 0.0 for member, score in scores.items()}
     zset = ZSet.from_scores(scores)
     zset.compact = compact
+    notify_new(ctx, key)
     ctx.db.set(key, zset)
     ctx.server.dirty += 1
+    notify(ctx, ZSET, event, key)
     return len(zset)
 
 
-def _removed(ctx, key: bytes, zset: ZSet, count: int) -> None:
-    """Account for count removed members: the write, and the key if now empty."""
+def _removed(ctx, key: bytes, zset: ZSet, count: int, event: bytes) -> None:
+    """Account for count members removed by event: the write, and the key if now empty."""
     if count:
         ctx.server.dirty += count
+        notify(ctx, ZSET, event, key)
         if not zset:
             ctx.db.delete(key)
+            notify(ctx, GENERIC, b"del", key)
 
 
 def _scored(ctx, pairs: list) -> list:
@@ -260,6 +267,7 @@ def _zadd(ctx, key: bytes, flags: set, args: list):
         if xx:
             return None if incr else 0
         zset = ZSet()
+        notify(ctx, NEW, b"new", key)
         ctx.db.set(key, zset)
     added = updated = 0
     result = None
@@ -284,6 +292,8 @@ def _zadd(ctx, key: bytes, flags: set, args: list):
                 updated += 1
         result = score
     ctx.server.dirty += added + updated
+    if added or updated:
+        notify(ctx, ZSET, b"zincr" if incr else b"zadd", key)
     if incr:
         return result
     return added + updated if b"CH" in flags else added
@@ -298,7 +308,7 @@ def zrem(ctx, argv):
     if zset is None:
         return 0
     removed = sum(zset.remove(member) for member in argv[2:])
-    _removed(ctx, key, zset, removed)
+    _removed(ctx, key, zset, removed, b"zrem")
     return removed
 
 
@@ -316,7 +326,7 @@ def _zremrange(ctx, argv, by: bytes) -> int:
     else:
         span = _span(zset, by, low, high)
     removed = zset.delete_span(*span)
-    _removed(ctx, key, zset, removed)
+    _removed(ctx, key, zset, removed, b"zremrangeby" + by.lower().removeprefix(b"by"))
     return removed
 
 
@@ -456,7 +466,7 @@ def _zrange(ctx, argv, src: int, by: bytes | None = None, reverse: bool | None =
     else:
         pairs = _limited_items(zset, _span(zset, by, low, high), offset, limit, reverse)
     if destination is not None:
-        return _store(ctx, destination, dict(pairs))
+        return _store(ctx, destination, dict(pairs), b"zrangestore")
     if withscores:
         return _scored(ctx, pairs)
     return [member for member, _ in pairs]
@@ -535,7 +545,7 @@ def zrevrangebylex(ctx, argv):
 
 def _pop(ctx, key: bytes, zset: ZSet, count: int, highest: bool) -> list:
     popped = zset.pop(count, highest)
-    _removed(ctx, key, zset, len(popped))
+    _removed(ctx, key, zset, len(popped), b"zpopmax" if highest else b"zpopmin")
     return popped
 
 
@@ -794,7 +804,7 @@ def _setop(ctx, argv, numkeys_at: int, op: str, destination: bytes | None = None
         weighted = sorted(zip(inputs, weights), key=lambda pair: len(pair[0]))
         result = (_union if op == "union" else _inter)(weighted, how)
     if destination is not None:
-        return _store(ctx, destination, result)
+        return _store(ctx, destination, result, b"z%sstore" % op.encode())
     pairs = ZSet.from_scores(result).items()
     return _scored(ctx, pairs) if withscores else [member for member, _ in pairs]
 
