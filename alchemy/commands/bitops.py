@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from alchemy.command import command  # noqa: E402
 from alchemy.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, AlchemyError  # noqa: E402
+from alchemy.notify import GENERIC, NEW, STRING, notify, notify_new  # noqa: E402
 from alchemy.util import parse_int  # noqa: E402
 
 BAD_BIT = "ERR The bit argument must be 1 or 0."
@@ -83,6 +84,7 @@ def _bitmap_for_write(ctx, key: bytes, last_bit: int) -> tuple[bytearray, bool]:
     size = (last_bit >> 3) + 1
     if value is None:
         value = bytearray(size)
+        notify(ctx, NEW, b"new", key)
         db.set(key, value)
         return value, True
     if type(value) is bytes:
@@ -178,6 +180,7 @@ def setbit(ctx, argv):
         value[byte] ^= mask
     if grown or old != on:
         ctx.server.dirty += 1
+        notify(ctx, STRING, b"setbit", argv[1])
     return old
 
 
@@ -250,9 +253,13 @@ def bitop(ctx, argv):
     size = max((len(s) for s in sources if s is not None), default=0)
     if size == 0:
         if db.delete(argv[2]):
+            notify(ctx, GENERIC, b"del", argv[2])
             ctx.server.dirty += 1
         return 0
-    db.set(argv[2], _combine(op, sources, size))
+    result = _combine(op, sources, size)
+    notify_new(ctx, argv[2])
+    db.set(argv[2], result)
+    notify(ctx, STRING, b"set", argv[2])
     ctx.server.dirty += 1
     return size
 
@@ -359,6 +366,8 @@ def _bitfield(ctx, argv, read_only: bool) -> list:
         changes += grown or new != old
     # A FAIL that wrote nothing still created or grew the key: that is a change too.
     ctx.server.dirty += changes or int(grown)
+    if changes:
+        notify(ctx, STRING, b"setbit", argv[1])
     return replies
 
 
