@@ -335,3 +335,13 @@ def test_events_inside_transactions(r, listener):
         pipe.incr("a")
         pipe.execute()
     assert events(r, listener) == [(b"set", b"a"), (b"incrby", b"a")]
+
+
+def test_zset_range_removals_name_their_kind(r, listener):
+    enable(r, "Ez")
+    r.zadd("z", {"a": 0, "b": 0, "c": 0, "d": 0})
+    r.zremrangebyrank("z", 0, 0)
+    r.zremrangebylex("z", "[b", "[c")
+    r.zremrangebylex("z", "[x", "[y")  # nothing in range
+    assert events(r, listener) == [(b"zadd", b"z"), (b"zremrangebyrank", b"z"),
+                                   (b"zremrangebylex", b"z")]

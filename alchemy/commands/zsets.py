@@ -312,6 +312,10 @@ def zrem(ctx, argv):
     return removed
 
 
+_ZREMRANGE_EVENTS = {b"RANK": b"zremrangebyrank", b"BYSCORE": b"zremrangebyscore",
+                     b"BYLEX": b"zremrangebylex"}
+
+
 def _zremrange(ctx, argv, by: bytes) -> int:
     key, low, high = argv[1], argv[2], argv[3]
     if by == b"RANK":
@@ -326,7 +330,7 @@ def _zremrange(ctx, argv, by: bytes) -> int:
     else:
         span = _span(zset, by, low, high)
     removed = zset.delete_span(*span)
-    _removed(ctx, key, zset, removed, b"zremrangeby" + by.lower().removeprefix(b"by"))
+    _removed(ctx, key, zset, removed, _ZREMRANGE_EVENTS[by])
     return removed
 
 
