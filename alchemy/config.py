@@ -123,6 +123,8 @@ SETTINGS = {s.name: s for s in [
     Setting("appendonly", False, parse_bool),
     Setting("appendfsync", "everysec", one_of("always", "everysec", "no")),
     Setting("appendfilename", "appendonly.aof", str, mutable=False),
+    Setting("auto-aof-rewrite-percentage", 100, between(parse_int, 0, 2**31 - 1)),
+    Setting("auto-aof-rewrite-min-size", 64 * 1024 * 1024, between(parse_memory, 0, 2**63 - 1)),
     Setting("dbfilename", "dump.rdb", str),
     Setting("save", [(3600, 1), (300, 100), (60, 10000)], parse_save),
     Setting("lua-time-limit", 5000, parse_int, aliases=("busy-reply-threshold",)),

@@ -1,4 +1,5 @@
-"""Persistence commands (rdb.c): SAVE, BGSAVE, LASTSAVE. The work is alchemy.persistence's."""
+"""Persistence commands (rdb.c, aof.c): SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE. The work is
+alchemy.persistence's."""
 
 from alchemy.command import command
 from alchemy.errors import SYNTAX, AlchemyError
@@ -19,8 +20,14 @@ def save(ctx, argv):
 def bgsave(ctx, argv):
     if len(argv) > 2 or (len(argv) == 2 and argv[1].upper() != b"SCHEDULE"):
         raise AlchemyError(SYNTAX)
-    ctx.server.persistence.bgsave()
-    return Status("Background saving started")
+    return Status(ctx.server.persistence.bgsave(schedule=len(argv) == 2))
+
+
+@command("bgrewriteaof", 1, "admin noscript no_async_loading", group="server",
+         summary="Asynchronously rewrite the append-only file",
+         complexity="O(1)")
+def bgrewriteaof(ctx, argv):
+    return Status(ctx.server.persistence.bgrewriteaof())
 
 
 @command("lastsave", 1, "loading stale fast", group="server",

@@ -1,12 +1,38 @@
 """Durability: the append-only log a forked child writes, and forked snapshots.
 
 `Persistence` is the state one Database keeps about its files: at start-up it loads the
-snapshot and replays the log (`load`), then starts the log writer (`start`); SAVE, BGSAVE
-and INFO read and update it. The modules:
+snapshot and replays the log (`load`), then starts the log writer (`start`); SAVE, BGSAVE,
+BGREWRITEAOF and INFO read and update it. The modules:
 
 - log.py: the record format, reading a log back, torn tails and damage;
 - writer.py: the log writer child's loop; appendlog.py: the server's side of it;
 - snapshot.py: the snapshot format; fork.py and children.py: forking and reaping.
+
+The data on disk is a pair: the snapshot (dbfilename) and the log (appendfilename). The
+snapshot names a log and an offset in it; the log's header names the snapshot it starts
+from. Start-up loads the snapshot, then replays the log from that offset when the snapshot
+names this log, or from its start when the log starts from this snapshot.
+
+Rewriting the log (BGREWRITEAOF, or automatically once the pair has grown by
+auto-aof-rewrite-percentage of its size after the last rewrite and past
+auto-aof-rewrite-min-size) reuses that pairing, so loading needs nothing new:
+
+1. A forked child writes a fresh snapshot S to `<dbfilename>.rewrite` and fsyncs it. S
+   names the current log and its end at the fork, O. The log goes on growing meanwhile.
+2. When the child succeeded, the log writer is paused: it writes and fsyncs what it has
+   and exits (writes go on and wait in memory, replies under `always` with them).
+3. The server writes `<appendfilename>.rewrite`: a header naming S, then the old log's
+   bytes from O to its end (the writes that arrived while the child worked); fsync.
+4. S is renamed over the snapshot, the directory fsynced: the pair is now S + old log,
+   read from O, which holds everything.
+5. The new log is renamed over the old one, the directory fsynced: the pair is S + new
+   log, read from its start. A writer starts on the new file with what waited in memory.
+
+A crash before 4 leaves the old pair untouched (the .rewrite files are removed at
+start-up); between 4 and 5 the old log continues S; after 5 the new one does. The old log
+is only replaced by a complete, fsynced file. While a rewrite runs BGSAVE is refused or
+scheduled (as Redis does with another child active); SAVE is allowed, since step 4 installs
+S together with the log that continues it.
 """
 
 import logging
@@ -44,6 +70,17 @@ class Persistence:
         self.last_bgsave_seconds = -1
         self.loading = False
         self.loop = None
+        self.bgsave_scheduled = False
+        self.rewrite_pid = 0  # the rewrite's snapshot child; -1: starting after this command
+        self.rewrite_origin: snapshot.Origin | None = None
+        self.rewriting = False  # from the fork until the new log is in place (or failed)
+        self.rewrite_scheduled = False
+        self.rewrite_started = 0.0
+        self.last_rewrite_ok = True
+        self.last_rewrite_seconds = -1
+        self.rewrites = 0
+        self.base_snapshot_size = 0  # the snapshot the log continues (size when loaded)
+        self.base_size = 0  # the pair's size after start-up or the last rewrite
 
     def path(self, name: str) -> str:
         return os.path.join(self.config["dir"], self.config[name])
@@ -53,6 +90,10 @@ class Persistence:
     def load(self) -> None:
         """Load the snapshot, then replay the log from where the snapshot ends."""
         self.loading = True
+        for leftover in (self._rewrite_path("dbfilename"), self._rewrite_path("appendfilename")):
+            if os.path.exists(leftover):
+                log.warning("Removing %s, left by a log rewrite that did not finish", leftover)
+                os.remove(leftover)
         try:
             origin = self._load_snapshot()
             if self.config["appendonly"]:
@@ -71,6 +112,7 @@ class Persistence:
         except snapshot.SnapshotError as e:
             raise StartupError(str(e)) from None
         self.last_save = origin.created_ms // 1000
+        self.base_snapshot_size = os.path.getsize(path)
         keys = sum(len(db) for db in self.database.dbs)
         log.info("Snapshot loaded: %d keys in %.3f seconds", keys, time.monotonic() - began)
         return origin
@@ -149,17 +191,20 @@ class Persistence:
         self.appendlog = AppendLog(path, self.config["appendfsync"], os.path.getsize(path))
         self.appendlog.start(loop)
         self.database.log = self.appendlog
+        self.base_size = self.aof_size()
 
     def stop(self) -> None:
         """Flush and fsync the log, stop the children (blocking: at shutdown)."""
         self._abandon_bgsave()
+        self._abandon_rewrite()
         if self.appendlog is not None:
             self.appendlog.close()
 
     def final_save(self) -> None:
         """The snapshot SHUTDOWN SAVE (and SHUTDOWN or SIGTERM with save points set) writes;
-        a background save in progress is abandoned for it."""
+        a background save or log rewrite in progress is abandoned for it."""
         self._abandon_bgsave()
+        self._abandon_rewrite()
         self.save()
 
     def _abandon_bgsave(self) -> None:
@@ -178,7 +223,14 @@ class Persistence:
         appendlog = self.appendlog
         if appendlog is not None and appendlog.policy != self.config["appendfsync"]:
             appendlog.change_policy(self.config["appendfsync"])
-        if self.bgsave_pid:
+        if self.bgsave_pid or self.rewriting:
+            return
+        if self.rewrite_scheduled or self._rewrite_due():
+            self._start_rewrite()
+            return
+        if self.bgsave_scheduled:
+            self.bgsave_scheduled = False
+            self._start_bgsave()
             return
         now = time.time()
         if not self.last_bgsave_ok and now - self.last_bgsave_try < BGSAVE_RETRY_SECONDS:
@@ -187,18 +239,21 @@ class Persistence:
         for seconds, wanted in self.config["save"]:
             if changes >= wanted and now - self.last_save >= seconds:
                 log.info("%d changes in %d seconds. Saving...", wanted, seconds)
-                try:
-                    self.bgsave()
-                except AlchemyError as e:
-                    log.warning("%s", e.message)
+                self._start_bgsave()
                 return
+
+    def _start_bgsave(self) -> None:
+        try:
+            self.bgsave()
+        except AlchemyError as e:
+            log.warning("%s", e.message)
 
     # -- snapshots ------------------------------------------------------------------------
 
     def _origin(self) -> snapshot.Origin:
         offset = 0
         if self.appendlog is not None:
-            offset = self.appendlog.end
+            offset = self.appendlog.file_end
             self.appendlog.reset_database()  # the next record must SELECT for itself
         return snapshot.Origin(os.urandom(8).hex().encode(), self.log_id, offset,
                                int(time.time() * 1000))
@@ -214,21 +269,30 @@ class Persistence:
             raise AlchemyError("ERR") from None
         self._saved(True)
 
-    def bgsave(self) -> None:
-        """BGSAVE: a forked child writes the snapshot; the loop notices its exit."""
+    def bgsave(self, schedule: bool = False) -> str:
+        """BGSAVE: a forked child writes the snapshot; the loop notices its exit. The
+        status reply: started, or scheduled (SCHEDULE, while a log rewrite runs)."""
         children.poll()
         if self.bgsave_pid:
             raise AlchemyError("ERR Background save already in progress")
+        if self.rewriting or self.rewrite_pid:
+            if not schedule:
+                raise AlchemyError(
+                    "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                    "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+            self.bgsave_scheduled = True
+            return "Background saving scheduled"
         self.last_bgsave_try = time.time()
         if self.database.in_command() and self.loop is not None:
             # Inside EXEC (or a script) the unit is logged when it ends: fork after that, so
             # the snapshot and its log offset agree.
             self.bgsave_pid = -1
             self.loop.call_soon(self._fork_snapshot)
-            return
+            return "Background saving started"
         error = self._fork_snapshot()
         if error is not None:
             raise AlchemyError(error)
+        return "Background saving started"
 
     def _fork_snapshot(self) -> str | None:
         """Fork the snapshot writer; the error text if that failed."""
@@ -265,6 +329,134 @@ class Persistence:
         if foreground:
             log.info("DB saved on disk")
 
+    # -- log rewrites ---------------------------------------------------------------------
+
+    def _rewrite_path(self, name: str) -> str:
+        return self.path(name) + ".rewrite"
+
+    def aof_size(self) -> int:
+        """The pair's size: the snapshot the log continues, and the log."""
+        appendlog = self.appendlog
+        return self.base_snapshot_size + (appendlog.file_end if appendlog is not None else 0)
+
+    def _rewrite_due(self) -> bool:
+        """auto-aof-rewrite-percentage and -min-size, as Redis reads them."""
+        percentage = self.config["auto-aof-rewrite-percentage"]
+        if self.appendlog is None or not percentage or not self.last_rewrite_ok and (
+                time.time() - self.rewrite_started < BGSAVE_RETRY_SECONDS):
+            return False
+        size = self.aof_size()
+        if size < self.config["auto-aof-rewrite-min-size"]:
+            return False
+        base = self.base_size or 1
+        if (size - base) * 100 // base < percentage:
+            return False
+        log.info("Starting automatic rewriting of AOF on %d%% growth",
+                 (size - base) * 100 // base)
+        return True
+
+    def bgrewriteaof(self) -> str:
+        """BGREWRITEAOF: the status reply (started, or scheduled behind a background save
+        or the running transaction or script)."""
+        children.poll()
+        if self.rewriting or self.rewrite_pid:
+            raise AlchemyError(
+                "ERR Background append only file rewriting already in progress")
+        if self.bgsave_pid or self.database.in_command():
+            self.rewrite_scheduled = True
+            return "Background append only file rewriting scheduled"
+        error = self._start_rewrite()
+        if error is not None:
+            raise AlchemyError("ERR Can't execute an AOF background rewriting. "
+                               "Please check the server logs for more information.")
+        return "Background append only file rewriting started"
+
+    def _start_rewrite(self) -> str | None:
+        """Fork the child that writes the rewrite's snapshot (step 1); the error if not."""
+        self.rewrite_scheduled = False
+        self.rewrite_started = time.monotonic()
+        dbs, temporary, origin = self.database.dbs, self._rewrite_path("dbfilename"), \
+            self._origin()
+        try:
+            pid, life = fork_child("log rewriter", [],
+                                   lambda: snapshot.write_file(dbs, temporary, origin))
+        except (OSError, RuntimeError) as e:
+            log.warning("Cannot fork the log rewriter: %s", e)
+            self.last_rewrite_ok = False
+            return str(e)
+        self.rewrite_pid, self.rewrite_origin, self.rewriting = pid, origin, True
+        children.watch(pid, life, self.loop, self._rewrite_child_done)
+        return None
+
+    def _rewrite_child_done(self, status: int) -> None:
+        self.rewrite_pid = 0
+        if status != 0:
+            self._rewrite_failed(f"child status {status}")
+        elif self.appendlog is None:
+            self._switch_log()
+        else:
+            self.appendlog.pause(self._switch_log)  # step 2
+
+    def _switch_log(self) -> None:
+        """Steps 3 to 5, once the log writer has stopped: O(bytes logged during the rewrite)
+        copied, two fsyncs and two renames, in the loop."""
+        appendlog, origin = self.appendlog, self.rewrite_origin
+        path, temporary = self.path("appendfilename"), self._rewrite_path("appendfilename")
+        log_id = os.urandom(8).hex().encode()
+        try:
+            with open(temporary, "wb") as out:
+                out.write(logfile.header_record(log_id, origin.snapshot_id))
+                if appendlog is not None:
+                    _copy_range(path, origin.log_offset, appendlog.file_confirmed, out)
+                out.flush()
+                os.fsync(out.fileno())
+                size = out.tell()
+            base = self._rewrite_path("dbfilename")
+            base_size = os.path.getsize(base)
+            snapshot.place(base, self.path("dbfilename"))
+            snapshot.place(temporary, path)
+        except OSError as e:
+            if appendlog is not None:
+                appendlog.resume()
+            self._rewrite_failed(str(e))
+            return
+        self.log_id = log_id
+        self.base_snapshot_size = base_size
+        if appendlog is not None:
+            appendlog.resume(size)
+        self.rewriting = False
+        self.rewrites += 1
+        self.last_rewrite_ok = True
+        self.last_rewrite_seconds = int(time.monotonic() - self.rewrite_started)
+        self.base_size = self.aof_size()
+        log.info("Background AOF rewrite finished successfully")
+
+    def _rewrite_failed(self, why: str) -> None:
+        log.warning("Background AOF rewrite failed: %s", why)
+        self._remove_rewrite_files()
+        self.rewriting = False
+        self.last_rewrite_ok = False
+
+    def _remove_rewrite_files(self) -> None:
+        for name in ("dbfilename", "appendfilename"):
+            try:
+                os.remove(self._rewrite_path(name))
+            except FileNotFoundError:
+                pass
+
+    def _abandon_rewrite(self) -> None:
+        if self.rewrite_pid > 0:
+            children.forget(self.rewrite_pid)
+            try:
+                os.kill(self.rewrite_pid, 9)
+                os.waitpid(self.rewrite_pid, 0)
+            except OSError:
+                pass
+        if self.rewriting:
+            self._remove_rewrite_files()
+        self.rewrite_pid = 0
+        self.rewriting = False
+
     # -- INFO -----------------------------------------------------------------------------
 
     def info(self) -> list:
@@ -283,19 +475,34 @@ class Persistence:
             f"{int(now - self.bgsave_started) if self.bgsave_pid else -1}",
             f"rdb_saves:{self.saves}",
             f"aof_enabled:{int(appendlog is not None)}",
-            "aof_rewrite_in_progress:0",
-            "aof_rewrite_scheduled:0",
-            "aof_last_rewrite_time_sec:-1",
-            "aof_current_rewrite_time_sec:-1",
-            "aof_last_bgrewrite_status:ok",
-            "aof_rewrites:0",
+            f"aof_rewrite_in_progress:{int(self.rewriting)}",
+            f"aof_rewrite_scheduled:{int(self.rewrite_scheduled)}",
+            f"aof_last_rewrite_time_sec:{self.last_rewrite_seconds}",
+            "aof_current_rewrite_time_sec:"
+            f"{int(now - self.rewrite_started) if self.rewriting else -1}",
+            f"aof_last_bgrewrite_status:{'ok' if self.last_rewrite_ok else 'err'}",
+            f"aof_rewrites:{self.rewrites}",
             "aof_last_write_status:"
             f"{'err' if appendlog is not None and appendlog.refusal else 'ok'}",
             "module_fork_in_progress:0",
             f"forks:{FORKS['count']}",
             f"fork_max_threads:{FORKS['max_threads']}",
         ] + ([
-            f"aof_current_size:{appendlog.end}",
-            f"aof_confirmed_size:{appendlog.confirmed}",
+            f"aof_current_size:{self.aof_size()}",
+            f"aof_base_size:{self.base_size}",
+            f"aof_confirmed_size:{appendlog.file_confirmed}",
             f"aof_writer_pid:{appendlog.pid}",
         ] if appendlog is not None else [])
+
+
+def _copy_range(path: str, start: int, end: int, out) -> None:
+    """Append bytes [start, end) of the file at path to out."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = f.read(min(left, logfile.CHUNK))
+            if not chunk:
+                raise OSError(f"{path} ends before byte {end}")
+            out.write(chunk)
+            left -= len(chunk)

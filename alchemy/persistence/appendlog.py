@@ -11,6 +11,10 @@ If the writer dies (its life pipe reaches end of file: children.py) a new one is
 once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
 so nothing is lost or doubled. While no writer can be started, `refusal` is the error that
 write commands get; reads go on.
+
+Offsets (`confirmed`, `end`, what replies wait for) only grow, across log rewrites too: a
+rewrite replaces the file by a shorter one (`pause`, then `resume` on the new file), and
+`shift` is how far the offsets run ahead of the current file's.
 """
 
 import errno
@@ -43,6 +47,7 @@ class AppendLog:
         self.confirmed = size  # end of the file the writer reported safe
         self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
         self.sent = size  # end of what went down the current writer's pipe
+        self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
         self.refusal: str | None = None
         self.pid = 0
         self.loop = None
@@ -56,6 +61,7 @@ class AppendLog:
         self._started_at = 0.0
         self._replacing = False
         self._send_scheduled = False
+        self._on_stopped: Callable[[], None] | None = None  # pause: call once the writer exits
         self.last_error = ""
 
     @property
@@ -63,19 +69,30 @@ class AppendLog:
         """End of the log once everything handed over is written."""
         return self.confirmed + len(self.unconfirmed)
 
+    @property
+    def file_end(self) -> int:
+        """Where `end` falls in the current file: the log offset a snapshot records."""
+        return self.end - self.shift
+
+    @property
+    def file_confirmed(self) -> int:
+        return self.confirmed - self.shift
+
     # -- writer child ---------------------------------------------------------------------
 
     def start(self, loop=None) -> None:
         """Fork the writer; with a loop, watch it and feed it without blocking."""
         if loop is not None:
             self.loop = loop
+        if self.pid or self._on_stopped is not None:
+            return  # a writer runs, or a paused log waits for resume (a retry came late)
         source, pipe = os.pipe()
         acks, ack_end = os.pipe()
         try:
             fcntl.fcntl(pipe, _F_SETPIPE_SZ, PIPE_SIZE)
         except OSError:
             pass  # the default size only means more trips through add_writer
-        keep, path, policy = self.confirmed, self.path, self.policy
+        keep, path, policy = self.file_confirmed, self.path, self.policy
         try:
             self.pid, life = fork_child("log writer", [source, ack_end],
                                         lambda: run_writer(source, ack_end, path, policy, keep))
@@ -109,6 +126,32 @@ class AppendLog:
         the new policy takes over."""
         self.policy = policy
         self._replacing = True
+        self._stop_feeding()
+
+    def pause(self, on_stopped: Callable[[], None]) -> None:
+        """Let the writer finish (fsync, report, exit), then call on_stopped: the file is
+        then the server's alone, whole up to `file_confirmed`. Writes go on meanwhile and
+        wait in memory until `resume`."""
+        self._on_stopped = on_stopped
+        if self.pid:
+            self._stop_feeding()
+        else:
+            self.loop.call_soon(self._stopped)
+
+    def resume(self, new_size: int | None = None) -> None:
+        """Start a writer again after pause; new_size: the file was replaced by one of that
+        many bytes, which holds everything confirmed."""
+        self._on_stopped = None
+        if new_size is not None:
+            self.shift = self.confirmed - new_size
+        self.start()
+
+    def _stopped(self) -> None:
+        on_stopped = self._on_stopped
+        if on_stopped is not None:
+            on_stopped()
+
+    def _stop_feeding(self) -> None:
         if self._pipe >= 0:
             if self._writing:
                 self.loop.remove_writer(self._pipe)
@@ -117,8 +160,13 @@ class AppendLog:
             self._pipe = -1
 
     def _writer_exited(self, status: int) -> None:
+        self._read_last_acks()
         self._close_pipes()
         self.pid = 0
+        if self._on_stopped is not None:
+            self._replacing = False
+            self._stopped()
+            return
         if self._replacing and status == 0:
             self._replacing = False
             self.start()
@@ -200,15 +248,26 @@ class AppendLog:
                 self.loop.remove_writer(self._pipe)
             self._writing = pending
 
-    def _read_acks(self) -> None:
+    def _read_last_acks(self) -> None:
+        """The reports an exited writer left in the pipe (reading cannot block now)."""
+        if self._acks >= 0:
+            try:
+                while self._read_acks():
+                    pass
+            except OSError:
+                pass
+
+    def _read_acks(self) -> bool:
+        """Take the writer's reports; False when there is nothing more to read now."""
         try:
             data = os.read(self._acks, 1 << 16)
         except BlockingIOError:
-            return
+            return False
         if not data:
             # The writer is exiting: its life pipe tells (children.py). Stop reading.
-            self.loop.remove_reader(self._acks)
-            return
+            if self.loop is not None:
+                self.loop.remove_reader(self._acks)
+            return False
         data = self._ack_buffer + data
         whole = len(data) - len(data) % 8
         self._ack_buffer = data[whole:]
@@ -216,7 +275,8 @@ class AppendLog:
             self.refusal = None  # a writer that reports is working (its first report
             # comes as soon as it has opened the file)
             (offset,) = struct.unpack_from("<Q", data, whole - 8)
-            self._confirm(offset)
+            self._confirm(offset + self.shift)
+        return True
 
     def _confirm(self, offset: int) -> None:
         if offset <= self.confirmed:
@@ -259,6 +319,24 @@ class AppendLog:
             if status:
                 log.warning("The log writer failed at shutdown: status %d", status)
         self._close_pipes()
+        self._on_stopped = None
+        if self.unconfirmed:
+            self._append_here()
+
+    def _append_here(self) -> None:
+        """Write and fsync what no writer took (none was running, or one was stopping for
+        a policy change or a rewrite when shutdown came): shutdown only."""
+        try:
+            with open(self.path, "r+b") as f:
+                f.truncate(self.file_confirmed)
+                f.seek(self.file_confirmed)
+                f.write(self.unconfirmed)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            log.warning("Cannot write the end of the log at shutdown: %s", e)
+            return
+        self._confirm(self.end)
 
     def _finish_acks(self) -> None:
         if self._pipe >= 0:
@@ -277,4 +355,4 @@ class AppendLog:
             buffered += chunk
         whole = len(buffered) - len(buffered) % 8
         if whole:
-            self._confirm(struct.unpack_from("<Q", buffered, whole - 8)[0])
+            self._confirm(struct.unpack_from("<Q", buffered, whole - 8)[0] + self.shift)

@@ -144,6 +144,13 @@ def _payload(name: str, value) -> bytes:
 def write(dbs: list, path: str, origin: Origin) -> None:
     """Write the databases to path through a temporary file: fsynced, then renamed into
     place and the directory fsynced, so path is always a whole snapshot."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    write_file(dbs, temporary, origin)
+    place(temporary, path)
+
+
+def write_file(dbs: list, path: str, origin: Origin) -> None:
+    """Write the databases to path itself and fsync it (not yet in place: see place)."""
     names = _class_names()
     numbers: dict[type, int] = {}
     table: list[str] = []
@@ -151,8 +158,7 @@ def write(dbs: list, path: str, origin: Origin) -> None:
         if names[cls] not in table:
             table.append(names[cls])
         numbers[cls] = table.index(names[cls])
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "wb") as f:
+    with open(path, "wb") as f:
         out = _Out(f)
         out.put(MAGIC + struct.pack("<H", VERSION))
         out.blob(origin.snapshot_id)
@@ -169,6 +175,11 @@ def write(dbs: list, path: str, origin: Origin) -> None:
         f.write(struct.pack("<I", out.crc))
         f.flush()
         os.fsync(f.fileno())
+
+
+def place(temporary: str, path: str) -> None:
+    """Rename a whole, fsynced file over path and fsync the directory: a crash leaves
+    either the old file or the new one there, never a part."""
     os.replace(temporary, path)
     directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
     try:
