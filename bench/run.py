@@ -4,6 +4,10 @@
 runs each suite's redis-benchmark tests against one then the other, test by test (without
 pipelining and with -P 16), and prints a Markdown table: test, Alchemy req/s, redis req/s, Alchemy/redis.
 A suite is one entry in SUITES; adding one is adding a row there.
+
+`--appendfsync always|everysec|no` (repeatable) measures durability instead: for each policy
+both servers start with `appendonly yes` and that policy, the suite runs its SET test only,
+and the table puts each ratio beside the one of a pair without persistence, same run.
 """
 
 import argparse
@@ -114,11 +118,15 @@ def start_alchemy(workdir: str, settings: str = 'save ""\nappendonly no\n') -> P
     return server
 
 
-def start_redis(workdir: str) -> Process:
+def start_redis(workdir: str, appendfsync: str | None = None) -> Process:
+    """redis-server without snapshots; with its append-only file under that policy if
+    appendfsync is given."""
     port = free_port()
+    log = ["--appendonly", "yes", "--appendfsync", appendfsync] if appendfsync else \
+        ["--appendonly", "no"]
     server = Process("redis-server", [
-        REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-        "--appendonly", "no", "--dir", workdir], os.path.join(workdir, "redis.log"))
+        REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "", *log,
+        "--dir", workdir], os.path.join(workdir, "redis.log"))
     server.port = port
     server.wait_until(lambda: request(port, b"PING") == b"+PONG\r\n")
     return server
@@ -202,6 +210,49 @@ def run_suite(suite: Suite, requests: int, repeat: int, ports: tuple) -> None:
         print()
 
 
+def measure_set(workdir: str, suite: Suite, requests: int, repeat: int,
+                appendfsync: str | None) -> dict:
+    """SET req/s of both servers, fresh ones in workdir, per pipeline: {P: (ours, redis)}."""
+    os.makedirs(workdir)
+    settings = f'save ""\nappendonly yes\nappendfsync {appendfsync}\n' if appendfsync \
+        else 'save ""\nappendonly no\n'
+    alchemy = start_alchemy(workdir, settings)
+    try:
+        redis = start_redis(workdir, appendfsync)
+        try:
+            results = {}
+            for pipeline in suite.pipelines:
+                ours, theirs = best_of(repeat, (alchemy.port, redis.port), suite, "set",
+                                       requests, pipeline)
+                results[pipeline] = (ours["SET"], theirs["SET"])
+            return results
+        finally:
+            redis.stop()
+    finally:
+        alchemy.stop()
+
+
+def run_durability(suite: Suite, policies: list, requests: int, repeat: int,
+                   workdir: str) -> None:
+    print(f"\n### {suite.name}: SET with the append-only log\n")
+    plain = measure_set(os.path.join(workdir, "plain"), suite, requests, repeat, None)
+    logged = {policy: measure_set(os.path.join(workdir, policy), suite, requests, repeat,
+                                  policy) for policy in policies}
+    for pipeline in suite.pipelines:
+        print(f"`{command_line(suite, ['set'], requests, pipeline)}`"
+              + (f" (best of {repeat})" if repeat > 1 else "") + "\n")
+        print("| appendfsync | Alchemy req/s | redis req/s | Alchemy/redis "
+              "| Alchemy/redis without persistence |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        ours, theirs = plain[pipeline]
+        for policy in policies:
+            rps, peer = logged[policy][pipeline]
+            print(f"| {policy} | {rps:,.0f} | {peer:,.0f} | {rps / peer:.3f} "
+                  f"| {ours / theirs:.3f} |")
+        print(f"| (none) | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.3f} | |\n",
+              flush=True)
+
+
 def main(argv: list | None = None) -> None:
     names = [s.name for s in SUITES]
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
@@ -212,9 +263,18 @@ def main(argv: list | None = None) -> None:
                         help="requests per test (default: each suite's own)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each test this many times per server, keep the best")
+    parser.add_argument("--appendfsync", action="append",
+                        choices=("always", "everysec", "no"),
+                        help="measure SET with the log under this policy (repeatable)")
     args = parser.parse_args(argv)
     suites = [s for s in SUITES if s.name in (args.suite or names)]
     with tempfile.TemporaryDirectory(prefix="alchemy-bench-") as workdir:
+        if args.appendfsync:
+            print(f"Alchemy vs redis-server ({machine()})")
+            for suite in suites:
+                run_durability(suite, args.appendfsync, args.requests or suite.requests,
+                               args.repeat, workdir)
+            return
         alchemy = start_alchemy(workdir)
         try:
             redis = start_redis(workdir)
