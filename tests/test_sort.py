@@ -50,3 +50,19 @@ def test_sort_store_wakes_a_blocked_pop(server, r):
     r.sort("src", store="dst")
     waiter.join(5)
     assert got == [(b"dst", b"1")]
+
+
+def test_sort_store_notifies(server, r):
+    r.config_set("notify-keyspace-events", "KEA")
+    sub = server.client().pubsub()
+    sub.psubscribe("__keyevent@0__:*")
+    sub.get_message(timeout=1)
+    r.rpush("src", 1)
+    r.sort("src", store="dst")
+    r.sort("missing", store="dst")
+    events = []
+    while (message := sub.get_message(timeout=1)) is not None:
+        events.append((message["channel"], message["data"]))
+    assert (b"__keyevent@0__:sortstore", b"dst") in events
+    assert (b"__keyevent@0__:del", b"dst") in events
+    r.config_set("notify-keyspace-events", "")

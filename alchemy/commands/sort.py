@@ -12,6 +12,7 @@ from alchemy.command import command
 from alchemy.commands.hashes import Hash
 from alchemy.commands.sets import Set
 from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
+from alchemy.notify import GENERIC, LIST, notify, notify_new
 from alchemy.util import parse_float, parse_int
 from alchemy.zset import ZSet
 
@@ -133,9 +134,11 @@ def _sort(ctx, argv: list, store_allowed: bool):
         return result
     stored = deque(b"" if r is None else r for r in result)
     if stored:
+        notify_new(ctx, opts.store)
         db.set(opts.store, stored)
-    else:
-        db.delete(opts.store)
+        notify(ctx, LIST, b"sortstore", opts.store)
+    elif db.delete(opts.store):
+        notify(ctx, GENERIC, b"del", opts.store)
     ctx.server.dirty += 1
     return len(stored)
 
