@@ -55,6 +55,19 @@ def format_float(value: float) -> bytes:
     return text.encode() if text != "-0" else b"0"
 
 
+def index_span(start: int, end: int, length: int) -> tuple[int, int]:
+    """Redis's inclusive start..end indexes (negative: from the tail) as a half-open
+    [start, stop) clamped to length; (0, 0) when start is past end or past the sequence."""
+    if start < 0:
+        start += length
+    if end < 0:
+        end += length
+    start = max(start, 0)
+    if start > end or start >= length:
+        return 0, 0
+    return start, min(end, length - 1) + 1
+
+
 _glob_cache: dict[bytes, object] = {}
 
 

@@ -24,7 +24,7 @@ from alchemy.keyspace import register_type
 from alchemy.notify import GENERIC, LIST, NEW, notify
 from alchemy.persistence.snapshot import CODECS, pack_collection, unpack_collection
 from alchemy.reply import NULL_ARRAY, OK
-from alchemy.util import parse_int, parse_timeout
+from alchemy.util import index_span, parse_int, parse_timeout
 
 # Redis 7.0 stores every list as a quicklist (the small-list listpack encoding is 7.2's).
 register_type(deque, "list", deque, lambda value: "quicklist")
@@ -105,19 +105,6 @@ def _created(ctx, key: bytes) -> deque:
     notify(ctx, NEW, b"new", key)
     ctx.db.set(key, values)
     return values
-
-
-def _range(start: int, end: int, length: int) -> tuple[int, int]:
-    """Redis's inclusive start/end (negative: from the tail) as a half-open [start, stop),
-    empty (0, 0) when start is past end or past the list."""
-    if start < 0:
-        start += length
-    if end < 0:
-        end += length
-    start = max(start, 0)
-    if start > end or start >= length:
-        return 0, 0
-    return start, min(end, length - 1) + 1
 
 
 def _slice(values: deque, start: int, stop: int) -> list:
@@ -305,7 +292,7 @@ def lrange(ctx, argv):
     values = _list(ctx, argv[1])
     if values is None:
         return []
-    return _slice(values, *_range(start, end, len(values)))
+    return _slice(values, *index_span(start, end, len(values)))
 
 
 def _index(values: deque, arg: bytes) -> int | None:
@@ -355,7 +342,7 @@ def ltrim(ctx, argv):
     if values is None:
         return OK
     length = len(values)
-    start, stop = _range(start, end, length)
+    start, stop = index_span(start, end, length)
     if start == stop:
         start = stop = length
     for _ in range(start):

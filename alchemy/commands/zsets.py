@@ -19,7 +19,7 @@ from alchemy.persistence.snapshot import (CODECS, pack_collection, pack_doubles,
                                           unpack_collection, unpack_doubles)
 from alchemy.reply import NULL_ARRAY
 from alchemy.resp import format_double
-from alchemy.util import glob_matcher, parse_int, parse_timeout
+from alchemy.util import glob_matcher, index_span, parse_int, parse_timeout
 from alchemy.zset import LEX_MAX, LEX_MIN, ZSet
 
 
@@ -126,18 +126,6 @@ def _check_range(by: bytes, low: bytes, high: bytes) -> None:
     parse = _score_bound if by == b"BYSCORE" else _lex_bound
     parse(low)
     parse(high)
-
-
-def _rank_span(length: int, start: int, end: int) -> tuple[int, int]:
-    """Positions of ranks start..end (inclusive, negative from the end), clamped."""
-    if start < 0:
-        start += length
-    if end < 0:
-        end += length
-    start = max(start, 0)
-    if start > end or start >= length:
-        return 0, 0
-    return start, min(end, length - 1) + 1
 
 
 def _positive(arg: bytes, error: str = NOT_POSITIVE, least: int = 0) -> int:
@@ -326,7 +314,7 @@ def _zremrange(ctx, argv, by: bytes) -> int:
     if zset is None:
         return 0
     if by == b"RANK":
-        span = _rank_span(len(zset), start, end)
+        span = index_span(start, end, len(zset))
     else:
         span = _span(zset, by, low, high)
     removed = zset.delete_span(*span)
@@ -477,7 +465,7 @@ def _zrange(ctx, argv, src: int, by: bytes | None = None, reverse: bool | None =
 
 
 def _rank_items(zset: ZSet, start: int, end: int, reverse: bool) -> list:
-    first, stop = _rank_span(len(zset), start, end)
+    first, stop = index_span(start, end, len(zset))
     if reverse:
         first, stop = len(zset) - stop, len(zset) - first
     return zset.items(first, stop, reverse)
