@@ -70,6 +70,7 @@ class Database:
         self.persistence = Persistence(self)
         self._propagated: list = []
         self._replacement: list | None = None
+        self._touched: tuple | None = None  # see only_touched
         self._depth = 0
         self.local = self.new_client(kind="local")
         self.api = self.new_client(kind="api")  # db.sql(): typed parameters, typed results
@@ -178,8 +179,9 @@ class Database:
         cmd.nanoseconds += time.perf_counter_ns() - start
         if self.dirty != dirty:
             db = client.db
+            touched, self._touched = self._touched, None
             if db.watched or db.blocked:
-                for key in cmd.keys(argv):
+                for key in cmd.keys(argv) if touched is None else touched:
                     self.touch(db, key)
             if self.log is not None:
                 self._propagate(db.index, cmd, argv)
@@ -187,6 +189,12 @@ class Database:
         if self._propagated and not self._depth:
             self._flush_propagated()
         return reply
+
+    def only_touched(self, *keys: bytes) -> None:
+        """The running command changed only these of its keys: WATCH and blocked clients
+        hear of these alone, as Redis's explicit signalModifiedKey calls have it (an SMOVE
+        of a member the destination already holds changes just the source)."""
+        self._touched = keys
 
     # -- propagation to the log ------------------------------------------------------
 

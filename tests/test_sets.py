@@ -457,3 +457,14 @@ def test_default_encoding_limits(r):
     assert r.object("encoding", "edges") == b"intset"
     r.sadd("edges", 2**63)
     assert r.object("encoding", "edges") == b"hashtable"
+
+
+def test_smove_of_a_member_already_there_leaves_a_destination_watch_alone(r):
+    r.sadd("src", "m", "n")
+    r.sadd("dst", "m")
+    watcher = r.pipeline()
+    watcher.watch("dst")
+    assert r.smove("src", "dst", "m")
+    watcher.multi()
+    watcher.set("x", 1)
+    assert watcher.execute() == [True]

@@ -303,6 +303,8 @@ def smove(ctx, argv):
         _after_adding(ctx, destination, (member,))
         ctx.server.dirty += 1
         notify(ctx, SET, b"sadd", destination_key)
+    else:
+        ctx.server.only_touched(source_key)
     return 1
 
 
