@@ -211,6 +211,8 @@ _HEX = b"0123456789abcdefABCDEF"
 
 def split_args(line: bytes) -> list | None:
     """Split an inline command as redis-cli and sdssplitargs do; None on unbalanced quotes."""
+    if b'"' not in line and b"'" not in line:
+        return line.split()  # bytes.split's whitespace is sdssplitargs's: " \t\n\r\v\f"
     args = []
     i, n = 0, len(line)
     while True:
