@@ -333,18 +333,27 @@ def setrange(ctx, argv):
     return len(value)
 
 
+def _counter(value) -> int:
+    """The integer a string value holds, as parse_int reads it: int() plus a check that the
+    value is the number's canonical form (int() alone would take spaces, "+", "_", "007")."""
+    try:
+        number = int(value) if len(value) <= 20 else None
+    except ValueError:
+        number = None
+    if number is None or b"%d" % number != value or not -2**63 <= number < 2**63:
+        raise AlchemyError(NOT_INTEGER)
+    return number
+
+
 def _incr(ctx, key: bytes, delta: int) -> int:
     value = _string(ctx, key)
-    if value is None:
-        current = 0
-    else:
-        current = parse_int(bytes(value) if type(value) is bytearray else value, NOT_INTEGER)
+    current = 0 if value is None else _counter(value)
     result = current + delta
     if not -2**63 <= result < 2**63:
         raise AlchemyError(OVERFLOW)
     if value is None:
         notify(ctx, NEW, b"new", key)
-    ctx.db.set(key, str(result).encode(), keep_ttl=True)
+    ctx.db.set(key, b"%d" % result, keep_ttl=True)
     ctx.server.dirty += 1
     notify(ctx, STRING, b"incrby", key)
     return result
