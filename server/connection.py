@@ -99,7 +99,8 @@ class Connection(asyncio.Protocol):
                 reply = db.call(client, request)
                 # Waiters are served before the next request runs, as Redis does after each
                 # command: a pipelined LPUSH k x; LPOP k leaves x to the client waiting on k.
-                db.serve_ready()
+                if db.ready:
+                    db.serve_ready()
                 if reply is NO_REPLY:
                     self._arm_timeout()
                     continue
