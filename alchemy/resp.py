@@ -30,6 +30,16 @@ _SUSPICIOUS_COUNT = re.compile(rb"\*-|\*\d{7}")
 _HEAD_CHECKED = 2 * MAX_INLINE + 2
 
 
+def _suspicious(data: bytes) -> bool:
+    """Does a chunk that starts a request hold an array header hiredis must not see?
+    Without pipelining a read is one request, whose only '*' is its own header: when that
+    header is short and not negative, two C-level scans settle it without the regular
+    expression (which costs about a tenth of a non-pipelined GET)."""
+    if data.count(b"*") == 1 and data[1:2] != b"-" and data.find(b"\r\n", 1, 9) > 0:
+        return False
+    return _SUSPICIOUS_COUNT.search(data) is not None
+
+
 class RequestReader:
     """Turns a client's byte stream into argument lists (lists of bytes)."""
 
@@ -49,7 +59,7 @@ class RequestReader:
 
     def feed(self, data: bytes) -> None:
         at_boundary = self.slow is None and not self.mid_request
-        if at_boundary and (data[0] != 42 or _SUSPICIOUS_COUNT.search(data)):
+        if at_boundary and (data[0] != 42 or _suspicious(data)):
             self.slow = RequestParser(self.max_bulk_len)
         if self.slow is not None:
             self.slow.feed(data)
