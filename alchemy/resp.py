@@ -69,9 +69,11 @@ class RequestReader:
             if at_boundary:
                 self.unchecked = data
             elif self.unchecked is not None:
-                # Only whole chunks: a gap would misalign every header after it.
-                fits = len(self.unchecked) + len(data) <= _HEAD_CHECKED
-                self.unchecked = self.unchecked + data if fits else None
+                # Only whole chunks (a gap would misalign every header after it); past the
+                # bound, one last exact look at all of it before hiredis is left alone.
+                self.unchecked += data
+                if len(self.unchecked) > _HEAD_CHECKED:
+                    self._check_headers()
         self.partial_bytes += len(data)
         if self.partial_bytes > self.max_query_buffer:
             raise ProtocolError("Protocol error: query buffer limit exceeded")

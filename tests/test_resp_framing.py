@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from alchemy.resp import RequestReader
+from alchemy.resp import ProtocolError, RequestReader
 
 
 def _encode(*args: bytes) -> bytes:
@@ -23,3 +23,14 @@ def test_large_pipelined_requests_survive_any_chunking(chunk):
         while (request := reader.gets()) is not False:
             got.append(request)
     assert got == requests
+
+
+@pytest.mark.parametrize("start", [b"*\x00", b"*1\r\n$\x00"])
+def test_unfinished_header_is_refused_whatever_the_chunk_sizes(start):
+    # A small first read, then one large enough to pass the checked bound at once.
+    reader = RequestReader()
+    reader.feed(start + b"A" * 1000)
+    assert reader.gets() is False
+    with pytest.raises(ProtocolError, match="too big"):
+        reader.feed(b"A" * 200_000)
+        reader.gets()
