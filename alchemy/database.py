@@ -233,11 +233,6 @@ class Database:
         if key in db.blocked:
             self.ready.append((db, key))
 
-    def touch_all(self, db: Keyspace) -> None:
-        """Every key of db changed (FLUSHDB, SWAPDB)."""
-        for key in list(db.watched):
-            self.touch(db, key)
-
     def watch(self, client: Client, key: bytes) -> None:
         db = client.db
         if (db, key) in client.watched:
