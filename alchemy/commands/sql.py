@@ -14,6 +14,9 @@ import copy
 from alchemy.command import command
 from alchemy.keyspace import register_type
 from alchemy.reply import OK
+from alchemy.errors import AlchemyError
+from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, split_as_dump,
+                                split_store, store)
 from alchemy.sql.engine import Count, Ok, Rows
 from alchemy.sql.scanner import render
 from alchemy.storage.table import Table
@@ -25,10 +28,10 @@ def run_sql(ctx, text: str, params: tuple = ()):
     gets the result object itself, with Python values)."""
     db = ctx.db
     server = ctx.server
-    result = server.sql_engine.execute(db, text, params)
+    result = _execute(ctx, text, params)
     changed = type(result) is Count and result.changed or type(result) is Ok
     if changed:
-        server.dirty += result.value if type(result) is Count else 1
+        server.dirty += max(result.value, 1) if type(result) is Count else 1
         server.touch(db, text_table_key(text))
         if params:
             # Logged with the values written in, so that replay binds the same typed values.
@@ -42,6 +45,19 @@ def run_sql(ctx, text: str, params: tuple = ()):
     if type(result) is Count:
         return result.value if not _is_insert(text) else OK
     return OK
+
+
+def _execute(ctx, text: str, params: tuple):
+    """The engine's result, with the forms that cross into Redis types done here."""
+    stored = split_store(text)
+    if stored is not None:
+        select, verb, key = stored
+        rows = ctx.server.sql_engine.execute(ctx.db, select, params)
+        return Count(store(ctx, rows, verb, key))  # the write it ran counted itself
+    made = split_as_dump(text) if text.lstrip()[:6].upper() == "CREATE" else None
+    if made is not None:
+        return Count(key_as_table(ctx, *made), changed=True)
+    return ctx.server.sql_engine.execute(ctx.db, text, params)
 
 
 def _is_insert(text: str) -> bool:
@@ -135,3 +151,25 @@ for _name, _flags, _summary in [
         ("show", "readonly", "List tables or indexes"),
         ("explain", "readonly", "Show the plan of a statement")]:
     _word_command(_name, _flags, _summary)
+
+
+@command("denorm", 3, "write", group="sql",
+         summary="Write each row of a table as the hash <prefix>:<primary key>")
+def denorm_command(ctx, argv):
+    return denorm(ctx, argv[1].decode("utf-8", "replace"), argv[2])
+
+
+@command("dump", -2, "readonly", keys=(1, 1, 1), group="sql",
+         summary="Every row of a table, header first; DUMP t TO FILE path writes CSV")
+def dump(ctx, argv):
+    name = argv[1].decode("utf-8", "replace")
+    if len(argv) == 5 and argv[2].upper() == b"TO" and argv[3].upper() == b"FILE":
+        return dump_to_file(ctx, name, argv[4])
+    if len(argv) != 2:
+        raise AlchemyError("ERR syntax: DUMP table [TO FILE path]")
+    if ctx.db.get(argv[1]) is None:
+        return None
+    result = dump_rows(ctx, name)
+    if ctx.kind == "api":
+        return result
+    return text_rows_reply(result) if ctx.sql_output == "text" else rows_reply(result, ctx.resp3)
