@@ -516,3 +516,40 @@ def test_keys_gives_up_past_a_thousand_nested_stars_as_redis(r):
     r.set("a" * 5000, 1)
     assert r.keys("*?" * 5000) == []
     assert r.keys("*?" * 10) == [b"a" * 5000]
+
+
+def test_dump_restore_round_trips_every_type(r):
+    r.flushall()
+    r.set("s", b"\x00bin")
+    r.rpush("l", "a", "b", "a")
+    r.hset("h", mapping={"f": "v", "g": "w"})
+    r.sadd("set", "x", "y")
+    r.zadd("z", {"m": 1.5, "n": float("-inf")})
+    for key in ("s", "l", "h", "set", "z"):
+        payload = r.dump(key)
+        assert r.restore(key + ":copy", 0, payload)
+        assert r.type(key + ":copy") == r.type(key)
+    assert r.get("s:copy") == b"\x00bin"
+    assert r.lrange("l:copy", 0, -1) == [b"a", b"b", b"a"]
+    assert r.hgetall("h:copy") == {b"f": b"v", b"g": b"w"}
+    assert r.smembers("set:copy") == {b"x", b"y"}
+    assert r.zrange("z:copy", 0, -1, withscores=True) == [(b"n", float("-inf")), (b"m", 1.5)]
+    assert r.dump("missing") is None
+
+
+def test_restore_options_and_refusals(r):
+    r.flushall()
+    r.set("k", "v")
+    payload = r.dump("k")
+    with pytest.raises(redis.ResponseError, match="BUSYKEY"):
+        r.restore("k", 0, payload)
+    assert r.restore("k", 5000, payload, replace=True)
+    assert 0 < r.pttl("k") <= 5000
+    with pytest.raises(redis.ResponseError, match="Invalid TTL"):
+        r.restore("k2", -1, payload)
+    for bad in (payload[:-1] + b"?", b"", b"garbage"):
+        with pytest.raises(redis.ResponseError, match="checksum are wrong"):
+            r.restore("k2", 0, bad)
+    assert r.restore("gone", 1, payload, absttl=True)  # long expired: nothing created
+    assert r.exists("gone", "k2") == 0
+    assert r.get("k") == b"v"

@@ -9,14 +9,18 @@ dispatcher only touches the declared keys in the client's database.
 
 import random
 import re
+import struct
+import zlib
 
 from alchemy.command import command
-from alchemy.commands.sql import statement_command
+from alchemy.commands.sql import dump_table, statement_command
 from alchemy.errors import (INVALID_DB, INVALID_EXPIRE, NO_SUCH_KEY, NOT_INTEGER, SYNTAX,
                             AlchemyError, unknown_subcommand, wrong_arity)
 from alchemy.keyspace import TYPES, Keyspace, now_ms
 from alchemy.notify import GENERIC, NEW, notify, publish
+from alchemy.persistence.snapshot import CODECS
 from alchemy.reply import OK, Status
+from alchemy.storage.table import Table
 from alchemy.util import glob_matcher, parse_int
 
 SAME_OBJECT = "ERR source and destination objects are the same"
@@ -499,3 +503,90 @@ def persist(ctx, argv):
     ctx.server.dirty += 1
     notify(ctx, GENERIC, b"persist", argv[1])
     return 1
+
+
+# -- DUMP and RESTORE -----------------------------------------------------------------
+# The payload is Alchemy's own, opaque to clients as Redis's is: u8 length and name of the
+# type, the value in the snapshot's codec for that type, u16 DUMP_VERSION, then the CRC-32
+# of everything before it. A payload comes from a client, so RESTORE decodes only types
+# with a codec (never pickle) and treats any failure to decode as bad data.
+DUMP_VERSION = 1
+
+
+@command("dump", -2, "readonly", keys=(1, 1, 1), group="generic",
+         summary="Return a serialized version of the value stored at the specified key; "
+                 "for a SQL table, its rows (DUMP t TO FILE path writes CSV)")
+def dump(ctx, argv):
+    value = ctx.db.get(argv[1])
+    if type(value) is Table or len(argv) > 2:
+        return dump_table(ctx, argv)
+    if value is None:
+        return None
+    name = TYPES[type(value)].name
+    if name != "string" and name not in CODECS:
+        raise AlchemyError(f"ERR DUMP cannot serialize a {name}")
+    body = bytes(value) if name == "string" else CODECS[name][0](value)
+    data = bytes([len(name)]) + name.encode() + body + struct.pack("<H", DUMP_VERSION)
+    return data + struct.pack("<I", zlib.crc32(data))
+
+
+def _restored(payload: bytes):
+    data, crc = payload[:-4], payload[-4:]
+    if len(payload) < 8 or struct.pack("<I", zlib.crc32(data)) != crc \
+            or struct.unpack("<H", data[-2:])[0] != DUMP_VERSION:
+        raise AlchemyError("ERR DUMP payload version or checksum are wrong")
+    name, body = data[1:1 + data[0]].decode("latin-1"), data[1 + data[0]:-2]
+    if name == "string":
+        return body
+    try:
+        value = CODECS[name][1](body)
+    except Exception:  # any damage a crafted payload can do to a decoder
+        raise AlchemyError("ERR Bad data format") from None
+    # Redis refuses empty collections too; a NaN score would break a sorted set's order.
+    if not len(value) or (name == "zset" and any(s != s for _, s in value.items())):
+        raise AlchemyError("ERR Bad data format")
+    return value
+
+
+@command("restore", -4, "write", keys=(1, 1, 1), group="generic",
+         summary="Create a key using the provided serialized value, previously obtained "
+                 "using DUMP")
+def restore(ctx, argv):
+    key, ttl = argv[1], parse_int(argv[2])
+    replace = absolute = False
+    i = 4
+    while i < len(argv):
+        option = argv[i].upper()
+        if option == b"REPLACE":
+            replace = True
+        elif option == b"ABSTTL":
+            absolute = True
+        elif option in (b"IDLETIME", b"FREQ") and i + 1 < len(argv):
+            i += 1
+            if parse_int(argv[i]) < 0 or (option == b"FREQ" and parse_int(argv[i]) > 255):
+                raise AlchemyError("ERR Invalid IDLETIME value, must be >= 0"
+                                   if option == b"IDLETIME"
+                                   else "ERR Invalid FREQ value, must be >= 0 and <= 255")
+        else:
+            raise AlchemyError(SYNTAX)
+        i += 1
+    if ttl < 0:
+        raise AlchemyError("ERR Invalid TTL value, must be >= 0")
+    db = ctx.db
+    if not replace and db.get(key) is not None:
+        raise AlchemyError("BUSYKEY Target key name already exists.")
+    value = _restored(argv[3])
+    deadline = None if ttl == 0 else ttl if absolute else now_ms() + ttl
+    if deadline is not None and deadline <= now_ms():
+        # Already expired: nothing is created, and REPLACE still removes the old value.
+        if db.delete(key):
+            ctx.server.dirty += 1
+            notify(ctx, GENERIC, b"del", key)
+        return OK
+    _place(ctx, db, key, value, deadline)
+    ctx.server.dirty += 1
+    notify(ctx, GENERIC, b"restore", key)
+    if deadline is not None and not absolute:
+        ctx.server.propagate_as([b"RESTORE", key, b"%d" % deadline, argv[3], b"ABSTTL",
+                                 b"REPLACE"])
+    return OK

@@ -159,16 +159,14 @@ def denorm_command(ctx, argv):
     return denorm(ctx, argv[1].decode("utf-8", "replace"), argv[2])
 
 
-@command("dump", -2, "readonly", keys=(1, 1, 1), group="sql",
-         summary="Every row of a table, header first; DUMP t TO FILE path writes CSV")
-def dump(ctx, argv):
+def dump_table(ctx, argv: list):
+    """DUMP of a table (the DUMP command serializes other keys): every row, header first,
+    or `DUMP t TO FILE path` writing CSV."""
     name = argv[1].decode("utf-8", "replace")
     if len(argv) == 5 and argv[2].upper() == b"TO" and argv[3].upper() == b"FILE":
         return dump_to_file(ctx, name, argv[4])
     if len(argv) != 2:
         raise AlchemyError("ERR syntax: DUMP table [TO FILE path]")
-    if ctx.db.get(argv[1]) is None:
-        return None
     result = dump_rows(ctx, name)
     if ctx.kind == "api":
         return result
