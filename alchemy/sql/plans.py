@@ -197,7 +197,12 @@ class InsertPlan:
         keys = table.key_positions
         if len(keys) == 1 and row[keys[0]] is None and table.columns[keys[0]].type == "INT":
             row[keys[0]] = table.next_id()
-        existing = table.get(table.key_of(row)) if None not in table.key_of(row) else None
+        if not (self.on_duplicate or self.replace):  # a duplicate is refused by insert()
+            table.insert(row)
+            done.append(("insert", None, row))
+            return
+        key = table.key_of(row)
+        existing = table.get(key) if None not in key else None
         if existing is not None and self.on_duplicate:
             new = list(existing)
             for position, evaluate in self.on_duplicate:
