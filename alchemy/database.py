@@ -20,6 +20,7 @@ from alchemy.keyspace import Keyspace
 from alchemy.persistence import Persistence
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
+from alchemy.sql.documents import plain
 from alchemy.sql.engine import Count, Rows, SqlEngine
 from alchemy.storage.table import Table
 from alchemy.reply import NO_REPLY, NULL_ARRAY, QUEUED, Status
@@ -113,7 +114,7 @@ class Database:
         if raw:
             return reply
         if isinstance(reply, Rows):
-            return [tuple(row) for row in reply.rows]
+            return [tuple(map(plain, row)) for row in reply.rows]
         return reply.value if isinstance(reply, Count) else None
 
     def call(self, client: Client, argv: list):

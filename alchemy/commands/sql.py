@@ -17,8 +17,10 @@ from alchemy.reply import OK
 from alchemy.errors import AlchemyError
 from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, split_as_dump,
                                 split_store, store)
+from alchemy.sql.documents import reply_value, to_json
 from alchemy.sql.engine import Count, Ok, Rows
 from alchemy.sql.scanner import render
+from alchemy.storage.documents import Document
 from alchemy.storage.table import Table
 
 register_type(Table, "table", copy.deepcopy, lambda table: "table")
@@ -90,6 +92,8 @@ def text_rows_reply(result: Rows) -> list:
 def _text(value) -> bytes:
     if value is None:
         return b""
+    if type(value) is Document:
+        return to_json(value).encode()
     if isinstance(value, str):
         return ("'" + value + "'").encode()
     if isinstance(value, bytes):
@@ -103,6 +107,8 @@ def _value(value, resp3: bool):
         return value.encode()
     if kind is float and not resp3:
         return repr(value).encode()
+    if kind is Document:
+        return reply_value(value, resp3)
     return value
 
 

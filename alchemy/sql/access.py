@@ -117,7 +117,7 @@ class Range:
     def describe(self, table: Table) -> str:
         name = "PRIMARY KEY" if self.index is None else f"INDEX {self.index.name}"
         columns = (table.key_positions if self.index is None else self.index.positions)
-        names = [table.columns[p].name for p in columns]
+        names = [table.label(p) for p in columns]
         conditions = [f"{n}=?" for n in names[:len(self.prefix)]]
         if self.low is not None or self.high is not None:
             n = names[len(self.prefix)]

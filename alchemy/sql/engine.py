@@ -6,6 +6,7 @@ DDL and introspection (CREATE, DROP, ALTER, DESC, SHOW, EXPLAIN) are parsed each
 Any schema change bumps a version that retires every cached plan.
 """
 
+import re
 from collections import OrderedDict
 
 import sqlglot
@@ -14,9 +15,10 @@ from sqlglot.errors import ParseError, TokenError
 
 from alchemy.errors import AlchemyError
 from alchemy.sql import planner
+from alchemy.sql.documents import document_ref
 from alchemy.sql.plans import Count, Rows, table_of
 from alchemy.sql.scanner import lift
-from alchemy.sql.schema import column_type
+from alchemy.sql.schema import column_type, index_type
 from alchemy.storage.table import Column, Table
 
 CACHE_SIZE = 1024
@@ -98,12 +100,13 @@ class SqlEngine:
     # -- DDL ------------------------------------------------------------------------------
 
     def _ddl(self, db, text: str):
-        tree = parse(text)
+        typed = _TYPED_INDEX.fullmatch(text)  # `... (info.age) INT`, which sqlglot cannot parse
+        tree = parse(typed.group(1) if typed else text)
         self.schema_version += 1
         if isinstance(tree, exp.Create) and tree.args.get("kind") == "TABLE":
             return create_table(db, tree)
         if isinstance(tree, exp.Create) and tree.args.get("kind") == "INDEX":
-            return create_index(db, tree)
+            return create_index(db, tree, index_type(typed.group(2)) if typed else None)
         if isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE":
             return drop_tables(db, [_name(t) for t in _dropped(tree)], tree.args.get("exists"))
         if isinstance(tree, exp.Drop) and tree.args.get("kind") == "INDEX":
@@ -159,6 +162,10 @@ def _name(node: exp.Expression) -> str:
     return node.name
 
 
+_TYPED_INDEX = re.compile(r"(\s*CREATE\s+(?:UNIQUE\s+)?INDEX\b.*\))\s*(\w+)\s*;?\s*",
+                          re.IGNORECASE | re.DOTALL)
+
+
 def tables(db) -> list[Table]:
     return [v for v in db.data.values() if isinstance(v, Table)]
 
@@ -198,11 +205,15 @@ def create_table(db, tree: exp.Create):
         if key_name.lower() not in lowered:
             raise AlchemyError(f"ERR primary key column '{key_name}' is not in table '{name}'")
         positions.append(lowered.index(key_name.lower()))
+        if columns[positions[-1]].type == "LUATABLE":
+            raise AlchemyError(f"ERR LUATABLE column '{key_name}' cannot be a primary key")
     db.set(key, Table(name, columns, positions))
     return OK
 
 
-def create_index(db, tree: exp.Create):
+def create_index(db, tree: exp.Create, kind: str | None = None):
+    """CREATE INDEX on columns, or on one field inside a LUATABLE column, which may be
+    typed (`kind` INT, FLOAT or TEXT; see alchemy.storage.table.FieldIndex)."""
     index = tree.this
     name = _name(index)
     params = index.args.get("params")
@@ -216,12 +227,22 @@ def create_index(db, tree: exp.Create):
             if tree.args.get("exists"):
                 return OK
             raise AlchemyError(f"ERR index '{name}' already exists")
+    nodes = [column.this if isinstance(column, exp.Ordered) else column for column in columns]
+    field = document_ref(nodes[0], planner.scope_of(table))
+    if field is not None or kind is not None:
+        if field is None or len(nodes) != 1:
+            raise AlchemyError("ERR syntax: CREATE [UNIQUE] INDEX name ON table "
+                               "(column.field) [INT | FLOAT | TEXT]")
+        table.add_field_index(name, *field, kind, unique=bool(tree.args.get("unique")))
+        return OK
     positions = []
-    for column in columns:
-        node = column.this if isinstance(column, exp.Ordered) else column
+    for node in nodes:
         position = table.position(node.name)
         if position is None:
             raise AlchemyError(f"ERR table '{table.name}' has no column named '{node.name}'")
+        if table.columns[position].type == "LUATABLE":
+            raise AlchemyError(f"ERR index a field of LUATABLE column '{node.name}' "
+                               f"({node.name}.field), not the whole document")
         positions.append(position)
     table.add_index(name, positions, unique=bool(tree.args.get("unique")))
     return OK

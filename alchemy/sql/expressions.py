@@ -14,6 +14,7 @@ from typing import Callable
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
+from alchemy.sql.documents import document_ref, path_evaluator
 from alchemy.util import STAR, wildcard_matcher
 
 Evaluator = Callable[[list, list], object]
@@ -23,6 +24,8 @@ INT_MIN, INT_MAX = -2**63, 2**63 - 1
 
 class Scope:
     """Resolves column names of one table to positions in its rows."""
+
+    documents: frozenset = frozenset()  # positions of LUATABLE columns (paths inside them)
 
     def __init__(self, table_name: str, column_names: list[str], alias: str | None = None):
         self.table_name = table_name
@@ -151,6 +154,10 @@ def _as_text(value) -> str:
 def compile_expr(node: exp.Expression, scope: Scope, functions=None) -> Evaluator:
     """Compile node; `functions` maps lower-case names of extra functions to callables."""
     kind = type(node)
+    if kind is exp.Column or kind is exp.Dot:
+        ref = document_ref(node, scope)
+        if ref is not None:
+            return path_evaluator(*ref)
     if kind is exp.Column:
         position = scope.resolve(node)
         return lambda row, params: row[position]

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from alchemy.errors import AlchemyError
 from alchemy.sql import access
+from alchemy.sql.documents import assignments, document_ref
 from alchemy.sql.expressions import Scope, compile_expr, is_constant, placeholder_index
 from alchemy.sql.plans import DeletePlan, InsertPlan, SelectPlan, UpdatePlan
 from alchemy.storage.table import Table
@@ -21,7 +22,18 @@ _FLIPPED = {exp.LT: exp.GT, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.GTE: exp.LTE,
 
 
 def scope_of(table: Table, alias: str | None = None) -> Scope:
-    return Scope(table.name, [c.name for c in table.columns], alias)
+    scope = Scope(table.name, [c.name for c in table.columns], alias)
+    scope.documents = frozenset(i for i, c in enumerate(table.columns) if c.type == "LUATABLE")
+    return scope
+
+
+def _reference(node, scope: Scope):
+    """What an operand names: a column position, a field of a document as (position, path),
+    or None (not a column)."""
+    ref = document_ref(node, scope)
+    if ref is not None:
+        return ref
+    return scope.resolve(node) if isinstance(node, exp.Column) else None
 
 
 def _table_ref(node: exp.Expression) -> exp.Table:
@@ -48,7 +60,7 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
     path = choose_access(table, where_node.this if where_node else None, scope, order_items)
     if _decided_by(path, where_node, table, scope):
         where = None
-    order = [] if _order_satisfied(path, order_items) else [
+    order = [] if _order_satisfied(path, order_items, scope) else [
         (_order_evaluator(node, scope, columns), desc) for node, desc in order_items]
     limit = tree.args.get("limit")
     offset = tree.args.get("offset")
@@ -73,7 +85,10 @@ def _decided_by(path, where_node, table: Table, scope: Scope) -> bool:
         column = node.this if isinstance(node.this, exp.Column) else node.expression
         if not isinstance(column, exp.Column):
             return False
-        positions.append(scope.resolve(column))
+        position = _reference(column, scope)
+        if type(position) is not int:  # a field inside a document
+            return False
+        positions.append(position)
     return sorted(positions) == sorted(table.key_positions)
 
 
@@ -87,7 +102,8 @@ def _projection(items: list, table: Table, scope: Scope) -> tuple[list, bool]:
             for position, column in enumerate(table.columns):
                 columns.append((column.name, _column_getter(position)))
             continue
-        name = item.alias_or_name if isinstance(item, (exp.Alias, exp.Column)) else _title(item)
+        name = item.alias_or_name if isinstance(item, (exp.Alias, exp.Column)) \
+            and document_ref(item, scope) is None else _title(item)
         node = item.this if isinstance(item, exp.Alias) else item
         if node.find(exp.AggFunc) is not None:
             raise AlchemyError("ERR aggregate functions other than COUNT(*) are not supported yet")
@@ -143,16 +159,13 @@ def _order_evaluator(node, scope: Scope, columns: list):
     return by_position
 
 
-def _order_satisfied(path, order_items: list) -> bool:
+def _order_satisfied(path, order_items: list, scope: Scope) -> bool:
     if not order_items:
         return True
     directions = {desc for _, desc in order_items}
     if len(directions) != 1 or not isinstance(path, (access.Range, access.FullScan)):
         return False
-    names = [node.name.lower() for node, _ in order_items
-             if isinstance(node, exp.Column)]
-    wanted = tuple(names)
-    return len(names) == len(order_items) and path.ordered_by[:len(wanted)] == wanted \
+    return _order_matches(order_items, path.ordered_by, scope) \
         and path.reverse == directions.pop()
 
 
@@ -176,18 +189,18 @@ def _predicates(where, scope: Scope) -> dict:
         kind = type(node)
         if kind in _FLIPPED:
             left, right = node.this, node.expression
-            if isinstance(right, exp.Column) and is_constant(left):
+            if isinstance(right, (exp.Column, exp.Dot)) and is_constant(left):
                 left, right, kind = right, left, _FLIPPED[kind]
-            if isinstance(left, exp.Column) and is_constant(right):
-                found.setdefault(scope.resolve(left), []).append((kind, [right]))
-        elif kind is exp.Between and isinstance(node.this, exp.Column) \
+            if _reference(left, scope) is not None and is_constant(right):
+                found.setdefault(_reference(left, scope), []).append((kind, [right]))
+        elif kind is exp.Between and _reference(node.this, scope) is not None \
                 and is_constant(node.args["low"]) and is_constant(node.args["high"]):
-            position = scope.resolve(node.this)
+            position = _reference(node.this, scope)
             found.setdefault(position, []).append((exp.GTE, [node.args["low"]]))
             found.setdefault(position, []).append((exp.LTE, [node.args["high"]]))
-        elif kind is exp.In and isinstance(node.this, exp.Column) \
+        elif kind is exp.In and _reference(node.this, scope) is not None \
                 and not node.args.get("query") and all(map(is_constant, node.expressions)):
-            found.setdefault(scope.resolve(node.this), []).append((exp.In, node.expressions))
+            found.setdefault(_reference(node.this, scope), []).append((exp.In, node.expressions))
     return found
 
 
@@ -225,11 +238,11 @@ def choose_access(table: Table, where, scope: Scope, order_items: list = ()):
         index, positions, prefix, bounds = best
         ordered = _ordered_by(table, positions, len(prefix))
         reverse = bool(order_items) and all(desc for _, desc in order_items) \
-            and _order_matches(order_items, ordered)
+            and _order_matches(order_items, ordered, scope)
         (low, low_incl), (high, high_incl) = _bound_evaluators(bounds, compile_value)
         return access.Range(index, [compile_value(equal[p]) for p in prefix], low, low_incl,
                             high, high_incl, reverse, ordered)
-    return _ordered_scan(table, order_items)
+    return _ordered_scan(table, order_items, scope)
 
 
 def _range_bounds(kinds: list) -> tuple:
@@ -248,18 +261,30 @@ def _bound_evaluators(bounds: tuple, compile_value) -> tuple:
 
 def _ordered_by(table: Table, positions: list, skip: int) -> tuple:
     """Column names in the order a walk of this tree returns rows, past its equal prefix."""
-    names = [table.columns[p].name.lower() for p in positions[skip:]]
+    names = [_position_name(table, p) for p in positions[skip:]]
     if positions is not table.key_positions:
         names += [table.columns[p].name.lower() for p in table.key_positions]
     return tuple(names)
 
 
-def _order_matches(order_items, ordered: tuple) -> bool:
-    names = tuple(n.name.lower() for n, _ in order_items if isinstance(n, exp.Column))
-    return len(names) == len(order_items) and ordered[:len(names)] == names
+def _position_name(table: Table, position) -> str | tuple:
+    """How ORDER BY names a column (lower case), or a document field ((position, path))."""
+    return position if type(position) is tuple else table.columns[position].name.lower()
 
 
-def _ordered_scan(table: Table, order_items: list):
+def _order_matches(order_items, ordered: tuple, scope: Scope) -> bool:
+    names = []
+    for node, _ in order_items:
+        name = document_ref(node, scope)
+        if name is None and isinstance(node, exp.Column):
+            name = node.name.lower()
+        if name is None:
+            return False
+        names.append(name)
+    return ordered[:len(names)] == tuple(names)
+
+
+def _ordered_scan(table: Table, order_items: list, scope: Scope):
     """No usable predicate: walk a tree in ORDER BY order if one has it, so LIMIT can stop."""
     if order_items:
         descending = {desc for _, desc in order_items}
@@ -268,7 +293,7 @@ def _ordered_scan(table: Table, order_items: list):
             for index, positions in [(None, table.key_positions)] + \
                     [(i, i.positions) for i in table.indexes.values()]:
                 ordered = _ordered_by(table, positions, 0)
-                if _order_matches(order_items, ordered):
+                if _order_matches(order_items, ordered, scope):
                     if index is None:
                         return access.FullScan(reverse, ordered)
                     return access.Range(index, [], reverse=reverse, ordered_by=ordered)
@@ -323,8 +348,9 @@ def plan_update(tree: exp.Update, table: Table) -> UpdatePlan:
     where_node = tree.args.get("where")
     where = compile_expr(where_node.this, scope) if where_node else None
     path = choose_access(table, where_node.this if where_node else None, scope)
-    assignments = [_assignment(node, table, scope) for node in tree.expressions]
-    return UpdatePlan(table.name, path, where, assignments)
+    changes = assignments(tree.expressions, scope,
+                          lambda node: _assignment(node, table, scope), table)
+    return UpdatePlan(table.name, path, where, changes)
 
 
 def plan_delete(tree: exp.Delete, table: Table) -> DeletePlan:

@@ -8,11 +8,16 @@ parameters and lifted literals go through the same cache.
 
 A multi-row INSERT's VALUES list is cut down to its first row in the shape, so that inserting
 1 row or 1,000 rows of the same table shares one plan.
+
+A Lua table constructor written in the statement (`{name='RUSS', tags={'a','b'}}`, a value
+for a LUATABLE column) is lifted whole, as a LuaText value.
 """
 
+import json
 import re
 
 from alchemy.errors import AlchemyError
+from alchemy.sql.documents import LuaText
 
 # Strings and quoted identifiers are matched whole so that nothing inside them is lifted;
 # a number counts only where it does not continue an identifier (t1, x2y) or a name (a.1).
@@ -39,7 +44,7 @@ class Lifted:
 def lift(text: str, params: tuple = ()) -> Lifted:
     # split() with one group gives [text, token, text, token, ..., text] in one C call,
     # much cheaper than sub() with a Python callback per match.
-    parts = _LITERAL.split(text)
+    parts = _split(text)
     values: list = []
     supplied = iter(params)
     # Only INSERT's VALUES rows are folded; other statements are numbered in this one pass.
@@ -49,6 +54,8 @@ def lift(text: str, params: tuple = ()) -> Lifted:
         first = token[0]
         if first == "'":
             values.append(token[1:-1].replace("''", "'"))
+        elif first == "{":
+            values.append(LuaText(token))
         elif first in "xX":
             values.append(bytes.fromhex(token[2:-1]))
         elif first == '"' or first == "`":
@@ -75,7 +82,7 @@ def lift(text: str, params: tuple = ()) -> Lifted:
 def render(text: str, params: tuple) -> str:
     """text with each `?` replaced by its parameter written as a SQL literal: the form a
     statement is logged in, so that replaying it binds the same typed values."""
-    parts = _LITERAL.split(text)
+    parts = _split(text)
     supplied = iter(params)
     for i in range(1, len(parts), 2):
         if parts[i] == "?":
@@ -92,7 +99,52 @@ def literal(value) -> str:
         return repr(value)
     if isinstance(value, (bytes, bytearray)):
         return "X'" + bytes(value).hex() + "'"
+    if isinstance(value, (dict, list)):  # a document bound by the Python API
+        value = json.dumps(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+# Outside a constructor: SQL strings and quoted identifiers are skipped whole.
+_STRING_OR_BRACE = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\{""")
+# Inside one: Lua strings (with escapes), long strings [[...]] / [==[...]==], and braces.
+_LUA_TOKEN = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|\[(=*)\[.*?\]\1\]|[{}]""",
+                        re.DOTALL)
+
+
+def _split(text: str) -> list:
+    """_LITERAL.split(text), except that each Lua table constructor is one token."""
+    if "{" not in text:
+        return _LITERAL.split(text)
+    parts = [""]
+    done = scan = 0  # text before `done` is in parts; `scan` is where the search goes on
+    while (m := _STRING_OR_BRACE.search(text, scan)) is not None:
+        scan = m.end()
+        if m.group() == "{":
+            scan = _constructor_end(text, m.start())
+            _append(parts, text[done:m.start()])
+            parts += [text[m.start():scan], ""]
+            done = scan
+    _append(parts, text[done:])
+    return parts
+
+
+def _append(parts: list, segment: str) -> None:
+    """Add a stretch of statement text (split on its literals) to a split list."""
+    pieces = _LITERAL.split(segment)
+    parts[-1] += pieces[0]
+    parts += pieces[1:]
+
+
+def _constructor_end(text: str, start: int) -> int:
+    depth = 0
+    pos = start
+    while (m := _LUA_TOKEN.search(text, pos)) is not None:
+        token = m.group()
+        depth += 1 if token == "{" else -1 if token == "}" else 0
+        pos = m.end()
+        if depth == 0:
+            return pos
+    raise AlchemyError(f"ERR unterminated Lua table near '{text[start:start + 20]}'")
 
 
 _MARK = re.compile(r'"(?:[^"]|"")*"|`[^`]*`|\?')

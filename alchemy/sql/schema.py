@@ -10,6 +10,7 @@ import re
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
+from alchemy.sql.documents import to_document
 from alchemy.sql.expressions import INT_MAX, INT_MIN
 from alchemy.storage.table import Column
 
@@ -21,6 +22,7 @@ _TYPE_NAMES = {
     "STRING": "TEXT", "MEDIUMTEXT": "TEXT", "LONGTEXT": "TEXT",
     "BLOB": "BLOB", "VARBINARY": "BLOB", "BINARY": "BLOB", "BYTEA": "BLOB",
     "BOOL": "BOOL", "BOOLEAN": "BOOL",
+    "LUATABLE": "LUATABLE", "JSON": "LUATABLE",
 }
 
 _INTEGER_TEXT = re.compile(r"\s*[-+]?\d+\s*")
@@ -28,9 +30,20 @@ _INTEGER_TEXT = re.compile(r"\s*[-+]?\d+\s*")
 
 def column_type(data_type: exp.DataType, column: str) -> str:
     name = data_type.this.name if hasattr(data_type.this, "name") else str(data_type.this)
+    if name == "USERDEFINED":  # a type sqlglot does not know, such as LUATABLE
+        name = str(data_type.args.get("kind") or "")
     canonical = _TYPE_NAMES.get(name.upper())
     if canonical is None:
         raise AlchemyError(f"ERR unsupported type {data_type.sql()} for column '{column}'")
+    return canonical
+
+
+def index_type(name: str) -> str:
+    """The type of a typed index on a document field: INT, FLOAT or TEXT."""
+    canonical = _TYPE_NAMES.get(name.upper())
+    if canonical not in ("INT", "FLOAT", "TEXT"):
+        raise AlchemyError(f"ERR an index on a document field is INT, FLOAT or TEXT, "
+                           f"not {name}")
     return canonical
 
 
@@ -76,6 +89,8 @@ def coerce(value, column: Column, table: str):
             return value
         if vtype is str:
             return value.encode()
+    elif kind == "LUATABLE":
+        return to_document(value, column.name, table)
     raise AlchemyError(f"ERR type mismatch: {_show(value)} is not {kind} "
                        f"(column '{column.name}' of table '{table}')")
 

@@ -23,6 +23,8 @@ import struct
 
 import zstandard
 
+from alchemy.storage.documents import Document
+
 COMPRESS_MIN = 64
 TRAIN_SAMPLES = 1000
 DICT_SIZE = 16 * 1024
@@ -33,7 +35,8 @@ _LEN = struct.Struct("<I")
 
 
 class RowCodec:
-    """Encoder/decoder for rows of one schema; kinds per column: "i", "f", "s" (str), "b"."""
+    """Encoder/decoder for rows of one schema; kinds per column: "i", "f", "s" (str), "b",
+    "d" (a document: msgpack bytes, stored as a BLOB is and read back as a Document)."""
 
     def __init__(self, kinds: str, dictionary: bytes | None = None):
         self.kinds = kinds
@@ -165,4 +168,6 @@ class RowCodec:
                 data = self._plain_d.decompress(data)
             elif tag == 0x12:
                 data = self._with_dict_d.decompress(data)
-        return (data.decode() if kind == "s" else bytes(data)), end
+        if kind == "s":
+            return data.decode(), end
+        return (Document(data) if kind == "d" else bytes(data)), end

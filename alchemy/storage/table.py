@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from alchemy.errors import AlchemyError
 from alchemy.storage.columns import SortedColumns
+from alchemy.storage.documents import field, order_key
 from alchemy.storage.rowcodec import RowCodec
 
-# Column type -> value kind. BOOL is stored as a 0/1 integer.
-KINDS = {"INT": "i", "FLOAT": "f", "TEXT": "s", "BLOB": "b", "BOOL": "i"}
+# Column type -> value kind. BOOL is stored as a 0/1 integer, LUATABLE as a document.
+KINDS = {"INT": "i", "FLOAT": "f", "TEXT": "s", "BLOB": "b", "BOOL": "i", "LUATABLE": "d"}
 
 
 class ConstraintError(AlchemyError):
@@ -72,6 +73,66 @@ class Index:
             yield entry[width:]
 
 
+class FieldIndex(Index):
+    """An index on one field inside a LUATABLE column (`info.age`), optionally typed.
+
+    Every row has one entry, so the index also gives ORDER BY. An untyped index holds every
+    value, ordered as SQL orders mixed types (NULL, numbers, text, tables): through it a
+    query finds exactly what a scan would. A typed index (INT, FLOAT or TEXT) holds values of
+    its type (an integral float counts as INT, an integer as FLOAT) in a packed column, and
+    NULL for anything else: a query answered through it does not see rows whose field holds
+    another type, which is what the type promises.
+
+    Its one position is the pair (column position, path), which the planner matches against
+    the document paths of a WHERE or ORDER BY clause.
+    """
+
+    def __init__(self, name: str, table: "Table", position: int, path: tuple,
+                 kind: str | None = None, unique: bool = False):
+        self.name = name
+        self.table = table
+        self.position = position
+        self.path = path
+        self.kind = kind
+        self.positions = [(position, path)]
+        self.unique = unique
+        key_kinds = "".join(_tree_kind(table.columns[p].kind) for p in table.key_positions)
+        first = {"INT": "i", "FLOAT": "f"}.get(kind, "o")
+        self.tree = (SortedColumns if kind else _MixedTree)(first + key_kinds)
+
+    @property
+    def column_names(self) -> list[str]:
+        label = self.table.label(self.positions[0])
+        return [f"{label} {self.kind}" if self.kind else label]
+
+    def values(self, row: list) -> tuple:
+        doc = row[self.position]
+        value = None if doc is None else field(doc, self.path)
+        if value is None:
+            return (None,)
+        kind = self.kind
+        if kind is None:
+            return (order_key(value),)
+        vtype = type(value)
+        if kind == "INT":
+            if vtype is float and value.is_integer() and abs(value) < 2**63:
+                return (int(value),)
+            return (value if vtype is int else None,)
+        if kind == "FLOAT":
+            return (float(value) if vtype is int or vtype is float else None,)
+        return (value if vtype is str else None,)
+
+
+class _MixedTree(SortedColumns):
+    """The tree of an untyped field index: its first part is stored as order_key(value),
+    so values looked up (range bounds, equalities) are put in that form first."""
+
+    def bound(self, key, right: bool = False) -> tuple[int, int]:
+        if key and key[0] is not None and type(key[0]) is not tuple:
+            key = (order_key(key[0]),) + tuple(key[1:])
+        return super().bound(key, right)
+
+
 class Table:
     exists_any = False  # set once any table is made: until then writes skip the table guard
 
@@ -102,6 +163,12 @@ class Table:
             if column.name == name:
                 return i
         return None
+
+    def label(self, position) -> str:
+        """The name of a column, or `info.a.b` for a field reference (position, path)."""
+        if type(position) is tuple:
+            return ".".join((self.columns[position[0]].name,) + position[1])
+        return self.columns[position].name
 
     def key_of(self, row: list) -> tuple:
         return tuple(row[p] for p in self.key_positions)
@@ -193,7 +260,15 @@ class Table:
 
     def add_index(self, name: str, positions: list[int], unique: bool = False) -> Index:
         """Build an index over the existing rows; ConstraintError if unique is violated."""
-        index = Index(name, self, positions, unique)
+        return self._build(Index(name, self, positions, unique))
+
+    def add_field_index(self, name: str, position: int, path: tuple, kind: str | None = None,
+                        unique: bool = False) -> Index:
+        """Build an index on a field inside a LUATABLE column (see FieldIndex)."""
+        return self._build(FieldIndex(name, self, position, path, kind, unique))
+
+    def _build(self, index: Index) -> Index:
+        name = index.name
         for row in self.scan():
             key = self.key_of(row)
             if index.conflict(row, key):
