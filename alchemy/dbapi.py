@@ -14,6 +14,7 @@ nothing to do and rollback() is refused.
 """
 
 from alchemy.errors import AlchemyError
+from alchemy.sql.documents import plain
 from alchemy.sql.engine import Count, Rows
 from alchemy.storage.table import ConstraintError
 
@@ -132,7 +133,7 @@ class Cursor:
         if isinstance(result, Rows):
             self.description = [(name, None, None, None, None, None, None)
                                  for name in result.header]
-            self._rows = [tuple(row) for row in result.rows]
+            self._rows = [tuple(map(plain, row)) for row in result.rows]
             self.rowcount = -1
         else:
             self.description = None

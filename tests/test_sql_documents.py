@@ -1,11 +1,14 @@
 """LUATABLE (JSON) document columns: CRUD, dot paths, field indexes, restarts, bad input."""
 
+import csv
 import json
 import random
 
 import pytest
 import redis
 
+import alchemy
+from alchemy.sql.scanner import render
 from conftest import ServerProcess
 
 
@@ -61,6 +64,33 @@ def test_in_process_api_gives_python_values(db):
         ({"a": [1, 2, {"b": None}]},), ({"10": "ten", "x": [1, 2, 3], "y": 1.5},)]
     assert db.sql("SELECT doc.a.3.b, doc.a.2, doc.x.3 FROM t ORDER BY id") == \
         [(None, 2, None), (None, None, 3)]
+
+
+def test_documents_bound_by_the_api_are_logged_as_json(db):
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, doc JSON)")
+    statement = render("INSERT INTO t VALUES (?, ?)", (1, {"it's": [1, "two"]}))
+    db.sql(statement)
+    assert db.sql("SELECT doc FROM t") == [({"it's": [1, "two"]},)]
+
+
+def test_db_api_cursor_gives_python_values():
+    con = alchemy.connect()
+    cur = con.cursor()
+    cur.execute("CREATE TABLE t (id INT PRIMARY KEY, doc LUATABLE)")
+    cur.execute("INSERT INTO t VALUES (1, {a={b=true}})")
+    cur.execute("SELECT doc, doc.a FROM t")
+    assert cur.fetchall() == [({"a": {"b": True}}, {"b": True})]
+
+
+def test_documents_leave_tables_as_json(users, server):
+    assert sql(users, "SELECT id, info FROM users WHERE id <= 2 STORE HSET h_docs") == 2
+    assert json.loads(users.hget("h_docs", "2")) == {"fname": "JIM", "age": 25, "score": 2.5}
+    assert users.execute_command("DUMP", "users", "TO", "FILE", "users.csv") == 4
+    with open(f"{server.data_dir}/users.csv", newline="") as f:
+        lines = list(csv.reader(f))
+    assert json.loads(lines[3][2]) == {"active": True, "age": 41, "fname": "ANN"}
+    assert sql(users, "SELECT id, info FROM users WHERE id = 1")[1][1] == \
+        users.execute_command("DUMP", "users")[1][2]
 
 
 def test_lua_tables_become_lists_or_maps(db):

@@ -18,7 +18,9 @@ import re
 
 from alchemy.errors import AlchemyError
 from alchemy.resp import format_double
+from alchemy.sql.documents import to_json
 from alchemy.sql.plans import Rows, table_of
+from alchemy.storage.documents import Document
 
 _AS_DUMP = re.compile(r"\s*CREATE\s+TABLE\s+(\w+)\s+AS\s+DUMP\s+(\S+)\s*$", re.IGNORECASE)
 
@@ -68,6 +70,8 @@ def _bytes(value) -> bytes:
         return b"%d" % value
     if kind is float:
         return format_double(value)
+    if kind is Document:
+        return to_json(value).encode()
     return b"" if value is None else str(value).encode()
 
 
@@ -178,7 +182,7 @@ def dump_to_file(ctx, name: str, path: bytes) -> int:
         writer = csv.writer(out)
         writer.writerow(rows.header)
         for row in rows.rows:
-            writer.writerow(["" if v is None else v.hex() if isinstance(v, bytes) else v
-                             for v in row])
+            writer.writerow(["" if v is None else to_json(v) if type(v) is Document
+                             else v.hex() if isinstance(v, bytes) else v for v in row])
     os.replace(temporary, target)
     return len(rows.rows)
