@@ -14,7 +14,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from alchemy.errors import AlchemyError
-from alchemy.sql import planner
+from alchemy.sql import planner, query
 from alchemy.sql.documents import document_ref
 from alchemy.sql.plans import Count, Rows, table_of
 from alchemy.sql.scanner import lift
@@ -63,6 +63,8 @@ class SqlEngine:
         return plan.run(db, lifted.values)
 
     def _plan(self, db, text: str, params: tuple):
+        if '"' in text:
+            text = query.alchemydb_spelling(text)
         lifted = lift(text, params)
         key = (db.index, lifted.shape)
         cached = self.plans.get(key)
@@ -86,8 +88,9 @@ class SqlEngine:
             shape = "SELECT" + shape.lstrip()[4:]
         tree = parse(shape)
         if isinstance(tree, exp.Select):
-            from_ = tree.args.get("from_") or tree.args.get("from")
-            return planner.plan_select(tree, table_of(db, _name(from_.this) if from_ else ""))
+            return query.plan_select(tree, db)
+        if isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Select):
+            return query.plan_insert_select(tree, db, replace)
         if isinstance(tree, exp.Insert):
             target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
             return planner.plan_insert(tree, table_of(db, _name(target)), replace)
@@ -104,6 +107,8 @@ class SqlEngine:
         tree = parse(typed.group(1) if typed else text)
         self.schema_version += 1
         if isinstance(tree, exp.Create) and tree.args.get("kind") == "TABLE":
+            if tree.expression is not None:
+                return query.create_table_as(db, tree, create_table)
             return create_table(db, tree)
         if isinstance(tree, exp.Create) and tree.args.get("kind") == "INDEX":
             return create_index(db, tree, index_type(typed.group(2)) if typed else None)

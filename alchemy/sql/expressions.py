@@ -208,7 +208,20 @@ def compile_expr(node: exp.Expression, scope: Scope, functions=None) -> Evaluato
         return lambda row, params: (
             None if (a := left(row, params)) is None or (b := right(row, params)) is None
             else _as_text(a) + _as_text(b))
+    if isinstance(node, Prepared):
+        return node.args["build"](node, scope, functions)
     raise AlchemyError(f"ERR unsupported expression: {node.sql()}")
+
+
+class Prepared(exp.Expression):
+    """A node the planner compiles itself: `build(node, scope, functions)` gives its
+    evaluator (the node passed is the one compiled, which may be a copy).
+
+    Planners put these in place of what compile_expr cannot know alone: a subquery's result,
+    a value of the outer row in a join, an aggregate's result. `this`, when set, is an
+    expression of the row the node still depends on (so is_constant sees its columns)."""
+
+    arg_types = {"this": False, "build": True}
 
 
 def placeholder_index(node: exp.Placeholder) -> int:

@@ -1,0 +1,362 @@
+"""Joins: the tables of FROM as one stream of joined rows (index nested loop or hash join).
+
+A joined row is the rows of the tables laid end to end, in join order; JoinScope resolves a
+column, qualified or not, to its place in that row. The planner orders the tables: the one
+with the most selective access path from constant predicates drives; each next one is the
+table best reached from those already placed: through its primary key or an index whose
+leading columns the join predicates fix (probed once per outer row), else through a hash
+table built once per execution on the join columns, or, with no join predicate at all, a
+list of its rows.
+
+Access paths come from planner.choose_access, as for single-table statements: a value of the
+outer row reaches a path through a Prepared node that reads the outer row current at that
+step, so a probe is an ordinary KeyPoints or Range walk.
+
+A LEFT JOIN keeps its place in FROM order (every table before it is placed first) and pads an
+outer row that has no match with NULLs; only its ON conditions narrow its access, and WHERE
+conditions on its columns filter after the padding, as in SQLite. Tables before the first
+LEFT JOIN are reordered freely.
+
+Cost: a probe is O(log n) per outer row; a hash join reads the probed table once per
+execution (O(n)) and is O(1) per outer row.
+"""
+
+from sqlglot import exp
+
+from alchemy.errors import AlchemyError
+from alchemy.sql import access
+from alchemy.sql.expressions import Prepared, Scope, compile_expr, truth
+from alchemy.sql.planner import choose_access
+from alchemy.sql.plans import table_of
+from alchemy.storage.table import Table
+
+
+class Source:
+    """One table of FROM: its name in the statement, and where its columns start in a
+    joined row once the planner has placed it."""
+
+    def __init__(self, table: Table, alias: str, left: bool = False, on: list = ()):
+        self.table = table
+        self.alias = alias
+        self.name = alias or table.name
+        self.left = left
+        self.on = list(on)  # ON conjuncts of a LEFT JOIN (inner joins pool theirs)
+        self.offset = 0
+        self.positions = {c.name.lower(): i for i, c in enumerate(table.columns)}
+
+    def scope(self) -> Scope:
+        """A scope for conditions that name only this table."""
+        return Scope(self.table.name, [c.name for c in self.table.columns], self.alias or None)
+
+
+class JoinScope:
+    """Column -> position in a joined row, for the sources of one FROM clause."""
+
+    documents: frozenset = frozenset()  # no paths into LUATABLE columns across a join yet
+
+    def __init__(self, sources: list[Source]):
+        self.sources = sources
+
+    def source_of(self, column: exp.Column) -> Source:
+        name = column.name.lower()
+        qualifier = column.table.lower()
+        if qualifier:
+            for source in self.sources:
+                if source.name.lower() == qualifier and name in source.positions:
+                    return source
+            raise AlchemyError(f"ERR no such column: {column.sql()}")
+        found = [s for s in self.sources if name in s.positions]
+        if len(found) > 1:
+            raise AlchemyError(f"ERR ambiguous column name: {column.name}")
+        if not found:
+            raise AlchemyError(f"ERR no such column: {column.name}")
+        return found[0]
+
+    def resolve(self, column: exp.Column) -> int:
+        source = self.source_of(column)
+        return source.offset + source.positions[column.name.lower()]
+
+
+def _and(nodes: list):
+    if not nodes:
+        return None
+    tree = nodes[0]
+    for node in nodes[1:]:
+        tree = exp.And(this=tree, expression=node)
+    return tree
+
+
+def _score(path) -> int:
+    """How selective an access path is likely to be: the planner's ranking of candidates."""
+    if isinstance(path, access.KeyPoints):
+        return 100 - min(len(path.keys), 50)
+    if isinstance(path, access.Union):
+        return 40
+    if isinstance(path, access.Range):
+        bounded = path.low is not None or path.high is not None
+        if path.prefix or bounded:
+            return 30 + 10 * len(path.prefix) + 5 * bounded - 2 * (path.index is not None)
+    return 0
+
+
+class Step:
+    """One table in join order: how its rows are reached, and what is checked there."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self.cell = [None]  # the outer row being extended, read by the access path's values
+        self.path = None  # access path (driver, or probe per outer row)
+        self.hash_keys = None  # (positions in the table's row, outer evaluators): hash join
+        self.build_path = self.build_filter = None  # rows a hash join's table is built from
+        self.on = None  # LEFT JOIN match condition
+        self.filter = None  # conditions decided once this table is joined
+
+    def describe(self, before: list[str]) -> str:
+        source = self.source
+        table = source.table
+        alias = f" AS {source.alias}" if source.alias else ""
+        kind = "LEFT JOIN " if source.left else ""
+        if self.hash_keys is not None:
+            build = self.build_path.describe(table).replace(f" {table.name}", f" {table.name}"
+                                                            f"{alias}", 1)
+            names = [table.columns[p].name for p in self.hash_keys[0]]
+            how = f"HASH JOIN on ({', '.join(names)})" if names else "NESTED LOOP over all rows"
+            return f"{kind}{how}, built once from: {build}"
+        line = self.path.describe(table).replace(f" {table.name}", f" {table.name}{alias}", 1)
+        if not before:
+            return line
+        return f"{kind}{line} for each row of {', '.join(before)}"
+
+
+class JoinSource:
+    """The joined rows of several tables, produced lazily (LIMIT stops the walk early)."""
+
+    def __init__(self, steps: list[Step], scope: JoinScope):
+        self.steps = steps
+        self.scope = scope
+
+    def rows(self, db, params: list):
+        first = self.steps[0]
+        table = table_of(db, first.source.table.name)
+        stream = first.path.rows(table, params)
+        if first.filter is not None:
+            check = first.filter
+            stream = (row for row in stream if truth(check(row, params)))
+        for step in self.steps[1:]:
+            stream = _join(stream, step, table_of(db, step.source.table.name), params)
+        return stream
+
+    def explain(self) -> list[str]:
+        lines, before = [], []
+        for step in self.steps:
+            lines.append(step.describe(before))
+            before.append(step.source.name)
+        return lines
+
+
+def _join(outer_rows, step: Step, table: Table, params: list):
+    candidates = _candidates(step, table, params)
+    on, check, left = step.on, step.filter, step.source.left
+    pad = [None] * len(table.columns)
+    for outer in outer_rows:
+        matched = False
+        for inner in candidates(outer):
+            row = outer + inner
+            if on is not None and not truth(on(row, params)):
+                continue
+            matched = True
+            if check is None or truth(check(row, params)):
+                yield row
+        if left and not matched:
+            row = outer + pad
+            if check is None or truth(check(row, params)):
+                yield row
+
+
+def _candidates(step: Step, table: Table, params: list):
+    """outer row -> the rows of step's table that may join it."""
+    if step.hash_keys is not None:
+        return _hash_table(step, table, params)
+    path, cell = step.path, step.cell
+    if isinstance(path, access.KeyPoints) and len(path.keys) == 1:
+        key_values = path.keys[0]
+        get = table.get
+
+        def by_key(outer):
+            cell[0] = outer
+            key = tuple([e(None, params) for e in key_values])
+            try:
+                row = get(key) if None not in key else None
+            except TypeError:  # a value of another type than the key: nothing equals it
+                return ()
+            return () if row is None else (row,)
+        return by_key
+
+    def by_path(outer):
+        cell[0] = outer
+        return path.rows(table, params)
+    return by_path
+
+
+def _hash_table(step: Step, table: Table, params: list):
+    positions, outer_values = step.hash_keys
+    check = step.build_filter
+    buckets: dict = {}
+    for row in step.build_path.rows(table, params):
+        if check is not None and not truth(check(row, params)):
+            continue
+        key = tuple([row[p] for p in positions])
+        if None not in key:
+            buckets.setdefault(key, []).append(row)
+
+    def lookup(outer):
+        key = tuple([e(outer, params) for e in outer_values])
+        return buckets.get(key, ()) if None not in key else ()
+    return lookup
+
+
+# -- planning ---------------------------------------------------------------------------
+
+
+def conjuncts(node) -> list:
+    if node is None:
+        return []
+    if isinstance(node, exp.And):
+        return conjuncts(node.this) + conjuncts(node.expression)
+    if isinstance(node, exp.Paren) and isinstance(node.this, exp.And):
+        return conjuncts(node.this)
+    return [node]
+
+
+def sources_of(tree: exp.Select, db) -> tuple[list[Source], list]:
+    """The sources of a SELECT's FROM and JOINs, and the conditions of its inner joins."""
+    from_ = tree.args.get("from_") or tree.args.get("from")
+    items = [(from_.this, None)] + [(j.this, j) for j in tree.args.get("joins") or []]
+    sources, pooled = [], []
+    for node, join in items:
+        if not isinstance(node, exp.Table):
+            raise AlchemyError("ERR only tables can be joined (no subqueries in FROM)")
+        side = (join.side or "").upper() if join is not None else ""
+        if side in ("RIGHT", "FULL"):
+            raise AlchemyError(f"ERR {side} JOIN is not supported; write it as a LEFT JOIN")
+        if join is not None and (join.args.get("using") or join.args.get("method")):
+            raise AlchemyError("ERR JOIN ... USING and NATURAL JOIN are not supported; use ON")
+        on = conjuncts(join.args.get("on")) if join is not None else []
+        left = side == "LEFT"
+        source = Source(table_of(db, node.name), node.alias or "", left, on if left else ())
+        if not left:
+            pooled.extend(on)
+        sources.append(source)
+    names = [s.name.lower() for s in sources]
+    for name in names:
+        if names.count(name) > 1:
+            raise AlchemyError(f"ERR table '{name}' appears twice in FROM: give each an alias")
+    return sources, pooled
+
+
+def plan_join(sources: list[Source], pooled: list) -> JoinSource:
+    """Order the sources and choose each one's access; pooled holds the WHERE and inner ON
+    conjuncts (each checked as soon as every table it names is joined)."""
+    scope = JoinScope(sources)
+    refs = {id(node): _referenced(node, scope) for node in pooled}
+    for source in sources:
+        for node in source.on:
+            refs[id(node)] = _referenced(node, scope)
+    first_left = next((i for i, s in enumerate(sources) if s.left), len(sources))
+    free, fixed = list(sources[:first_left]), sources[first_left:]
+    steps: list[Step] = []
+    placed: list[Source] = []
+    offset = 0
+    while free or fixed:
+        if free:
+            options = [_access(s, placed, pooled, refs, scope) for s in free]
+            best = max(range(len(free)), key=lambda i: (options[i][1], -i))
+            source, step = free.pop(best), options[best][0]
+        else:
+            source = fixed.pop(0)
+            step = _access(source, placed, pooled, refs, scope)[0]
+        source.offset = offset
+        offset += len(source.table.columns)
+        placed.append(source)
+        steps.append(step)
+    order = {id(s): i for i, s in enumerate(placed)}
+    checks: list[list] = [[] for _ in steps]
+    for node in pooled:
+        at = max((order[id(s)] for s in refs[id(node)]), default=0)
+        checks[at].append(node)
+    for i, step in enumerate(steps):
+        step.filter = _compiled(checks[i], scope)
+        step.on = _compiled(step.source.on, scope)
+    return JoinSource(steps, scope)
+
+
+def _compiled(nodes: list, scope):
+    tree = _and(nodes)
+    return None if tree is None else compile_expr(tree, scope)
+
+
+def _referenced(node, scope: JoinScope) -> list[Source]:
+    found: list[Source] = []
+    for column in node.find_all(exp.Column):
+        if isinstance(column.this, exp.Star):
+            continue
+        source = scope.source_of(column)
+        if all(source is not s for s in found):
+            found.append(source)
+    return found
+
+
+def _access(source: Source, placed: list, pooled: list, refs: dict, scope: JoinScope):
+    """(Step, score): the best way to reach source's rows given the tables placed."""
+    step = Step(source)
+    known = placed + [source]
+    usable = source.on if source.left else [
+        n for n in pooled
+        if any(s is source for s in refs[id(n)])
+        and all(any(s is k for k in known) for s in refs[id(n)])]
+    own = [n for n in usable if all(s is source for s in refs[id(n)])]
+    cell = step.cell
+    rewritten = [_outer_values(n, source, scope, cell) for n in usable]
+    single = source.scope()
+    step.path = choose_access(source.table, _and(rewritten), single)
+    score = _score(step.path)
+    if not placed:
+        return step, score
+    positions, outer_values = [], []
+    for node in usable:
+        pair = _equi(node, source, scope)
+        if pair is not None:
+            positions.append(pair[0])
+            outer_values.append(compile_expr(pair[1], scope))
+    fixed = isinstance(step.path, (access.KeyPoints, access.Union)) or \
+        isinstance(step.path, access.Range) and step.path.prefix
+    if fixed or (score and not positions):
+        return step, score
+    # No index fixes its rows from the outer row: hash join on the equalities with it.
+    step.hash_keys = (positions, outer_values)
+    step.build_path = choose_access(source.table, _and(own), single)
+    step.build_filter = _compiled(own, single)
+    return step, 10 if positions else 0
+
+
+def _equi(node, source: Source, scope: JoinScope):
+    """(column position in source, outer expression) for `source.col = <outer expr>`."""
+    if not isinstance(node, exp.EQ):
+        return None
+    for mine, other in ((node.this, node.expression), (node.expression, node.this)):
+        if isinstance(mine, exp.Column) and scope.source_of(mine) is source \
+                and other.find(exp.Column) is not None \
+                and not any(scope.source_of(c) is source for c in other.find_all(exp.Column)):
+            return source.positions[mine.name.lower()], other
+    return None
+
+
+def _outer_values(node, source: Source, scope: JoinScope, cell: list):
+    """node with every column of another table replaced by that column's value in the
+    outer row current at this step, so access paths see it as a known value."""
+    def replace(n):
+        if isinstance(n, exp.Column) and scope.source_of(n) is not source:
+            position = scope.resolve(n)
+            return Prepared(build=lambda node, s, f: lambda row, params: cell[0][position])
+        return n
+    return node.transform(replace)
