@@ -4,12 +4,14 @@ The protocol object only moves bytes. Framing is alchemy.resp.RequestReader; eve
 goes through Database.call; replies of one read are written with a single transport.write,
 which is what makes pipelining cheap.
 
-Under `appendfsync always` the replies of a read that wrote are held until the log writer
-reports them fsynced (`held`, released in order by AppendLog.when_confirmed).
+The replies of a read that wrote leave once the log has the writes (AppendLog.released:
+fsynced under `appendfsync always`, in the writer's pipe otherwise); until then they are
+`held`, and released in order by AppendLog.when_released.
 """
 
 import asyncio
 from collections import deque
+import os
 import time
 
 from alchemy.reply import NO_REPLY, Status
@@ -37,6 +39,7 @@ class Connection(asyncio.Protocol):
             transport.write(b"-ERR max number of clients reached\r\n")
             transport.close()
             return
+        self.front.connections.add(self)
         client = self.client = db.new_client()
         client.push = self.push
         client.kill = self.close
@@ -50,6 +53,7 @@ class Connection(asyncio.Protocol):
                                     config["client-query-buffer-limit"])
 
     def connection_lost(self, exc) -> None:
+        self.front.connections.discard(self)
         if self.client is not None:
             self.db.drop_client(self.client)
             self.client.push = None
@@ -80,7 +84,7 @@ class Connection(asyncio.Protocol):
     def process(self) -> None:
         """Run every complete request buffered, unless the client is blocked."""
         client, db, reader = self.client, self.db, self.reader
-        log = db.log if db.log is not None and db.log.policy == "always" else None
+        log = db.log
         logged = log.end if log is not None else 0
         out = self.out = []
         try:
@@ -119,11 +123,48 @@ class Connection(asyncio.Protocol):
         finally:
             self.out = None
             if out:
-                if log is not None and log.end != logged:
-                    self._hold(b"".join(out), log.end)
-                else:
-                    self._send(b"".join(out))
+                self._reply(b"".join(out), log, logged)
         if client.closing and not self.held:
+            self.transport.close()
+
+    # -- while a script runs past its time limit -------------------------------------
+
+    def can_read_while_busy(self) -> bool:
+        """Not the connection running the script (its `out` is in use), nor one whose
+        requests must wait anyway (blocked, paused, closing)."""
+        client = self.client
+        return (client is not None and client.push is not None and self.out is None
+                and client.blocked is None and not client.closing and not self.paused
+                and client.fd >= 0)
+
+    def read_while_busy(self) -> None:
+        """The loop is stalled inside a script: read what this client sent, straight from
+        its socket, and answer each complete request as Database.call_while_busy does
+        (-BUSY, or SCRIPT KILL, SHUTDOWN NOSAVE, ...). An unfinished request stays in the
+        reader, where the next data_received finds it."""
+        try:
+            data = os.read(self.client.fd, 65536)
+        except OSError:  # nothing to read after all, or a reset the loop will report
+            return
+        if not data:
+            return  # end of file: the loop sees it too once the script ends
+        self.db.stats.net_input_bytes += len(data)
+        out: list = []
+        try:
+            self.reader.feed(data)
+            while not self.client.closing:
+                request = self.reader.gets()
+                if request is False:
+                    break
+                if request:
+                    write_reply(out, self.db.call_while_busy(self.client, request),
+                                self.client.resp3)
+        except ProtocolError as e:
+            out.append(_error_line(e))
+            self.client.closing = True
+        if out:
+            self._send(b"".join(out))
+        if self.client.closing and not self.held:
             self.transport.close()
 
     def push(self, reply) -> None:
@@ -134,10 +175,7 @@ class Connection(asyncio.Protocol):
         chunk: list = []
         write_reply(chunk, reply, self.client.resp3)
         log = self.db.log
-        if log is not None and log.policy == "always" and log.end != log.confirmed:
-            self._hold(b"".join(chunk), log.end)  # it may show a write not yet logged
-        else:
-            self._send(b"".join(chunk))
+        self._reply(b"".join(chunk), log, log.released if log is not None else 0)
         if self.client.blocked is None:
             # A blocked command was answered: go on with requests pipelined behind it.
             asyncio.get_running_loop().call_soon(self._resume)
@@ -155,6 +193,17 @@ class Connection(asyncio.Protocol):
     def _blocked_timeout(self) -> None:
         self.db.expire_blocked()
 
+    def _reply(self, data: bytes, log, logged: int) -> None:
+        """Send data, or hold it while it may show writes past `logged` in `log` (the log
+        when they began) that the log has not released."""
+        current = self.db.log
+        if current is not None and (current is not log or current.end != logged):
+            current.flush()
+            if current.released < current.end:
+                self._hold(data, current.end)
+                return
+        self._send(data)
+
     def _send(self, data: bytes) -> None:
         if self.held:
             self.held.append((data, 0))  # replies leave in order
@@ -163,14 +212,14 @@ class Connection(asyncio.Protocol):
         self.transport.write(data)
 
     def _hold(self, data: bytes, offset: int) -> None:
-        """Send data once the log is fsynced up to offset."""
+        """Send data once the log has released offset."""
         self.held.append((data, offset))
-        self.db.log.when_confirmed(offset, self._release)
+        self.db.log.when_released(offset, self._release)
 
     def _release(self) -> None:
-        confirmed, held = self.db.log.confirmed, self.held
+        released, held = self.db.log.released, self.held
         chunks = []
-        while held and held[0][1] <= confirmed:
+        while held and held[0][1] <= released:
             chunks.append(held.popleft()[0])
         if chunks and not self.transport.is_closing():
             data = b"".join(chunks)

@@ -442,3 +442,20 @@ def test_shutdown_flushes_what_the_log_writer_has_not_confirmed(tmp_path):
         assert proc.client().dbsize() == 3000
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("fsync", ["everysec", "no"])
+def test_kill9_right_after_a_reply_loses_nothing_answered(tmp_path, fsync):
+    """The reply leaves only once the write is in the log writer's pipe, which the writer
+    drains after the server died."""
+    proc = make_server(tmp_path, fsync=fsync).start()
+    try:
+        for round in range(8):
+            r = proc.client()
+            r.set(f"k{round}", round)
+            proc.kill9()
+            proc.start()
+            assert proc.client().mget([f"k{i}" for i in range(round + 1)]) == \
+                [b"%d" % i for i in range(round + 1)]
+    finally:
+        proc.stop()

@@ -33,6 +33,16 @@ start-up); between 4 and 5 the old log continues S; after 5 the new one does. Th
 is only replaced by a complete, fsynced file. While a rewrite runs BGSAVE is refused or
 scheduled (as Redis does with another child active); SAVE is allowed, since step 4 installs
 S together with the log that continues it.
+
+`CONFIG SET appendonly` switches the log at run time, as Redis does. Turning it on is a
+rewrite whose base is the state at the fork: from the fork on, writes wait in memory in a
+log without a writer (`awaiting_base`; under `always` their replies wait too), and step 5
+starts the writer on the new log, which then takes them. If the rewrite fails the waiting
+writes are dropped and their replies released (the next attempt's base holds them), and
+the rewrite is tried again. Turning it off hands the writer everything, lets it fsync and
+exit, and stops a rewrite in progress. The files stay: while the log is off, a snapshot
+names the old log at its end, so turning it on again (or restarting with it on) replays
+nothing twice.
 """
 
 import logging
@@ -81,6 +91,7 @@ class Persistence:
         self.rewrites = 0
         self.base_snapshot_size = 0  # the snapshot the log continues (size when loaded)
         self.base_size = 0  # the pair's size after start-up or the last rewrite
+        self.awaiting_base = False  # appendonly turned on, its rewrite not yet in place
 
     def path(self, name: str) -> str:
         return os.path.join(self.config["dir"], self.config[name])
@@ -218,14 +229,11 @@ class Persistence:
         self.bgsave_pid = 0
 
     def cron(self) -> None:
-        """Apply a new appendfsync; start a background save when a save point
-        (`save <seconds> <changes>`) is due."""
-        appendlog = self.appendlog
-        if appendlog is not None and appendlog.policy != self.config["appendfsync"]:
-            appendlog.change_policy(self.config["appendfsync"])
+        """Start a log rewrite that is scheduled or due (appendonly turned on counts), or a
+        background save when a save point (`save <seconds> <changes>`) is due."""
         if self.bgsave_pid or self.rewriting:
             return
-        if self.rewrite_scheduled or self._rewrite_due():
+        if self.rewrite_scheduled or self._rewrite_due() or self._enabling_due():
             self._start_rewrite()
             return
         if self.bgsave_scheduled:
@@ -251,10 +259,11 @@ class Persistence:
     # -- snapshots ------------------------------------------------------------------------
 
     def _origin(self) -> snapshot.Origin:
-        offset = 0
         if self.appendlog is not None:
             offset = self.appendlog.file_end
             self.appendlog.reset_database()  # the next record must SELECT for itself
+        else:
+            offset = self._stopped_log_end()
         return snapshot.Origin(os.urandom(8).hex().encode(), self.log_id, offset,
                                int(time.time() * 1000))
 
@@ -329,6 +338,77 @@ class Persistence:
         if foreground:
             log.info("DB saved on disk")
 
+    def _stopped_log_end(self) -> int:
+        """With the log off: the end of the log it left (0 if none), where a snapshot taken
+        now says the log goes on, so that a log turned on again replays none of it."""
+        path = self.path("appendfilename")
+        return os.path.getsize(path) if self.log_id and os.path.exists(path) else 0
+
+    # -- appendonly at run time -----------------------------------------------------------
+
+    def config_changed(self, before: dict) -> None:
+        """CONFIG SET changed settings (before: the values it replaced): apply appendonly
+        and appendfsync now. An error means appendonly could not be turned on."""
+        config, appendlog = self.config, self.appendlog
+        if appendlog is not None and config["appendfsync"] != before["appendfsync"]:
+            appendlog.change_policy(config["appendfsync"])
+        if config["appendonly"] == before["appendonly"]:
+            return
+        if config["appendonly"]:
+            self._turn_on()
+        else:
+            self._turn_off()
+
+    def _turn_on(self) -> None:
+        """Start the rewrite that writes the new log's base (Redis's startAppendOnly)."""
+        if self.loop is None:
+            raise AlchemyError("ERR CONFIG SET failed (possibly related to argument "
+                               "'appendonly') - the log runs only in a serving process")
+        if self.rewrite_pid > 0:
+            log.info("AOF was enabled but there is already an AOF rewriting in background. "
+                     "Stopping background AOF and starting a rewrite now.")
+            self._abandon_rewrite()
+        if self.bgsave_pid or self.database.in_command():
+            log.info("AOF was enabled while a background save or a transaction runs: "
+                     "the rewrite is scheduled")
+            self.rewrite_scheduled = True
+            return
+        if self._start_rewrite() is not None:
+            raise AlchemyError("ERR CONFIG SET failed (possibly related to argument "
+                               "'appendonly') - Unable to turn on AOF. Check server logs.")
+
+    def _turn_off(self) -> None:
+        """Stop a rewrite, hand the writer the rest, let it fsync and exit (blocking, as
+        Redis's stopAppendOnly fsyncs)."""
+        self._abandon_rewrite()
+        self.rewrite_scheduled = False
+        appendlog = self.appendlog
+        if appendlog is not None:
+            appendlog.close()
+            appendlog.release_all()  # what close could not write: the log is off now
+            self.appendlog = self.database.log = None
+        log.info("Append only file turned off")
+
+    def _enabling_due(self) -> bool:
+        """appendonly is on but has no log: its rewrite failed; try again after a pause."""
+        return (self.config["appendonly"] and self.appendlog is None and self.loop is not None
+                and time.monotonic() - self.rewrite_started >= BGSAVE_RETRY_SECONDS)
+
+    def _open_waiting_log(self, end: int) -> None:
+        """Turning appendonly on, at the fork of the base's rewrite: from now on writes wait
+        in memory (and under `always` their replies) until the new log is in place."""
+        path, policy = self.path("appendfilename"), self.config["appendfsync"]
+        self.appendlog = self.database.log = AppendLog(path, policy, end, self.loop)
+        self.awaiting_base = True
+
+    def _drop_waiting_log(self) -> None:
+        """The base's rewrite failed or was stopped: the waiting writes are in memory and
+        will be in the next base; release whoever waits on them."""
+        if self.awaiting_base:
+            self.awaiting_base = False
+            self.appendlog.release_all()
+            self.appendlog = self.database.log = None
+
     # -- log rewrites ---------------------------------------------------------------------
 
     def _rewrite_path(self, name: str) -> str:
@@ -343,7 +423,7 @@ class Persistence:
         """auto-aof-rewrite-percentage and -min-size, as Redis reads them."""
         percentage = self.config["auto-aof-rewrite-percentage"]
         if self.appendlog is None or not percentage or not self.last_rewrite_ok and (
-                time.time() - self.rewrite_started < BGSAVE_RETRY_SECONDS):
+                time.monotonic() - self.rewrite_started < BGSAVE_RETRY_SECONDS):
             return False
         size = self.aof_size()
         if size < self.config["auto-aof-rewrite-min-size"]:
@@ -375,6 +455,7 @@ class Persistence:
         """Fork the child that writes the rewrite's snapshot (step 1); the error if not."""
         self.rewrite_scheduled = False
         self.rewrite_started = time.monotonic()
+        turning_on = self.config["appendonly"] and self.appendlog is None
         dbs, temporary, origin = self.database.dbs, self._rewrite_path("dbfilename"), \
             self._origin()
         try:
@@ -384,6 +465,8 @@ class Persistence:
             log.warning("Cannot fork the log rewriter: %s", e)
             self.last_rewrite_ok = False
             return str(e)
+        if turning_on:
+            self._open_waiting_log(origin.log_offset)
         self.rewrite_pid, self.rewrite_origin, self.rewriting = pid, origin, True
         children.watch(pid, life, self.loop, self._rewrite_child_done)
         return None
@@ -416,12 +499,13 @@ class Persistence:
             snapshot.place(base, self.path("dbfilename"))
             snapshot.place(temporary, path)
         except OSError as e:
-            if appendlog is not None:
+            if appendlog is not None and not self.awaiting_base:
                 appendlog.resume()
             self._rewrite_failed(str(e))
             return
         self.log_id = log_id
         self.base_snapshot_size = base_size
+        self.awaiting_base = False
         if appendlog is not None:
             appendlog.resume(size)
         self.rewriting = False
@@ -436,6 +520,7 @@ class Persistence:
         self._remove_rewrite_files()
         self.rewriting = False
         self.last_rewrite_ok = False
+        self._drop_waiting_log()
 
     def _remove_rewrite_files(self) -> None:
         for name in ("dbfilename", "appendfilename"):
@@ -456,6 +541,7 @@ class Persistence:
             self._remove_rewrite_files()
         self.rewrite_pid = 0
         self.rewriting = False
+        self._drop_waiting_log()
 
     # -- INFO -----------------------------------------------------------------------------
 
@@ -474,7 +560,7 @@ class Persistence:
             "rdb_current_bgsave_time_sec:"
             f"{int(now - self.bgsave_started) if self.bgsave_pid else -1}",
             f"rdb_saves:{self.saves}",
-            f"aof_enabled:{int(appendlog is not None)}",
+            f"aof_enabled:{int(self.config['appendonly'])}",
             f"aof_rewrite_in_progress:{int(self.rewriting)}",
             f"aof_rewrite_scheduled:{int(self.rewrite_scheduled)}",
             f"aof_last_rewrite_time_sec:{self.last_rewrite_seconds}",
@@ -492,11 +578,13 @@ class Persistence:
             f"aof_base_size:{self.base_size}",
             f"aof_confirmed_size:{appendlog.file_confirmed}",
             f"aof_writer_pid:{appendlog.pid}",
-        ] if appendlog is not None else [])
+        ] if appendlog is not None and not self.awaiting_base else [])
 
 
 def _copy_range(path: str, start: int, end: int, out) -> None:
     """Append bytes [start, end) of the file at path to out."""
+    if end <= start:
+        return  # nothing to copy, and a log being turned on may have no file yet
     with open(path, "rb") as f:
         f.seek(start)
         left = end - start

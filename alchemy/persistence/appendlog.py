@@ -4,8 +4,14 @@ Every propagated write becomes records (a SELECT first when the database differs
 previous record's; MULTI ... EXEC around a unit of several commands) appended to
 `unconfirmed`, the bytes the writer has not yet reported safe. They go down a non-blocking
 pipe; when it is full the rest waits for loop.add_writer. The writer reports the confirmed
-end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped and whoever
-waits on them (replies held under `appendfsync always`) is released.
+end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped.
+
+A reply that shows a write leaves only once the write is `released`: fsynced under
+`appendfsync always`; under `everysec` and `no`, in the pipe (the writer drains it even if
+the server dies, so a crash of the server alone loses nothing answered). Connections flush
+the log before replying (`flush`: one pipe write for the writes of one read) and hold their
+replies (`when_released`) when it cannot take everything yet: the pipe is full, the writer
+is being replaced, or the log was just turned on and has no base yet.
 
 If the writer dies (its life pipe reaches end of file: children.py) a new one is forked at
 once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
@@ -41,7 +47,7 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class AppendLog:
-    def __init__(self, path: str, policy: str, size: int):
+    def __init__(self, path: str, policy: str, size: int, loop=None):
         self.path = path
         self.policy = policy
         self.confirmed = size  # end of the file the writer reported safe
@@ -50,7 +56,7 @@ class AppendLog:
         self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
         self.refusal: str | None = None
         self.pid = 0
-        self.loop = None
+        self.loop = loop
         self._pipe = -1
         self._acks = -1
         self._ack_buffer = b""
@@ -68,6 +74,13 @@ class AppendLog:
     def end(self) -> int:
         """End of the log once everything handed over is written."""
         return self.confirmed + len(self.unconfirmed)
+
+    @property
+    def released(self) -> int:
+        """The end up to which replies may go: see the module's docstring."""
+        if self.policy == "always":
+            return self.confirmed
+        return max(self.sent, self.confirmed)
 
     @property
     def file_end(self) -> int:
@@ -123,10 +136,11 @@ class AppendLog:
 
     def change_policy(self, policy: str) -> None:
         """CONFIG SET appendfsync: the writer finishes (fsyncs, reports, exits) and one with
-        the new policy takes over."""
+        the new policy takes over. With none running, the next one started has it."""
         self.policy = policy
-        self._replacing = True
-        self._stop_feeding()
+        if self.pid:
+            self._replacing = True
+            self._stop_feeding()
 
     def pause(self, on_stopped: Callable[[], None]) -> None:
         """Let the writer finish (fsync, report, exit), then call on_stopped: the file is
@@ -223,6 +237,11 @@ class AppendLog:
             self._send_scheduled = True
             self.loop.call_soon(self._send)
 
+    def flush(self) -> None:
+        """Hand the writer what is logged now, unless the pipe is known to be full."""
+        if not self._writing:
+            self._send()
+
     def _send(self) -> None:
         self._send_scheduled = False
         if self._pipe < 0:
@@ -240,6 +259,8 @@ class AppendLog:
                     raise
             self.sent += written
             start += written
+        if self._waiters and self.policy != "always":
+            self._release_waiters()
         pending = start < len(self.unconfirmed)
         if pending != self._writing and self.loop is not None:
             if pending:
@@ -283,13 +304,21 @@ class AppendLog:
             return
         del self.unconfirmed[:offset - self.confirmed]
         self.confirmed = offset
-        waiters = self._waiters
-        while waiters and waiters[0][0] <= offset:
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        waiters, released = self._waiters, self.released
+        while waiters and waiters[0][0] <= released:
             waiters.popleft()[1]()
 
-    def when_confirmed(self, offset: int, callback: Callable[[], None]) -> None:
-        """Call back once the log is safe up to offset (at once if it already is)."""
-        if offset <= self.confirmed:
+    def release_all(self) -> None:
+        """Drop every unconfirmed byte and call every waiter: the log is being given up
+        (turned off, or turned on and its base failed)."""
+        self._confirm(self.end)
+
+    def when_released(self, offset: int, callback: Callable[[], None]) -> None:
+        """Call back once replies may show the log up to offset (at once if they may)."""
+        if offset <= self.released:
             callback()
         else:
             self._waiters.append((offset, callback))
