@@ -20,6 +20,7 @@ from alchemy.keyspace import Keyspace
 from alchemy.persistence import Persistence
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
+from alchemy.scripting.scripts import Scripts
 from alchemy.sql.documents import plain
 from alchemy.sql.engine import Count, Rows, SqlEngine
 from alchemy.storage.table import Table
@@ -74,6 +75,13 @@ class Database:
         self._replacement: list | None = None
         self._touched: tuple | None = None  # see only_touched
         self._depth = 0
+        # Scripting: the script cache and Lua runtime, made on first use (see `lua`). While
+        # a script runs past lua-time-limit, `busy` is the -BUSY error other clients get,
+        # and the script's time checks call `busy_poll` (installed by a network front) to
+        # answer them.
+        self.scripts: Scripts | None = None
+        self.busy: str | None = None
+        self.busy_poll: Callable | None = None
         self.local = self.new_client(kind="local")
         self.api = self.new_client(kind="api")  # db.sql(): typed parameters, typed results
 
@@ -116,6 +124,27 @@ class Database:
         if isinstance(reply, Rows):
             return [tuple(map(plain, row)) for row in reply.rows]
         return reply.value if isinstance(reply, Count) else None
+
+    @property
+    def lua(self):
+        """The EVAL script cache and the Lua runtime it runs in (alchemy.scripting)."""
+        if self.scripts is None:
+            self.scripts = Scripts(self)
+        return self.scripts
+
+    def call_while_busy(self, client: Client, argv: list):
+        """A request arriving while a script runs past its time limit: only commands
+        flagged allow_busy run (SCRIPT KILL, SHUTDOWN NOSAVE, AUTH, ...); the rest get
+        -BUSY, as in Redis."""
+        cmd = lookup(argv[0])
+        if cmd is not None and cmd.subcommands and len(argv) > 1:
+            checked = cmd.subcommands.get(argv[1].lower(), cmd)
+        else:
+            checked = cmd
+        if checked is not None and "allow_busy" in checked.flags and (
+                cmd.name != "shutdown" or b"NOSAVE" in (a.upper() for a in argv[1:])):
+            return self.call(client, argv)
+        return self._reject(client, AlchemyError(self.busy), checked)
 
     def call(self, client: Client, argv: list):
         """Run a request from a client: the reply, with errors as AlchemyError values."""

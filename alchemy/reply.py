@@ -50,6 +50,11 @@ class Verbatim(bytes):
     """Verbatim text (`=` in RESP3, e.g. INFO, CLIENT LIST); a bulk string in RESP2."""
 
 
+class BigNumber(bytes):
+    """A big number (`(` in RESP3, e.g. from a script's {big_number=...}); a bulk string
+    in RESP2."""
+
+
 class NoReply:
     """The command has already answered, or answers later (a blocked client)."""
 

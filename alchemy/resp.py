@@ -11,7 +11,7 @@ import re
 import hiredis
 
 from alchemy.errors import AlchemyError
-from alchemy.reply import NoReply, NullArray, Push, Status, Verbatim
+from alchemy.reply import BigNumber, NoReply, NullArray, Push, Status, Verbatim
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024
@@ -339,6 +339,11 @@ def write_reply(out: list, value, resp3: bool) -> None:
     elif kind is Verbatim:
         if resp3:
             out.append(b"=%d\r\ntxt:%s\r\n" % (len(value) + 4, value))
+        else:
+            out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif kind is BigNumber:
+        if resp3:
+            out.append(b"(%s\r\n" % value)
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
     elif kind is bytearray or kind is memoryview:

@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -59,6 +60,7 @@ class Server:
         self.db = db
         self.loop: asyncio.AbstractEventLoop | None = None
         self.listeners: list = []
+        self.connections: set = set()  # every open RESP Connection
 
     def run(self) -> None:
         config = self.db.config
@@ -82,6 +84,7 @@ class Server:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.terminate)
         self.db.shutdown = self.stop
+        self.db.busy_poll = self.answer_while_busy
         loop.call_soon(self._cron)
         log.info("Ready to accept connections on %s port %d", config["bind"], port)
         try:
@@ -106,7 +109,25 @@ class Server:
         try:
             self.db.persistence.stop()
         finally:
+            if self.db.busy is not None:
+                # SHUTDOWN NOSAVE while a script runs past its time limit: the loop could
+                # only stop once the script returns, which may be never. Exit now.
+                os._exit(0)
             self.loop.stop()
+
+    def answer_while_busy(self) -> None:
+        """Database.busy_poll: called from inside a script that runs past lua-time-limit,
+        while the loop is stalled. Clients with something to read get their answers now
+        (-BUSY, or SCRIPT KILL obeyed); new connections wait in the backlog."""
+        waiting = {conn.client.fd: conn for conn in self.connections
+                   if conn.can_read_while_busy()}
+        if not waiting:
+            return
+        poller = select.poll()
+        for fd in waiting:
+            poller.register(fd, select.POLLIN)
+        for fd, _ in poller.poll(0):
+            waiting[fd].read_while_busy()
 
     def _cron(self) -> None:
         self.db.cron()

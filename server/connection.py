@@ -11,6 +11,7 @@ fsynced under `appendfsync always`, in the writer's pipe otherwise); until then 
 
 import asyncio
 from collections import deque
+import os
 import time
 
 from alchemy.reply import NO_REPLY, Status
@@ -38,6 +39,7 @@ class Connection(asyncio.Protocol):
             transport.write(b"-ERR max number of clients reached\r\n")
             transport.close()
             return
+        self.front.connections.add(self)
         client = self.client = db.new_client()
         client.push = self.push
         client.kill = self.close
@@ -51,6 +53,7 @@ class Connection(asyncio.Protocol):
                                     config["client-query-buffer-limit"])
 
     def connection_lost(self, exc) -> None:
+        self.front.connections.discard(self)
         if self.client is not None:
             self.db.drop_client(self.client)
             self.client.push = None
@@ -122,6 +125,46 @@ class Connection(asyncio.Protocol):
             if out:
                 self._reply(b"".join(out), log, logged)
         if client.closing and not self.held:
+            self.transport.close()
+
+    # -- while a script runs past its time limit -------------------------------------
+
+    def can_read_while_busy(self) -> bool:
+        """Not the connection running the script (its `out` is in use), nor one whose
+        requests must wait anyway (blocked, paused, closing)."""
+        client = self.client
+        return (client is not None and client.push is not None and self.out is None
+                and client.blocked is None and not client.closing and not self.paused
+                and client.fd >= 0)
+
+    def read_while_busy(self) -> None:
+        """The loop is stalled inside a script: read what this client sent, straight from
+        its socket, and answer each complete request as Database.call_while_busy does
+        (-BUSY, or SCRIPT KILL, SHUTDOWN NOSAVE, ...). An unfinished request stays in the
+        reader, where the next data_received finds it."""
+        try:
+            data = os.read(self.client.fd, 65536)
+        except OSError:  # nothing to read after all, or a reset the loop will report
+            return
+        if not data:
+            return  # end of file: the loop sees it too once the script ends
+        self.db.stats.net_input_bytes += len(data)
+        out: list = []
+        try:
+            self.reader.feed(data)
+            while not self.client.closing:
+                request = self.reader.gets()
+                if request is False:
+                    break
+                if request:
+                    write_reply(out, self.db.call_while_busy(self.client, request),
+                                self.client.resp3)
+        except ProtocolError as e:
+            out.append(_error_line(e))
+            self.client.closing = True
+        if out:
+            self._send(b"".join(out))
+        if self.client.closing and not self.held:
             self.transport.close()
 
     def push(self, reply) -> None:

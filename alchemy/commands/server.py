@@ -70,7 +70,7 @@ def time_(ctx, argv):
     return [b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)]
 
 
-@command("shutdown", -1, "admin noscript loading stale no_multi", group="server",
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group="server",
          since="1.0.0",
          summary="Synchronously save the dataset to disk and then shut down the server",
          complexity="O(N) when saving, where N is the total number of keys in all databases")
@@ -188,7 +188,14 @@ def _info_memory(server) -> list:
         "mem_fragmentation_ratio:1.00",
         "mem_allocator:libc",
         "lazyfree_pending_objects:0",
-    ]
+    ] + _info_scripts(server)
+
+
+def _info_scripts(server) -> list:
+    scripts = server.scripts
+    if scripts is None:  # no script has run: the Lua runtime does not exist yet
+        return ["used_memory_lua:0", "used_memory_scripts:0", "number_of_cached_scripts:0"]
+    return [f"{name}:{value}" for name, value in scripts.info().items()]
 
 
 def _info_persistence(server) -> list:

@@ -1,0 +1,3 @@
+"""Lua inside the datastore: the sandboxed runtime (runtime.py), the conversions between
+replies and Lua values (convert.py), the libraries scripts expect (libs.py) and the EVAL
+script cache (scripts.py)."""

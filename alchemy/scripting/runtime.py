@@ -1,0 +1,413 @@
+"""The sandboxed Lua 5.1 runtime every Lua feature shares, and redis.* behind it.
+
+One `LuaRuntime` wraps one lupa Lua 5.1 state set up by sandbox.lua. It runs functions
+compiled in it (`compile`, `run`) for one caller at a time, as Redis runs scripts:
+atomically, with `redis.call`/`redis.pcall` going through `Database.run` with a script
+client that starts in the caller's database, under RESP2 until `redis.setresp(3)`.
+
+Limits: lupa's max_memory caps the state's memory; a count hook (every 100k Lua
+instructions) checks the time a run has taken. Past `lua-time-limit` the run is "timed
+out": `Database.busy` holds the -BUSY error other clients get, and each hook lets the
+network front answer them (`Database.busy_poll`, installed by the front); SCRIPT KILL
+(`kill`) makes the next hook raise an error the script cannot catch.
+"""
+
+import hashlib
+import logging
+from pathlib import Path
+import time
+from typing import Callable
+
+from lupa import lua51
+
+from alchemy.command import Command, lookup
+from alchemy.errors import AlchemyError
+from alchemy.scripting import libs
+from alchemy.scripting.convert import ToLua, reply_from_tokens, scalar_reply, status_reply
+from alchemy.sql.bridge import split_store
+
+log = logging.getLogger("alchemy")
+
+SANDBOX = Path(__file__).with_name("sandbox.lua").read_text()
+MAX_MEMORY = 1024 * 1024 * 1024
+SLICE = 4000  # values unpacked per call when reading a flat table (Lua's C stack is 8000)
+POLL_INTERVAL = 0.005  # seconds between two looks at other clients while timed out
+
+BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+             "SHUTDOWN NOSAVE.")
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.")
+LOG_LEVELS = [logging.DEBUG, logging.INFO, logging.INFO, logging.WARNING]
+
+
+def _no_attributes(obj, name, is_setting):
+    raise AttributeError("Python objects are not reachable from Lua")
+
+
+def _bytes_out(function: Callable) -> Callable:
+    """A bridge whose error messages are Python text: Lua must get them as Lua strings
+    (a str would cross as a Python object)."""
+    def bridge(*args):
+        result = function(*args)
+        return tuple(x.encode() if type(x) is str else x for x in result)
+    return bridge
+
+
+class ScriptError(Exception):
+    """An error redis.call raises into the script: Lua sees a Python object, which the
+    sandbox turns into {err=message} wherever a script can catch it (`_error_text`)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _error_text(error) -> bytes | None:
+    if isinstance(error, ScriptError):
+        return error.message.strip("\r\n").encode("utf-8", "replace")
+    return None
+
+
+def _raising(function: Callable) -> Callable:
+    """A redis.* function answering (value, error message): the message raised as Redis
+    raises its errors (a table without a position, here a ScriptError)."""
+    def bridge(*args):
+        value, message = function(*args)
+        if message is not None:
+            raise ScriptError(message.decode())
+        return value
+    return bridge
+
+
+class Run:
+    """One script or function running: who called it, what it may do, how long it took."""
+
+    __slots__ = ("caller", "name", "read_only", "is_eval", "started", "timed_out",
+                 "killed", "wrote", "polled")
+
+    def __init__(self, caller, name: str, read_only: bool, is_eval: bool):
+        self.caller = caller
+        self.name = name
+        self.read_only = read_only
+        self.is_eval = is_eval
+        self.started = time.monotonic()
+        self.timed_out = False
+        self.killed = False
+        self.wrote = False  # a write command ran: SCRIPT KILL would leave half a change
+        self.polled = 0.0
+
+
+class LuaRuntime:
+    """A sandboxed Lua 5.1 state bound to a Database."""
+
+    def __init__(self, server):
+        self.server = server
+        self.running: Run | None = None
+        self.client = server.new_client(kind="script")
+        self.sql_client = server.new_client(kind="api")  # alchemy.sql: typed values
+        lua = self.lua = lua51.LuaRuntime(
+            encoding=None, register_eval=False, register_builtins=False,
+            unpack_returned_tuples=True, attribute_filter=_no_attributes,
+            max_memory=MAX_MEMORY)
+        table_from = lua.table_from
+        version = server.redis_version.split(".")
+        bridges = {
+            b"call": self._call, b"pcall": self._pcall, b"error_text": _error_text,
+            b"check_time": self._check_time,
+            b"sha1hex": _raising(self._sha1hex), b"log": _raising(self._log),
+            b"setresp": _raising(self._setresp), b"set_repl": _raising(self._set_repl),
+            b"acl_check_cmd": _raising(self._acl_check_cmd),
+            b"sql": self._sql,
+            b"redis_version": server.redis_version.encode(),
+            b"redis_version_num": (int(version[0]) << 16) | (int(version[1]) << 8)
+            | int(version[2]),
+            b"bit": table_from({name.encode(): _bytes_out(f) for name, f in libs.BIT.items()}),
+            b"json_decode": _bytes_out(libs.json_decoder(table_from)),
+            b"msgpack_pack": libs.msgpack_packer(self.read_flat),
+            b"msgpack_unpack": _bytes_out(libs.msgpack_unpacker(table_from)),
+            b"struct_pack": _bytes_out(libs.struct_pack),
+            b"struct_unpack": _bytes_out(libs.struct_unpack),
+            b"struct_size": _bytes_out(libs.struct_size),
+        }
+        api = lua.execute(SANDBOX, table_from(bridges), name="=alchemy")
+        self._run = api[b"run"]
+        self._run_eval = api[b"run_eval"]
+        self._compile = api[b"compile"]
+        self._slice = api[b"slice"]
+        self.table_from = table_from
+        self.to_lua = ToLua(table_from, api[b"status"], api[b"failure"])
+
+    # -- compiling and running ---------------------------------------------------------
+
+    def compile(self, body: bytes, chunkname: bytes = b"@user_script"):
+        """A Lua function from source text; AlchemyError with Lua's message if it does not
+        compile (binary chunks never do)."""
+        function, message = self._compile(body, chunkname)
+        if function is None:
+            raise AlchemyError(f"ERR Error compiling script (new function): "
+                               f"{message.decode('utf-8', 'replace')}")
+        return function
+
+    def run(self, caller, name: str, function, args: tuple = (), read_only: bool = False,
+            is_eval: bool = True):
+        """Call a compiled function with args (Lua values) for caller (a Client) and
+        return its result as a reply; a Lua error raises AlchemyError ending with the
+        script's name and line, as Redis words it."""
+        return self._execute(caller, name, read_only, is_eval, self._run, function, *args)
+
+    def run_eval(self, caller, name: str, function, keys: list, args: list,
+                 read_only: bool = False):
+        """Run an EVAL script: keys and args become the globals KEYS and ARGV."""
+        return self._execute(caller, name, read_only, True, self._run_eval, function,
+                             len(keys), *keys, *args)
+
+    def _execute(self, caller, name: str, read_only: bool, is_eval: bool, entry, *lua_args):
+        if self.running is not None:
+            raise AlchemyError("ERR a script is already running")
+        server = self.server
+        client = self.client
+        client.db = caller.db
+        client.resp3 = False
+        run = self.running = Run(caller, name, read_only, is_eval)
+        dirty = server.dirty
+        try:
+            result = entry(name.encode(), *lua_args)
+        except lua51.LuaMemoryError:
+            result = (2, b"ERR Error running script, not enough memory")
+        finally:
+            self.running = None
+            if run.timed_out:
+                server.busy = None
+        if server.dirty != dirty:
+            server.only_touched()  # the commands it ran signalled their own keys
+        status, value = result[0], result[1]
+        if status == 0:
+            return scalar_reply(value, client.resp3)
+        if status == 1:
+            return reply_from_tokens(self.read_flat(value, result[2]), client.resp3)
+        if status == 3:
+            return status_reply(value)
+        raise AlchemyError(value.decode("utf-8", "replace"))
+
+    def read_flat(self, table, count: int) -> list:
+        """The values 1..count of a Lua table, read a slice at a time."""
+        values: list = []
+        for start in range(1, count + 1, SLICE):
+            chunk = self._slice(table, start, min(start + SLICE - 1, count))
+            values.extend(chunk if type(chunk) is tuple else (chunk,))
+        return values
+
+    def memory(self) -> int:
+        return self.lua.get_memory_used()
+
+    # -- time limit and SCRIPT KILL ----------------------------------------------------
+
+    def _check_time(self) -> bool:
+        """The count hook: True when the run was killed (the hook then raises)."""
+        run = self.running
+        if run is None:
+            return False
+        now = time.monotonic()
+        if not run.timed_out:
+            limit = self.server.config["lua-time-limit"]
+            if limit <= 0 or (now - run.started) * 1000 < limit:
+                return False
+            run.timed_out = True
+            self.server.busy = BUSY_EVAL if run.is_eval else BUSY_FUNCTION
+            log.warning("Slow script detected: still in execution after %d milliseconds. "
+                        "You can try killing the script using the %s command. "
+                        "Script name is: %s.", (now - run.started) * 1000,
+                        "SCRIPT KILL" if run.is_eval else "FUNCTION KILL", run.name)
+        poll = self.server.busy_poll
+        if poll is not None and now - run.polled >= POLL_INTERVAL:
+            run.polled = now
+            poll()
+        return run.killed
+
+    def kill(self, is_eval: bool) -> None:
+        """SCRIPT KILL (is_eval) or FUNCTION KILL of the running script."""
+        run = self.running
+        if run is None:
+            raise AlchemyError("NOTBUSY No scripts in execution right now.")
+        if run.wrote:
+            raise AlchemyError(
+                "UNKILLABLE Sorry the script already executed write commands against the "
+                "dataset. You can either wait the script termination or kill the server in "
+                "a hard way using the SHUTDOWN NOSAVE command.")
+        if is_eval != run.is_eval:
+            raise AlchemyError(BUSY_FUNCTION if is_eval else BUSY_EVAL)
+        run.killed = True
+
+    # -- redis.call / redis.pcall ------------------------------------------------------
+
+    def _call(self, *args):
+        """redis.call: the reply as a Lua value; an error reply raises (ScriptError)."""
+        reply = self._reply(args)
+        if isinstance(reply, AlchemyError):
+            raise ScriptError(reply.message)
+        return self.to_lua(reply, self.client.resp3)
+
+    def _pcall(self, *args):
+        """redis.pcall: the reply as a Lua value, an error as an {err=...} table."""
+        return self.to_lua(self._reply(args), self.client.resp3)
+
+    def _reply(self, args: tuple):
+        run = self.running
+        try:
+            if run is None:
+                raise AlchemyError("ERR redis.call/pcall can only be called inside a "
+                                   "script invocation")
+            return self._command(run, args)
+        except AlchemyError as error:
+            return error
+        except Exception as error:  # a bug must cost one error reply, nothing more
+            log.exception("internal error in redis.call")
+            return AlchemyError(f"ERR internal error: {type(error).__name__}: {error}")
+
+    def _command(self, run: Run, args: tuple):
+        if not args:
+            raise AlchemyError("ERR Please specify at least one argument for this redis "
+                               "lib call")
+        argv = [_argument(arg) for arg in args]
+        cmd = lookup(argv[0])
+        checked = _subcommand(cmd, argv)
+        if checked is None:
+            raise AlchemyError("ERR Unknown Redis command called from script")
+        arity = checked.arity
+        if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
+            raise _rejected(checked, "ERR Wrong number of args calling Redis command from "
+                                     "script")
+        flags = checked.flags
+        if "noscript" in flags:
+            raise _rejected(checked, "ERR This Redis command is not allowed from script")
+        if checked.write or "may_replicate" in flags:
+            if run.read_only:
+                raise _rejected(checked, "ERR Write commands are not allowed from read-only "
+                                         "scripts.")
+            refusal = self._write_refusal()
+            if refusal is not None:
+                raise _rejected(checked, refusal)
+            run.wrote = run.wrote or checked.write
+        return self.server.run(self.client, cmd, argv)
+
+    def _write_refusal(self) -> str | None:
+        log_ = self.server.log
+        return log_.refusal if log_ is not None else None
+
+    # -- the rest of the redis table ---------------------------------------------------
+
+    # Each answers (value, error message); `_raising` turns the message into ScriptError.
+
+    def _sha1hex(self, *args):
+        if len(args) != 1:
+            return None, b"ERR wrong number of arguments"
+        return hashlib.sha1(_text(args[0])).hexdigest().encode(), None
+
+    def _log(self, *args):
+        if len(args) < 2:
+            return None, b"ERR redis.log() requires two arguments or more."
+        level = args[0]
+        if type(level) not in (int, float):
+            return None, b"ERR First argument must be a number (log level)."
+        if not 0 <= level <= 3:
+            return None, b"ERR Invalid debug level."
+        message = b" ".join(_text(arg) for arg in args[1:] if type(arg) in (bytes, int, float))
+        log.log(LOG_LEVELS[int(level)], "%s", message.decode("utf-8", "replace"))
+        return None, None
+
+    def _setresp(self, *args):
+        if self.running is None:
+            return None, b"ERR redis.setresp can only be called inside a script invocation"
+        if len(args) != 1:
+            return None, b"ERR redis.setresp() requires one argument."
+        if args[0] not in (2, 3):
+            return None, b"ERR RESP version must be 2 or 3."
+        self.client.resp3 = args[0] == 3
+        return None, None
+
+    def _set_repl(self, *args):
+        # Only the log exists (no replicas): the flags are checked, writes are logged.
+        if len(args) != 1:
+            return None, b"ERR redis.set_repl() requires two arguments."
+        flags = args[0]
+        if type(flags) not in (int, float) or int(flags) & ~3:
+            return None, (b"ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, "
+                          b"REPL_ALL or REPL_NONE.")
+        return None, None
+
+    def _acl_check_cmd(self, *args):
+        # No ACL users: whoever runs the script may run every command.
+        if not args or type(args[0]) is not bytes or _subcommand(lookup(args[0]),
+                                                                 list(args)) is None:
+            return None, b"ERR Invalid command passed to redis.acl_check_cmd()"
+        return True, None
+
+    def _sql(self, statement=None, *params):
+        """alchemy.sql(statement, params...): rows as tables keyed by column name, or
+        the number of rows a statement changed (nil for DDL)."""
+        run = self.running
+        if run is None or type(statement) is not bytes:
+            return None, b"bad argument #1 to 'sql' (string expected)"
+        text = statement.decode("utf-8", "replace")
+        if not _reads_only(text):
+            if run.read_only:
+                return None, b"Write commands are not allowed from read-only scripts."
+            run.wrote = True
+        values = tuple(p.decode("utf-8", "replace") if type(p) is bytes else p
+                       for p in params)
+        client = self.sql_client
+        client.db = self.client.db
+        reply = self.server.run(client, lookup(b"sql"), [b"SQL", statement, *values])
+        if isinstance(reply, AlchemyError):
+            return None, reply.message.encode("utf-8", "replace")
+        rows = getattr(reply, "rows", None)
+        if rows is None:
+            return getattr(reply, "value", None), None
+        names = [name.encode() for name in reply.header]
+        table_from = self.table_from
+        return table_from([table_from({name: _lua_value(v) for name, v in zip(names, row)
+                                       if v is not None}) for row in rows]), None
+
+
+def _subcommand(cmd: Command | None, argv: list) -> Command | None:
+    """The command a call runs: a container's subcommand when it has them."""
+    if cmd is None or not cmd.subcommands or len(argv) < 2:
+        return cmd
+    return cmd.subcommands.get(argv[1].lower())
+
+
+def _rejected(cmd: Command, message: str) -> AlchemyError:
+    cmd.rejected_calls += 1
+    return AlchemyError(message)
+
+
+def _argument(value) -> bytes:
+    kind = type(value)
+    if kind is bytes:
+        return value
+    if kind is int and -10**17 < value < 10**17:
+        return b"%d" % value
+    if kind is int or kind is float:
+        return b"%.17g" % value  # Redis formats Lua numbers with %.17g
+    raise AlchemyError("ERR Lua redis lib command arguments must be strings or integers")
+
+
+def _text(value) -> bytes:
+    """tostring() of a string or number, as Lua 5.1 writes numbers (%.14g)."""
+    if type(value) is bytes:
+        return value
+    if type(value) in (int, float):
+        return b"%.14g" % value
+    return b""
+
+
+def _lua_value(value):
+    return value.encode() if type(value) is str else value
+
+
+_READ_WORDS = {"SELECT", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "SCAN"}
+
+
+def _reads_only(text: str) -> bool:
+    words = text.split(None, 1)
+    return bool(words) and words[0].upper() in _READ_WORDS and split_store(text) is None

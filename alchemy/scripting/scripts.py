@@ -1,0 +1,108 @@
+"""EVAL's script cache: bodies by SHA1, each compiled once into the shared runtime.
+
+As in Redis 7, a body may start with a shebang, `#!lua flags=no-writes,allow-oom`: the
+flags then decide what the script may do (without one, EVAL_RO alone makes it
+read-only). The cache is not persisted: SCRIPT FLUSH, or a restart, empties it and
+EVALSHA answers NOSCRIPT until the script is loaded again.
+"""
+
+from dataclasses import dataclass
+import hashlib
+
+from alchemy.errors import AlchemyError
+from alchemy.resp import split_args
+from alchemy.scripting.runtime import LuaRuntime
+
+SHEBANG_FLAGS = {b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
+                 b"allow-cross-slot-keys"}
+NOSCRIPT = AlchemyError("NOSCRIPT No matching script. Please use EVAL.")
+
+
+@dataclass(eq=False)
+class Script:
+    body: bytes
+    function: object  # the compiled Lua function
+    flags: frozenset | None  # None: no shebang (Redis's compatibility mode)
+
+
+class Scripts:
+    """The scripts EVAL and SCRIPT LOAD cached, and the runtime they run in."""
+
+    def __init__(self, server):
+        self.server = server
+        self.runtime = LuaRuntime(server)
+        self.cache: dict[bytes, Script] = {}
+
+    def load(self, body: bytes) -> bytes:
+        """Compile and cache a body; its SHA1 in hex. O(length of the body)."""
+        sha = hashlib.sha1(body).hexdigest().encode()
+        if sha not in self.cache:
+            flags, start = shebang(body)
+            function = self.runtime.compile(body[start:])
+            self.cache[sha] = Script(body, function, flags)
+        return sha
+
+    def exists(self, sha: bytes) -> bool:
+        return sha.lower() in self.cache
+
+    def eval_script(self, ctx, body: bytes, keys: list, args: list, read_only: bool = False):
+        """EVAL / EVAL_RO: run a body (compiled and cached on first use)."""
+        sha = self.load(body)
+        return self._run(ctx, sha, self.cache[sha], keys, args, read_only)
+
+    def eval_sha(self, ctx, sha: bytes, keys: list, args: list, read_only: bool = False):
+        """EVALSHA / EVALSHA_RO: run a cached script, NOSCRIPT when it is not cached."""
+        sha = sha.lower()
+        script = self.cache.get(sha)
+        if script is None:
+            raise NOSCRIPT
+        return self._run(ctx, sha, script, keys, args, read_only)
+
+    def _run(self, ctx, sha: bytes, script: Script, keys: list, args: list, read_only: bool):
+        flags = script.flags
+        if flags is not None and b"no-writes" not in flags and read_only:
+            raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
+                               "command.")
+        if flags is not None and b"no-writes" in flags:
+            read_only = True
+        return self.runtime.run_eval(ctx, sha.decode(), script.function, keys, args,
+                                     read_only)
+
+    def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script, and start a fresh Lua state as Redis does."""
+        self.cache = {}
+        self.runtime = LuaRuntime(self.server)
+
+    def info(self) -> dict:
+        return {"used_memory_lua": self.runtime.memory(),
+                "used_memory_scripts": sum(len(s.body) + 40 for s in self.cache.values()),
+                "number_of_cached_scripts": len(self.cache)}
+
+
+def shebang(body: bytes) -> tuple[frozenset | None, int]:
+    """The flags a `#!lua` first line declares (None without one) and where the code
+    starts: at the line's newline, so that line numbers stay the user's."""
+    if not body.startswith(b"#!"):
+        return None, 0
+    end = body.find(b"\n")
+    if end < 0:
+        raise AlchemyError("ERR Invalid script shebang")
+    parts = split_args(body[:end])
+    if not parts:
+        raise AlchemyError("ERR Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        raise AlchemyError(f"ERR Unexpected engine in script shebang: {_text(parts[0])}")
+    flags = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise AlchemyError(f"ERR Unknown lua shebang option: {_text(part)}")
+        listed = part[6:]
+        for flag in listed.split(b",") if listed else ():
+            if flag not in SHEBANG_FLAGS:
+                raise AlchemyError(f"ERR Unexpected flag in script shebang: {_text(flag)}")
+            flags.add(flag)
+    return frozenset(flags), end
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
