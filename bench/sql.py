@@ -8,6 +8,10 @@ placeholder (`id=__rand_int__` arrives as `id=000000123456`), without pipelining
 -P 16, and the same run measures redis-server's GET. Ratios are Alchemy / redis GET.
 In-process: point SELECT and INSERT through db.sql() against Python's sqlite3 module (in
 memory, parameterised statements), same data, same run.
+
+Both also hold `d (id INT PRIMARY KEY, info LUATABLE)`, the same rows as documents
+`{"fk": ..., "name": ...}` with an index on info.fk; sqlite3's peer is a JSON text column
+with an index on json_extract(info, '$.fk').
 """
 
 import argparse
@@ -31,6 +35,8 @@ SCHEMA = "(id INT PRIMARY KEY, fk INT, field TEXT, name TEXT)"
 STATEMENTS = [
     ("point SELECT", ["SELECT", "*", "FROM", "t", "WHERE", "id=__rand_int__"]),
     ("10-row SELECT on fk index", ["SELECT", "*", "FROM", "t", "WHERE", "fk=__rand_int__"]),
+    ("10-row SELECT on LuaTable field index",
+     ["SELECT", "*", "FROM", "d", "WHERE", "info.fk=__rand_int__"]),
     ("UPDATE by key", ["UPDATE", "t", "SET", "fk=1", "WHERE", "id=__rand_int__"]),
     ("REPLACE (insert) random key", ["REPLACE", "INTO", "t", "VALUES",
                                      "(__rand_int__,1,'field','name')"]),
@@ -42,6 +48,10 @@ def _row(i: int) -> tuple:
     return i, i // 10, f"field{i % 1000:05d}", f"nm{i:08d}"
 
 
+def _document(i: int) -> str:
+    return '{"fk":%d,"name":"nm%08d"}' % (i // 10, i)
+
+
 def load(port: int, rows: int) -> float:
     """Fill the table through the server, 1,000 rows a statement; seconds taken."""
     # No retries: redis-py 8 re-sends on a slow reply, and an INSERT must run once.
@@ -49,12 +59,16 @@ def load(port: int, rows: int) -> float:
                          retry=Retry(NoBackoff(), 0))
     client.execute_command("SQL", f"CREATE TABLE t {SCHEMA}")
     client.execute_command("SQL", "CREATE INDEX t_fk ON t (fk)")
+    client.execute_command("SQL", "CREATE TABLE d (id INT PRIMARY KEY, info LUATABLE)")
+    client.execute_command("SQL", "CREATE INDEX d_fk ON d (info.fk) INT")
     start = time.perf_counter()
     pipe = client.pipeline(transaction=False)
     for first in range(1, rows + 1, 1000):
-        values = ",".join("(%d,%d,'%s','%s')" % _row(i)
-                          for i in range(first, min(first + 1000, rows + 1)))
+        numbers = range(first, min(first + 1000, rows + 1))
+        values = ",".join("(%d,%d,'%s','%s')" % _row(i) for i in numbers)
         pipe.execute_command("SQL", f"INSERT INTO t VALUES {values}")
+        documents = ",".join(f"({i},'{_document(i)}')" for i in numbers)
+        pipe.execute_command("SQL", f"INSERT INTO d VALUES {documents}")
         if first % 50_000 == 1:
             pipe.execute()
     pipe.execute()
@@ -74,7 +88,7 @@ def network(rows: int, requests: int) -> None:
         ours, theirs = start_alchemy(workdir), start_redis(workdir)
         try:
             seconds = load(ours.port, rows)
-            print(f"loaded {rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)\n")
+            print(f"loaded {rows:,} rows and {rows:,} documents in {seconds:.1f} s\n")
             redis.Redis(port=theirs.port).set("key:__rand_int__", "x")
             for pipeline in (1, 16):
                 flag = f" -P {pipeline}" if pipeline > 1 else ""
@@ -120,12 +134,35 @@ def in_process(rows: int, operations: int) -> None:
     for key in keys:
         peer.execute("SELECT * FROM t WHERE id = ?", (key,)).fetchall()
     results.append(("point SELECT", ours, operations / (time.perf_counter() - start)))
+    results.append(_documents(db, peer, data[:operations], keys))
     print("In-process: `db.sql(...)` against Python's sqlite3 (in memory, parameterised)\n")
     print("| statement | Alchemy ops/s | sqlite3 ops/s | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for name, a, b in results:
         print(f"| {name} | {a:,.0f} | {b:,.0f} | {a / b:.3f} |")
     print()
+
+
+def _documents(db, peer, data: list, keys: list) -> tuple:
+    """10-row SELECTs on an indexed document field, after loading the documents."""
+    db.sql("CREATE TABLE d (id INT PRIMARY KEY, info LUATABLE)")
+    db.sql("CREATE INDEX d_fk ON d (info.fk) INT")
+    peer.execute("CREATE TABLE d (id INTEGER PRIMARY KEY, info TEXT)")
+    peer.execute("CREATE INDEX d_fk ON d (json_extract(info, '$.fk'))")
+    for row in data:
+        db.sql("INSERT INTO d VALUES (?, ?)", row[0], _document(row[0]))
+        peer.execute("INSERT INTO d VALUES (?, ?)", (row[0], _document(row[0])))
+    peer.commit()
+    probes = [key // 10 for key in keys[:len(keys) // 10]]
+    start = time.perf_counter()
+    for fk in probes:
+        db.sql("SELECT * FROM d WHERE info.fk = ?", fk)
+    ours = len(probes) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for fk in probes:
+        peer.execute("SELECT * FROM d WHERE json_extract(info, '$.fk') = ?", (fk,)).fetchall()
+    return "10-row SELECT on a document field index", ours, \
+        len(probes) / (time.perf_counter() - start)
 
 
 def main() -> None:
