@@ -109,6 +109,7 @@ class Step:
         self.hash_keys = None  # (positions in the table's row, outer evaluators): hash join
         self.build_path = self.build_filter = None  # rows a hash join's table is built from
         self.on = None  # LEFT JOIN match condition
+        self.decided: list = []  # conjuncts the access path answers: not checked again
         self.filter = None  # conditions decided once this table is joined
 
     def describe(self, before: list[str]) -> str:
@@ -181,15 +182,19 @@ def _candidates(step: Step, table: Table, params: list):
     if isinstance(path, access.KeyPoints) and len(path.keys) == 1:
         key_values = path.keys[0]
         get = table.get
+        last = [None, ()]  # outer rows in a row often share the key (children of a parent)
 
         def by_key(outer):
             cell[0] = outer
             key = tuple([e(None, params) for e in key_values])
+            if key == last[0]:
+                return last[1]
             try:
                 row = get(key) if None not in key else None
             except TypeError:  # a value of another type than the key: nothing equals it
-                return ()
-            return () if row is None else (row,)
+                row = None
+            last[0], last[1] = key, (() if row is None else (row,))
+            return last[1]
         return by_key
 
     def by_path(outer):
@@ -283,10 +288,12 @@ def plan_join(sources: list[Source], pooled: list) -> JoinSource:
     checks: list[list] = [[] for _ in steps]
     for node in pooled:
         at = max((order[id(s)] for s in refs[id(node)]), default=0)
-        checks[at].append(node)
+        if all(node is not d for d in steps[at].decided):
+            checks[at].append(node)
     for i, step in enumerate(steps):
         step.filter = _compiled(checks[i], scope)
-        step.on = _compiled(step.source.on, scope)
+        step.on = _compiled([n for n in step.source.on
+                             if all(n is not d for d in step.decided)], scope)
     return JoinSource(steps, scope)
 
 
@@ -319,6 +326,7 @@ def _access(source: Source, placed: list, pooled: list, refs: dict, scope: JoinS
     rewritten = [_outer_values(n, source, scope, cell) for n in usable]
     single = source.scope()
     step.path = choose_access(source.table, _and(rewritten), single)
+    step.decided = _decided(step.path, usable, source, scope)
     score = _score(step.path)
     if not placed:
         return step, score
@@ -337,6 +345,27 @@ def _access(source: Source, placed: list, pooled: list, refs: dict, scope: JoinS
     step.build_path = choose_access(source.table, _and(own), single)
     step.build_filter = _compiled(own, single)
     return step, 10 if positions else 0
+
+
+def _decided(path, usable: list, source: Source, scope: JoinScope) -> list:
+    """The conjuncts a one-key primary key lookup answers exactly: `key column = value` for
+    every key column (the last such per column, as choose_access takes it). A lookup with a
+    value of another type finds nothing, which is also what SQL's = says."""
+    if not isinstance(path, access.KeyPoints) or len(path.keys) != 1:
+        return []
+    key = source.table.key_positions
+    chosen: dict = {}
+    for node in usable:
+        if not isinstance(node, exp.EQ):
+            continue
+        for mine, other in ((node.this, node.expression), (node.expression, node.this)):
+            if isinstance(mine, exp.Column) and scope.source_of(mine) is source \
+                    and source.positions[mine.name.lower()] in key \
+                    and not any(scope.source_of(c) is source
+                                for c in other.find_all(exp.Column)):
+                chosen[source.positions[mine.name.lower()]] = node
+                break
+    return list(chosen.values()) if len(chosen) == len(key) else []
 
 
 def _equi(node, source: Source, scope: JoinScope):

@@ -18,6 +18,7 @@ through a Prepared node, so the plan of the outer statement is cached with the s
 
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sqlglot import exp
 
@@ -104,6 +105,7 @@ class QueryPlan:
     offset: object = None
     distinct: bool = False
     shortcut: Shortcut | None = None
+    positions: list | None = None  # joined-row positions, when every column is a plain one
 
     def run(self, db, params: list) -> Rows:
         for sub in self.subqueries:
@@ -116,11 +118,11 @@ class QueryPlan:
         rows = self.source.rows(db, params)
         if self.grouping is not None:
             rows = self.grouping.run(rows, params)
-        evaluators, width = self.evaluators, len(self.names)
+        width = len(self.names)
+        project = self._projector(params)
         if not self.order and not self.distinct:
-            return Rows(names, _window(([e(row, params) for e in evaluators] for row in rows),
-                                       offset, limit, width))
-        out = [[e(row, params) for e in evaluators] for row in rows]
+            return Rows(names, _window(map(project, rows), offset, limit, width))
+        out = list(map(project, rows))
         if self.distinct:
             seen, unique = set(), []
             for row in out:
@@ -132,6 +134,17 @@ class QueryPlan:
         for index, descending in reversed(self._order_columns(params, width)):
             out.sort(key=lambda row: sort_key(row[index]), reverse=descending)
         return Rows(names, _window(out, offset, limit, width))
+
+    def _projector(self, params: list):
+        """row -> output row (visible and hidden columns)."""
+        if self.positions is not None:  # plain columns only: one C-level itemgetter call
+            if len(self.positions) == 1:
+                position = self.positions[0]
+                return lambda row: [row[position]]
+            getter = itemgetter(*self.positions)
+            return lambda row: list(getter(row))
+        evaluators = self.evaluators
+        return lambda row: [e(row, params) for e in evaluators]
 
     def _order_columns(self, params: list, width: int) -> list:
         columns = []
@@ -233,6 +246,8 @@ def _plan_query(tree: exp.Select, db) -> QueryPlan:
     hidden = [node for node, _ in order_plan if isinstance(node, exp.Expression)]
     plan.evaluators = [compile_expr(_lift_subqueries(n, db, subqueries), compile_scope)
                        for n in nodes + hidden]
+    if not grouped and all(type(n) is exp.Column for n in nodes + hidden):
+        plan.positions = [scope.resolve(n) for n in nodes + hidden]
     plan.order = _order_slots(order_plan, len(nodes))
     return plan
 
