@@ -197,6 +197,28 @@ def test_runtime_errors(r, body, message):
         r.eval(body, 0)
 
 
+@pytest.mark.parametrize("command", ["multi", "exec", "discard", "unwatch", "quit", "reset",
+                                     "hello", "subscribe x", "watch x", "auth x"])
+def test_connection_and_transaction_commands_are_refused(r, command):
+    args = ", ".join(f"'{word}'" for word in command.split())
+    with pytest.raises(redis.ResponseError, match="not allowed from script"):
+        r.eval(f"return redis.call({args})", 0)
+
+
+def test_set_sorted_without_by_is_ordered_for_scripts(r):
+    r.sadd("s", *"qwertyuiop")
+    assert r.eval("return redis.call('sort', KEYS[1], 'by', 'nosort')", 1, "s") == \
+        sorted(c.encode() for c in "qwertyuiop")
+
+
+def test_many_arguments_from_unpack(r):
+    assert r.eval("local a = {} for i = 1, 7990 do a[i] = i end "
+                  "return redis.call('rpush', KEYS[1], unpack(a))", 1, "l") == 7990
+    with pytest.raises(redis.ResponseError, match="too many results to unpack"):
+        r.eval("return {unpack({1, 2, 3}, -2, 2147483647)}", 0)
+    assert r.eval("return {unpack({1, 2, 3}, 1, -1)}", 0) == []
+
+
 def test_compile_error(r):
     with pytest.raises(redis.ResponseError) as error:
         r.eval("return x +", 0)

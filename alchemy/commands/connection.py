@@ -24,15 +24,15 @@ def echo(ctx, argv):
     return argv[1]
 
 
-@command("quit", 1, "fast no_auth no_queue pubsub_ok allow_busy", group="connection",
+@command("quit", 1, "fast no_auth no_queue pubsub_ok allow_busy noscript", group="connection",
          summary="Close the connection")
 def quit_(ctx, argv):
     ctx.closing = True
     return OK
 
 
-@command("reset", 1, "fast no_auth no_queue pubsub_ok allow_busy", group="connection",
-         summary="Reset the connection")
+@command("reset", 1, "fast no_auth no_queue pubsub_ok allow_busy noscript",
+         group="connection", summary="Reset the connection")
 def reset(ctx, argv):
     server = ctx.server
     ctx.multi = None
@@ -74,7 +74,7 @@ def _check_password(ctx, username: bytes, password: bytes) -> None:
     ctx.authenticated = True
 
 
-@command("auth", -2, "fast no_auth stale loading allow_busy", group="connection",
+@command("auth", -2, "fast no_auth stale loading allow_busy noscript", group="connection",
          summary="Authenticate to the server")
 def auth(ctx, argv):
     if len(argv) > 3:
@@ -88,7 +88,7 @@ def auth(ctx, argv):
     return OK
 
 
-@command("hello", -1, "fast no_auth stale loading allow_busy", group="connection",
+@command("hello", -1, "fast no_auth stale loading allow_busy noscript", group="connection",
          summary="Handshake with the server")
 def hello(ctx, argv):
     version = None

@@ -11,7 +11,7 @@ from alchemy.errors import (DISCARD_WITHOUT_MULTI, EXEC_WITHOUT_MULTI, EXECABORT
 from alchemy.reply import NULL_ARRAY, OK
 
 
-@command("multi", 1, "fast no_queue loading stale allow_busy", group="transactions",
+@command("multi", 1, "fast no_queue loading stale allow_busy noscript", group="transactions",
          summary="Mark the start of a transaction block")
 def multi(ctx, argv):
     if ctx.multi is not None:
@@ -21,7 +21,7 @@ def multi(ctx, argv):
     return OK
 
 
-@command("exec", 1, "no_queue loading stale", group="transactions",
+@command("exec", 1, "no_queue loading stale noscript", group="transactions",
          summary="Execute all commands issued after MULTI")
 def exec_(ctx, argv):
     if ctx.multi is None:
@@ -49,7 +49,7 @@ def _watched_key_expired(ctx) -> bool:
     return any(key in db.data and not db.exists(key) for db, key in ctx.watched)
 
 
-@command("discard", 1, "fast no_queue loading stale allow_busy", group="transactions",
+@command("discard", 1, "fast no_queue loading stale allow_busy noscript", group="transactions",
          summary="Discard all commands issued after MULTI")
 def discard(ctx, argv):
     if ctx.multi is None:
@@ -60,7 +60,8 @@ def discard(ctx, argv):
     return OK
 
 
-@command("watch", -2, "fast no_queue loading stale allow_busy", keys=(1, -1, 1), group="transactions",
+@command("watch", -2, "fast no_queue loading stale allow_busy noscript", keys=(1, -1, 1),
+         group="transactions",
          summary="Watch the given keys to determine execution of the MULTI/EXEC block")
 def watch(ctx, argv):
     if ctx.multi is not None:
@@ -70,7 +71,7 @@ def watch(ctx, argv):
     return OK
 
 
-@command("unwatch", 1, "fast loading stale allow_busy", group="transactions",
+@command("unwatch", 1, "fast loading stale allow_busy noscript", group="transactions",
          summary="Forget about all watched keys")
 def unwatch(ctx, argv):
     ctx.server.unwatch_all(ctx)

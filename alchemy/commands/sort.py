@@ -121,8 +121,8 @@ def _sort(ctx, argv: list, store_allowed: bool):
         elements = _sorted(db, elements, opts)
     elif type(value) is ZSet and opts.desc:
         elements.reverse()
-    elif type(value) is Set and opts.store is not None:
-        elements.sort()  # a set has no order: a stored result must still be repeatable
+    elif type(value) is Set and (opts.store is not None or ctx.kind == "script"):
+        elements.sort()  # a set has no order: a stored or scripted result must repeat
     start = max(opts.offset, 0)
     stop = len(elements) if opts.count < 0 else start + opts.count
     elements = elements[start:stop]

@@ -55,13 +55,15 @@ local function safe_rawset(t, k, v)
 end
 
 -- unpack with Redis's fix: an empty range is no values, a huge one an error (the stock
--- Lua 5.1 check overflows).
-local function safe_unpack(t, i, j)
-    i = i or 1
-    j = j or #t
+-- Lua 5.1 size check overflows). The arguments are passed on as given, so the stack
+-- room left for the values is what Redis leaves.
+local function safe_unpack(...)
+    local t, i, j = ...
+    i = tonumber(i) or 1
+    j = tonumber(j) or #t
     if i > j then return end
-    if j - i >= 7999 then error("too many results to unpack", 2) end
-    return unpack(t, i, j)
+    if j - i >= 1000000 then error("too many results to unpack", 2) end
+    return unpack(...)
 end
 
 -- -- the time-limit hook -----------------------------------------------------------------
