@@ -35,7 +35,7 @@ def run_sql(ctx, text: str, params: tuple = ()):
     if changed:
         server.dirty += max(result.value, 1) if type(result) is Count else 1
         server.touch(db, text_table_key(text))
-        if params:
+        if params and server.log is not None:
             # Logged with the values written in, so that replay binds the same typed values.
             server.propagate_as([b"SQL", render(text, params).encode()])
     if ctx.kind == "api":
