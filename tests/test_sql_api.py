@@ -62,3 +62,13 @@ def test_parameters_over_resp(r):
     r.execute_command("SQL", "CREATE TABLE t (id INT PRIMARY KEY, name TEXT)")
     r.execute_command("SQL", "INSERT INTO t VALUES (?, ?)", 5, "x'y")
     assert r.execute_command("SQL", "SELECT name FROM t WHERE id = ?", 5) == [[b"name"], [b"x'y"]]
+
+
+def test_multi_row_insert_with_rows_of_different_shapes(db):
+    db.sql("CREATE TABLE t (a INT PRIMARY KEY, b INT)")
+    db.sql("INSERT INTO t VALUES (1, 2), (3,4), (5, NULL)")  # two rows alike, then another
+    db.sql("INSERT INTO t VALUES (6, NULL), (7, null),\n (8, 9)")
+    db.sql("INSERT INTO t VALUES (10, 1), (11, 1) ON DUPLICATE KEY UPDATE b = 5")
+    db.sql("INSERT INTO t VALUES (10, 1), (12, 1) ON DUPLICATE KEY UPDATE b = 5")
+    assert db.sql("SELECT * FROM t") == [(1, 2), (3, 4), (5, None), (6, None), (7, None),
+                                         (8, 9), (10, 5), (11, 1), (12, 1)]
