@@ -154,6 +154,13 @@ def test_update_one_field_creating_maps_on_the_way(users):
     assert _documents(users, "id = 1")[1]["tags"] == {"3": "c"}
 
 
+def test_on_duplicate_key_update_of_a_path(db):
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, doc LUATABLE)")
+    for _ in range(3):
+        db.sql("INSERT INTO t VALUES (1, {n=1}) ON DUPLICATE KEY UPDATE doc.n = doc.n + 1")
+    assert db.sql("SELECT doc FROM t") == [({"n": 3},)]
+
+
 def test_update_replaces_the_whole_document(users):
     assert sql(users, "UPDATE users SET info = {fname='NEW'} WHERE id <= 2") == 2
     assert sql(users, """UPDATE users SET info = '["a", 1]' WHERE id = 3""") == 1

@@ -331,8 +331,8 @@ def plan_insert(tree: exp.Insert, table: Table, replace: bool) -> InsertPlan:
     duplicate = []
     conflict = tree.args.get("conflict")
     if conflict is not None:
-        for assignment in conflict.args.get("expressions") or []:
-            duplicate.append(_assignment(assignment, table, scope))
+        duplicate = assignments(conflict.args.get("expressions") or [], scope,
+                                lambda node: _assignment(node, table, scope), table)
     return InsertPlan(table.name, positions, rows, per_row, replace, duplicate)
 
 

@@ -80,8 +80,9 @@ class FieldIndex(Index):
     value, ordered as SQL orders mixed types (NULL, numbers, text, tables): through it a
     query finds exactly what a scan would. A typed index (INT, FLOAT or TEXT) holds values of
     its type (an integral float counts as INT, an integer as FLOAT) in a packed column, and
-    NULL for anything else: a query answered through it does not see rows whose field holds
-    another type, which is what the type promises.
+    NULL for anything else, which is what the type promises: a WHERE answered through it
+    does not find rows whose field holds another type, an ORDER BY through it puts them
+    first, with the NULLs.
 
     Its one position is the pair (column position, path), which the planner matches against
     the document paths of a WHERE or ORDER BY clause.
