@@ -30,6 +30,7 @@ log = logging.getLogger("alchemy")
 
 SANDBOX = Path(__file__).with_name("sandbox.lua").read_text()
 MAX_MEMORY = 1024 * 1024 * 1024
+MEMORY_HEADROOM = MAX_MEMORY // 8
 SLICE = 4000  # values unpacked per call when reading a flat table (Lua's C stack is 8000)
 POLL_INTERVAL = 0.005  # seconds between two looks at other clients while timed out
 
@@ -178,6 +179,10 @@ class LuaRuntime:
             self.running = None
             if run.timed_out:
                 server.busy = None
+            if self.lua.get_memory_used() > MAX_MEMORY - MEMORY_HEADROOM:
+                # Scripts keep nothing between runs: this is garbage, and lupa's own calls
+                # outside a script need room (a failed allocation there aborts).
+                self.lua.gccollect()
         if server.dirty != dirty:
             server.only_touched()  # the commands it ran signalled their own keys
         status, value = result[0], result[1]
