@@ -190,3 +190,10 @@ def test_join_with_parameters_in_process(db):
                     "ON d.id = w.division WHERE w.name = ?", "jan", raw=True)
     assert result.header == ["location", "salary"]
     assert sorted(map(list, result.rows)) == [["Detroit", 6000.0], ["Zurich", 50000.0]]
+
+
+def test_quoted_text_is_not_taken_for_alchemydb_spelling(db):
+    db.sql("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")
+    db.sql("""INSERT INTO notes VALUES (1, 'copied FROM "a, b" WHERE "x = 1"')""")
+    assert db.sql("SELECT body FROM notes WHERE id = 1") == \
+        [('copied FROM "a, b" WHERE "x = 1"',)]

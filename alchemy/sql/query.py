@@ -482,11 +482,14 @@ def _value_type(values: list) -> str:
 # AlchemyDB quoted the table list and the WHERE clause as one argument each:
 # SELECT ... FROM "division, worker" WHERE "division.id = worker.division AND ...".
 _QUOTED_CLAUSE = re.compile(
-    r'\b(FROM|WHERE)(\s+)"([^"]*[,=<>][^"]*|[^"]*\s(?:BETWEEN|IN|LIKE|IS)\s[^"]*)"',
+    r"'(?:[^']|'')*'"  # a string literal: kept as it is, whatever it holds
+    r'|\b(FROM|WHERE)(\s+)"([^"]*[,=<>][^"]*|[^"]*\s(?:BETWEEN|IN|LIKE|IS)\s[^"]*)"',
     re.IGNORECASE)
 
 
 def alchemydb_spelling(text: str) -> str:
     """text with AlchemyDB's quoted FROM list and WHERE clause unquoted (a quoted name
     holding a comma or a comparison is taken for one)."""
-    return _QUOTED_CLAUSE.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}", text)
+    return _QUOTED_CLAUSE.sub(
+        lambda m: m.group(0) if m.group(1) is None else f"{m.group(1)}{m.group(2)}{m.group(3)}",
+        text)
