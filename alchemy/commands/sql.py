@@ -10,6 +10,7 @@ DDL and INSERT +OK.
 """
 
 import copy
+import functools
 
 from alchemy.command import command
 from alchemy.keyspace import register_type
@@ -66,6 +67,7 @@ def _is_insert(text: str) -> bool:
     return text.lstrip()[:7].upper() in ("INSERT ", "REPLACE")
 
 
+@functools.lru_cache(maxsize=1024)  # the in-process API repeats its texts
 def text_table_key(text: str) -> bytes:
     """The key of the table a DML statement names (for WATCH); best effort."""
     words = text.replace("(", " ").split()

@@ -42,7 +42,24 @@ class Lifted:
         self.rows = rows  # rows in an INSERT's VALUES list (1 otherwise)
 
 
+# Texts whose only values are `?` (the in-process API's, the DB-API's): the text alone
+# decides the shape, so the next execution of the same text skips the scan.
+_PLACEHOLDERS_ONLY: dict[str, tuple[str, int, int]] = {}  # text -> (shape, rows, count)
+_PLACEHOLDERS_ONLY_LIMIT = 1024
+
+
 def lift(text: str, params: tuple = ()) -> Lifted:
+    known = _PLACEHOLDERS_ONLY.get(text)
+    if known is None:
+        return _lift(text, params)
+    shape, rows, count = known
+    if len(params) != count:
+        raise AlchemyError("ERR not enough parameters for the placeholders"
+                           if len(params) < count else "ERR more parameters than placeholders")
+    return Lifted(shape, list(params), rows)
+
+
+def _lift(text: str, params: tuple) -> Lifted:
     # split() with one group gives [text, token, text, token, ..., text] in one C call,
     # much cheaper than sub() with a Python callback per match.
     parts = _split(text)
@@ -73,11 +90,15 @@ def lift(text: str, params: tuple = ()) -> Lifted:
         parts[i] = "?" if insert else f":p{len(values) - 1}"
     if next(supplied, _END) is not _END:
         raise AlchemyError("ERR more parameters than placeholders")
-    shape = "".join(parts)
-    if not insert:
-        return Lifted(shape, values, 1)
-    shape, rows = _fold_values(shape)
-    return Lifted(_number(shape), values, rows)
+    shape, rows = "".join(parts), 1
+    if insert:
+        shape, rows = _fold_values(shape)
+        shape = _number(shape)
+    if params and len(values) == len(params):
+        if len(_PLACEHOLDERS_ONLY) >= _PLACEHOLDERS_ONLY_LIMIT:
+            _PLACEHOLDERS_ONLY.clear()
+        _PLACEHOLDERS_ONLY[text] = (shape, rows, len(params))
+    return Lifted(shape, values, rows)
 
 
 def render(text: str, params: tuple) -> str:
