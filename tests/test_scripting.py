@@ -536,12 +536,16 @@ def test_effects_are_logged_not_scripts(tmp_path):
         assert r.evalsha(sha, 1, "n") == 2
         random_value = r.get("r")
         r.eval("return redis.call('get', 'r')", 0)  # reads log nothing
+        r.execute_command("CREATE TABLE t (id INT PRIMARY KEY, name TEXT)")
+        r.eval("alchemy.sql('INSERT INTO t VALUES (?, ?)', 7, ARGV[1])", 0, "from lua")
         proc.stop()
         logged = b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*") if p.is_file())
         assert b"math.random" not in logged and b"EVAL" not in logged.upper()
         proc.start()
         r = proc.client()
         assert r.get("r") == random_value and r.get("n") == b"2"
+        assert r.execute_command("SQL", "SELECT name FROM t WHERE id = 7") == \
+            [[b"name"], [b"from lua"]]
         r.select(2)
         assert r.get("d2") == b"x" and 0 < r.ttl("d2") <= 1000
     finally:
