@@ -13,6 +13,7 @@ and the table puts each ratio beside the one of a pair without persistence, same
 import argparse
 import csv
 import datetime
+import hashlib
 import importlib.util
 import io
 import os
@@ -38,6 +39,15 @@ class Suite:
     requests: int         # -n
     clients: int = 50     # -c
     pipelines: tuple = (1, 16)  # one run per -P value
+    command: str = ""     # a command line to send instead of -t tests ({sha}: the script's)
+    script: str = ""      # a Lua body both servers SCRIPT LOAD first
+
+    def arguments(self) -> list[str]:
+        """What redis-benchmark is told to send, besides its options."""
+        if not self.command:
+            return ["-t", self.tests]
+        sha = hashlib.sha1(self.script.encode()).hexdigest()
+        return ["-r", "100000", *self.command.format(sha=sha).split()]
 
 
 def needs(test: str) -> list[str]:
@@ -49,6 +59,9 @@ def needs(test: str) -> list[str]:
 SUITES = [
     Suite("strings", "ping,set,get,incr,mset", 200_000),
     Suite("collections", "lpush,lpop,sadd,hset,spop,zadd,lrange_100", 100_000),
+    # A script that reads and writes one key, the Lua read+write AlchemyDB quoted.
+    Suite("scripting", "evalsha", 100_000, command="EVALSHA {sha} 1 key:__rand_int__",
+          script="redis.call('GET', KEYS[1]) return redis.call('SET', KEYS[1], 'x')"),
 ]
 
 
@@ -153,8 +166,12 @@ def missing_commands(port: int, names: list[str]) -> list[str]:
 def redis_benchmark(port: int, suite: Suite, test: str, requests: int,
                     pipeline: int) -> dict:
     """req/s per row of redis-benchmark --csv (`ping` gives two rows, PING_INLINE/MBULK)."""
-    argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-t", test,
-            "-c", str(suite.clients), "-n", str(requests), "-P", str(pipeline), "--csv"]
+    if suite.script:
+        request(port, b'SCRIPT LOAD "%s"' % suite.script.encode())
+    what = ["-t", test] if not suite.command else suite.arguments()
+    # A command to send goes last: redis-benchmark takes every word after it as its own.
+    argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-c", str(suite.clients),
+            "-n", str(requests), "-P", str(pipeline), "--csv", *what]
     result = subprocess.run(argv, capture_output=True, text=True, check=True)
     rows = csv.DictReader(io.StringIO(result.stdout))
     return {row["test"]: float(row["rps"]) for row in rows}
@@ -183,8 +200,10 @@ def machine() -> str:
 
 
 def command_line(suite: Suite, tests: list, requests: int, pipeline: int) -> str:
-    return (f"redis-benchmark -t {','.join(tests)} -c {suite.clients} -n {requests}"
-            + (f" -P {pipeline}" if pipeline > 1 else ""))
+    options = f"-c {suite.clients} -n {requests}" + (f" -P {pipeline}" if pipeline > 1 else "")
+    if suite.command:
+        return f"redis-benchmark {options} {' '.join(suite.arguments())}"
+    return f"redis-benchmark -t {','.join(tests)} {options}"
 
 
 def run_suite(suite: Suite, requests: int, repeat: int, ports: tuple) -> None:
