@@ -101,7 +101,7 @@ def script_flush(ctx, argv):
 @subcommand("script", "kill", 2, "noscript allow_busy", since="2.6.0",
             summary="Kill the script currently in execution.", complexity="O(1)")
 def script_kill(ctx, argv):
-    ctx.server.lua.runtime.kill(is_eval=True)
+    ctx.server.lua.kill(is_eval=True)
     return OK
 
 

@@ -437,23 +437,6 @@ def config_help(ctx, argv):
     return CONFIG_HELP
 
 
-# -- FUNCTION FLUSH -----------------------------------------------------------------------
-# Redis's test harness sends FUNCTION FLUSH before each test. Functions do not exist yet,
-# so there is nothing to flush; the FUNCTION commands, when they come, replace this.
-
-command("function", -2, "", group="scripting", since="7.0.0",
-        summary="A container for function commands",
-        complexity="Depends on subcommand.")(run_subcommand)
-
-
-@subcommand("function", "flush", -2, "write noscript", since="7.0.0",
-            summary="Deleting all functions",
-            complexity="O(N) where N is the number of functions deleted")
-def function_flush(ctx, argv):
-    _flush_mode(argv[1:])
-    return OK
-
-
 # -- COMMAND ------------------------------------------------------------------------------
 
 # Flags as COMMAND shows them, in Redis's order; the table's internal flags stay hidden.

@@ -120,8 +120,12 @@ class Persistence:
         began = time.monotonic()
         try:
             origin = snapshot.read(path, self.database.dbs)
+            if origin.sections:
+                self.database.lua.functions.load_sections(origin.sections)
         except snapshot.SnapshotError as e:
             raise StartupError(str(e)) from None
+        except AlchemyError as e:  # library code the snapshot kept does not load
+            raise StartupError(f"{path}: {e.message}") from None
         self.last_save = origin.created_ms // 1000
         self.base_snapshot_size = os.path.getsize(path)
         keys = sum(len(db) for db in self.database.dbs)
@@ -264,8 +268,10 @@ class Persistence:
             self.appendlog.reset_database()  # the next record must SELECT for itself
         else:
             offset = self._stopped_log_end()
+        scripts = self.database.scripts  # FUNCTION libraries and INTERPRET code, if any
+        sections = scripts.functions.sections() if scripts is not None else {}
         return snapshot.Origin(os.urandom(8).hex().encode(), self.log_id, offset,
-                               int(time.time() * 1000))
+                               int(time.time() * 1000), sections)
 
     def save(self) -> None:
         """SAVE: write the snapshot here and now."""

@@ -5,6 +5,8 @@ Layout (integers little endian):
     b"ALCHEMY-SNAPSHOT" u16 version
     fields: snapshot id, log id, log offset, creation time (ms)
     type names: u16 count, then each name: the value classes of alchemy.keyspace.TYPES
+    per section: b"S" name payload (state beside the keyspaces, e.g. b"functions": the
+        FUNCTION libraries; its owner writes and reads the payload, see Origin.sections)
     per non-empty database: b"D" u16 index u64 key count
         per key: u8 type number, i64 deadline ms (-1: none), key, payload
     b"E" u32 CRC-32 of every byte before it
@@ -25,7 +27,7 @@ snapshot, then replays that log from that offset.
 """
 
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 import os
 import pickle
@@ -38,7 +40,9 @@ from typing import Callable
 from alchemy.keyspace import TYPES
 
 MAGIC = b"ALCHEMY-SNAPSHOT"
-VERSION = 2  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle
+VERSION = 3  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle;
+#               3: sections (version 2 files, which have none, are still read)
+READABLE = (2, 3)
 CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
 _BATCH = 1 << 16
 CODEC_FORMAT = 1  # the first byte of a collection codec's payload
@@ -102,6 +106,7 @@ class Origin:
     log_id: bytes
     log_offset: int
     created_ms: int
+    sections: dict = field(default_factory=dict)  # name -> payload, written and read back
 
 
 class _Out:
@@ -167,6 +172,10 @@ def write_file(dbs: list, path: str, origin: Origin) -> None:
         out.put(struct.pack("<H", len(table)))
         for name in table:
             out.blob(name.encode())
+        for name, payload in origin.sections.items():
+            out.put(b"S")
+            out.blob(name)
+            out.blob(payload)
         for db in dbs:
             if db.data:
                 _write_db(out, db, numbers, names)
@@ -234,8 +243,9 @@ def read(path: str, dbs: list) -> Origin:
     into = _In(data[:-4], path)
     into.take(len(MAGIC))
     (version,) = into.unpack("<H")
-    if version != VERSION:
-        raise SnapshotError(f"{path}: snapshot version {version}, this server reads {VERSION}")
+    if version not in READABLE:
+        raise SnapshotError(f"{path}: snapshot version {version}, this server reads "
+                            f"{', '.join(map(str, READABLE))}")
     snapshot_id, log_id = into.blob(), into.blob()
     log_offset, created = into.unpack("<QQ")
     by_name = {}
@@ -247,17 +257,22 @@ def read(path: str, dbs: list) -> Origin:
         if name not in by_name:
             raise SnapshotError(f"{path}: values of unknown type '{name}'")
         table.append(name)
+    sections = {}
     while True:
         tag = into.take(1)
         if tag == b"E":
             break
+        if tag == b"S":
+            name = into.blob()
+            sections[name] = into.blob()
+            continue
         if tag != b"D":
             raise SnapshotError(f"{path}: bad section at byte {into.pos - 1}")
         index, count = into.unpack("<HQ")
         if index >= len(dbs):
             raise SnapshotError(f"{path}: database {index} but only {len(dbs)} configured")
         _read_db(into, dbs[index], count, table)
-    return Origin(snapshot_id, log_id, log_offset, created)
+    return Origin(snapshot_id, log_id, log_offset, created, sections)
 
 
 def _read_db(into: _In, db, count: int, table: list) -> None:

@@ -133,6 +133,8 @@ class LuaRuntime:
         api = lua.execute(SANDBOX, table_from(bridges), name="=alchemy")
         self._run = api[b"run"]
         self._run_eval = api[b"run_eval"]
+        self._run_raw = api[b"run_raw"]
+        self.internals = api[b"internals"]  # what functions.lua builds on
         self._compile = api[b"compile"]
         self._slice = api[b"slice"]
         self.table_from = table_from
@@ -162,6 +164,11 @@ class LuaRuntime:
         return self._execute(caller, name, read_only, True, self._run_eval, function,
                              len(keys), *keys, *args)
 
+    def run_raw(self, caller, name: str, function, args: tuple = ()):
+        """Call a compiled function for the Python API: its first result as a Lua value
+        (a table stays a lupa table), under the same limits as a script."""
+        return self._execute(caller, name, False, False, self._run_raw, function, *args)
+
     def _execute(self, caller, name: str, read_only: bool, is_eval: bool, entry, *lua_args):
         if self.running is not None:
             raise AlchemyError("ERR a script is already running")
@@ -186,6 +193,8 @@ class LuaRuntime:
         if server.dirty != dirty:
             server.only_touched()  # the commands it ran signalled their own keys
         status, value = result[0], result[1]
+        if status == 5:
+            return value
         if status == 0:
             return scalar_reply(value, client.resp3)
         if status == 1:

@@ -483,7 +483,9 @@ local string_metatable = debug.getmetatable("")
 string_metatable.__index = allowed.string
 string_metatable.__metatable = protect(string_metatable)
 
-setmetatable(ENV, {__index = allowed, __newindex = refuse, __metatable = protect({})})
+-- Named: FUNCTION LOAD points __index at the library API while a library loads.
+local env_meta = {__index = allowed, __newindex = refuse, __metatable = protect({})}
+setmetatable(ENV, env_meta)
 readonly[ENV] = true
 
 -- -- running a script ------------------------------------------------------------------
@@ -627,6 +629,16 @@ local function run_eval(name, f, nkeys, ...)
     return finish(name, xpcall(f, handler))
 end
 
+local function run_raw(name, f, ...)
+    -- For the Python API (functions called from SQL): the first result as it is, tables
+    -- included (5, value); errors as `run` reports them.
+    local n, args = select("#", ...), {...}
+    local ok, result = xpcall(function() return f(unpack(args, 1, n)) end, handler)
+    if not ok then return finish(name, false, result) end
+    finish(name, true, nil)  -- the end-of-run upkeep alone
+    return 5, result
+end
+
 local function compile(body, chunkname)
     local f, message = safe_loadstring(body, chunkname)
     return f, message
@@ -638,7 +650,12 @@ end
 
 sethook(hook, "", HOOK_COUNT)
 
-return {run = run, run_eval = run_eval, compile = compile, slice = slice,
+return {run = run, run_eval = run_eval, run_raw = run_raw, compile = compile, slice = slice,
         status = function(s) return {ok = s} end,
         failure = failure,
-        null = cjson_null}
+        null = cjson_null,
+        -- for functions.lua (FUNCTION libraries, INTERPRET), run in this same state
+        internals = {env = ENV, env_meta = env_meta, allowed = allowed, protect = protect,
+                     refuse = refuse, readonly = readonly, redis = redis, hook = hook,
+                     hook_count = HOOK_COUNT, handler = handler, internal = INTERNAL,
+                     loadstring = safe_loadstring}}

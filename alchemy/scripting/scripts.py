@@ -11,6 +11,7 @@ import hashlib
 
 from alchemy.errors import AlchemyError
 from alchemy.resp import split_args
+from alchemy.scripting.functions import Functions
 from alchemy.scripting.runtime import LuaRuntime
 
 SHEBANG_FLAGS = {b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
@@ -26,12 +27,14 @@ class Script:
 
 
 class Scripts:
-    """The scripts EVAL and SCRIPT LOAD cached, and the runtime they run in."""
+    """The scripts EVAL and SCRIPT LOAD cached, and the runtime they run in; the stored
+    procedures (FUNCTION, INTERPRET) in `functions`, with a runtime of their own."""
 
     def __init__(self, server):
         self.server = server
         self.runtime = LuaRuntime(server)
         self.cache: dict[bytes, Script] = {}
+        self.functions = Functions(server)
 
     def load(self, body: bytes) -> bytes:
         """Compile and cache a body; its SHA1 in hex. O(length of the body)."""
@@ -67,6 +70,14 @@ class Scripts:
             read_only = True
         return self.runtime.run_eval(ctx, sha.decode(), script.function, keys, args,
                                      read_only)
+
+    def kill(self, is_eval: bool) -> None:
+        """SCRIPT KILL (is_eval) or FUNCTION KILL, of whichever runtime is running."""
+        (self.functions.running() or self.runtime).kill(is_eval)
+
+    def call_function(self, name: str, args: list, caller=None):
+        """A Lua function called by name from the engine (see Functions.call_function)."""
+        return self.functions.call_function(name, args, caller)
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script, and start a fresh Lua state as Redis does."""
