@@ -257,6 +257,9 @@ class LuaRuntime:
     def _call(self, *args):
         """redis.call: the reply as a Lua value; an error reply raises (ScriptError)."""
         reply = self._reply(args)
+        kind = type(reply)
+        if kind is bytes or kind is int:  # most replies: no table to build
+            return reply
         if isinstance(reply, AlchemyError):
             raise ScriptError(reply.message)
         return self.to_lua(reply, self.client.resp3)
@@ -282,7 +285,7 @@ class LuaRuntime:
         if not args:
             raise AlchemyError("ERR Please specify at least one argument for this redis "
                                "lib call")
-        argv = [_argument(arg) for arg in args]
+        argv = [arg if type(arg) is bytes else _argument(arg) for arg in args]
         cmd = lookup(argv[0])
         checked = _subcommand(cmd, argv)
         if checked is None:
