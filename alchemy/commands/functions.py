@@ -242,11 +242,10 @@ def interpret(ctx, argv):
         source = lua_file(ctx.server, argv[2])
     else:
         raise AlchemyError("ERR INTERPRET takes LUA <code> or LUAFILE <file>")
-    reply, defined = ctx.server.lua.functions.interpret(ctx, source)
-    if defined:
-        ctx.server.dirty += 1
-        if kind == b"LUAFILE":  # the text as read now: the file may change later
-            ctx.server.propagate_as([b"INTERPRET", b"LUA", source])
+    reply = ctx.server.lua.functions.interpret(ctx, source)
+    ctx.server.dirty += 1
+    if kind == b"LUAFILE":  # the text as read now: the file may change later
+        ctx.server.propagate_as([b"INTERPRET", b"LUA", source])
     return reply
 
 

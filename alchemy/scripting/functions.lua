@@ -9,7 +9,8 @@
 --
 -- INTERPRET code gets its own environment: reads go to the globals INTERPRET defined,
 -- then to the sandbox's; writes are taken only while an INTERPRET runs, so LUAFUNC calls
--- cannot change what a restart would rebuild from the INTERPRET sources.
+-- cannot change what a restart rebuilds from the INTERPRET sources. An INTERPRET that
+-- fails leaves the globals as they were.
 
 local sb = ...
 local ENV, env_meta, allowed = sb.env, sb.env_meta, sb.allowed
@@ -160,7 +161,7 @@ end
 -- -- INTERPRET's globals --------------------------------------------------------------
 
 local user = setmetatable({}, {__index = allowed})
-local defining, defined = false, 0
+local defining, saved = false, nil
 local user_env = setmetatable({}, {
     __index = user,
     __newindex = function(_, name, value)
@@ -169,7 +170,6 @@ local user_env = setmetatable({}, {
             error("Attempt to redefine the built-in global '" .. tostring(name) .. "'", 2)
         end
         rawset(user, name, value)
-        defined = defined + 1
     end,
     __metatable = false,
 })
@@ -183,12 +183,18 @@ local function interpret_compile(body)
 end
 
 local function begin_defining()
-    defining, defined = true, 0
+    saved = {}
+    for name, value in next, user do saved[name] = value end
+    defining = true
 end
 
-local function end_defining()
+local function end_defining(ok)
     defining = false
-    return defined
+    if not ok then  -- put back the globals as they were before
+        for name in next, user do user[name] = nil end
+        for name, value in next, saved do rawset(user, name, value) end
+    end
+    saved = nil
 end
 
 local function user_function(name)

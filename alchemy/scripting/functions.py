@@ -11,9 +11,12 @@ INTERPRET LUA code runs in the same state, in an environment of its own where it
 define globals (INTERPRET's globals; EVAL scripts and library code cannot see them, and
 they cannot shadow the sandbox's). LUAFUNC calls such a global function with its
 arguments. What a restart rebuilds: the libraries, and the sources of the INTERPRET calls
-that defined globals, replayed in order (the snapshot keeps both, see `sections`; the log
-keeps the commands as sent). Globals are only taken while an INTERPRET runs, so calls made
-later cannot hold state a restart would lose.
+that succeeded, run again in order (the snapshot keeps both, see `sections`: each distinct
+source once, at its last place; the log keeps the commands as sent). Globals are only
+taken while an INTERPRET runs and a failed INTERPRET puts them back, so the globals are
+always what those sources make. Its redis.call may read but not write: the code runs
+again at every restart. (A table a global holds can still be changed in place by a later
+call; such changes are not kept: state that must last belongs in keys or tables.)
 
 For the engine (SQL calling "a Lua function by name", triggers): `call_function(name,
 args)` calls a library function or an INTERPRET global with Python values and gives the
@@ -312,23 +315,23 @@ class Functions:
     # -- INTERPRET ------------------------------------------------------------------------
 
     def interpret(self, ctx, source: bytes):
-        """Run INTERPRET code; (its reply, whether it defined globals). Its redis.call
-        may read but not write: the code is run again at every restart."""
+        """Run INTERPRET code (read-only, see above) and keep its source; its reply."""
         function, message = _pair(self._entry("interpret_compile")(source))
         if function is None:
             raise AlchemyError(f"ERR Error compiling script (new function): "
                                f"{_text(message)}")
         self._entry("begin_defining")()
+        ok = False
         try:
             reply = self._run(ctx, [b"INTERPRET", b"LUA", source], b"interpret", function,
                               (), True)
+            ok = True
         finally:
-            defined = self._entry("end_defining")()
-        if defined:
-            if source in self.interpreted:
-                self.interpreted.remove(source)
-            self.interpreted.append(source)
-        return reply, bool(defined)
+            self._entry("end_defining")(ok)
+        if source in self.interpreted:
+            self.interpreted.remove(source)
+        self.interpreted.append(source)
+        return reply
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -394,7 +397,7 @@ def flags_reply(function: Function, resp3: bool):
 def _dumped_codes(payload: bytes) -> list:
     """The library sources in a FUNCTION DUMP payload, checked and never executed here."""
     data, crc = payload[:-4], payload[-4:]
-    if len(payload) < len(DUMP_TAG) + 10 or struct.pack("<I", zlib.crc32(data)) != crc \
+    if len(payload) < 6 or struct.pack("<I", zlib.crc32(data)) != crc \
             or struct.unpack("<H", data[-2:])[0] != DUMP_VERSION:
         raise AlchemyError("ERR DUMP payload version or checksum are wrong")
     if not data.startswith(DUMP_TAG):
