@@ -412,8 +412,16 @@ def test_sql_from_lua(r):
     assert r.eval_ro("return #alchemy.sql('SELECT * FROM users')", 0) == 2
     with pytest.raises(redis.ResponseError, match="not allowed from read-only"):
         r.eval_ro("return alchemy.sql('DELETE FROM users')", 0)
-    with pytest.raises(redis.ResponseError, match="no such table"):
+    with pytest.raises(redis.ResponseError, match="^no such table 'nosuch' script: .*:1.$"):
         r.eval("return alchemy.sql('SELECT * FROM nosuch')", 0)
+
+
+def test_documents_from_sql_are_lua_tables(r):
+    r.execute_command("SQL", "CREATE TABLE people (id INT PRIMARY KEY, info LUATABLE)")
+    r.execute_command("SQL", "INSERT INTO people VALUES (1, {fname='RUSS', tags={'a','b'}})")
+    assert r.eval("local info = alchemy.sql('SELECT info FROM people WHERE id = 1')[1].info "
+                  "return {type(info), info.fname, info.tags[2]}", 0) == \
+        [b"table", b"RUSS", b"b"]
 
 
 # -- a script past its time limit -----------------------------------------------------

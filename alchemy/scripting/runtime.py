@@ -25,6 +25,7 @@ from alchemy.errors import AlchemyError
 from alchemy.scripting import libs
 from alchemy.scripting.convert import ToLua, reply_from_tokens, scalar_reply, status_reply
 from alchemy.sql.bridge import split_store
+from alchemy.sql.documents import plain
 
 log = logging.getLogger("alchemy")
 
@@ -118,7 +119,7 @@ class LuaRuntime:
             b"sha1hex": _raising(self._sha1hex), b"log": _raising(self._log),
             b"setresp": _raising(self._setresp), b"set_repl": _raising(self._set_repl),
             b"acl_check_cmd": _raising(self._acl_check_cmd),
-            b"sql": self._sql,
+            b"sql": _raising(self._sql),
             b"redis_version": server.redis_version.encode(),
             b"redis_version_num": (int(version[0]) << 16) | (int(version[1]) << 8)
             | int(version[2]),
@@ -364,11 +365,11 @@ class LuaRuntime:
         the number of rows a statement changed (nil for DDL)."""
         run = self.running
         if run is None or type(statement) is not bytes:
-            return None, b"bad argument #1 to 'sql' (string expected)"
+            return None, b"ERR bad argument #1 to 'sql' (string expected)"
         text = statement.decode("utf-8", "replace")
         if not _reads_only(text):
             if run.read_only:
-                return None, b"Write commands are not allowed from read-only scripts."
+                return None, b"ERR Write commands are not allowed from read-only scripts."
             run.wrote = True
         values = tuple(p.decode("utf-8", "replace") if type(p) is bytes else p
                        for p in params)
@@ -382,8 +383,26 @@ class LuaRuntime:
             return getattr(reply, "value", None), None
         names = [name.encode() for name in reply.header]
         table_from = self.table_from
-        return table_from([table_from({name: _lua_value(v) for name, v in zip(names, row)
-                                       if v is not None}) for row in rows]), None
+        return table_from([table_from({name: self._lua_value(v)
+                                       for name, v in zip(names, row) if v is not None})
+                           for row in rows]), None
+
+    def _lua_value(self, value):
+        """A SQL value for Lua: text as a string, a document as tables."""
+        value = plain(value)
+        kind = type(value)
+        if kind is str:
+            return value.encode()
+        if kind is dict:
+            return self.table_from({self._lua_value(k): self._lua_value(v)
+                                    for k, v in value.items() if v is not None})
+        if kind is list or kind is tuple:
+            return self.table_from([self._lua_value(v) for v in value])
+        if isinstance(value, bytes):
+            return bytes(value)
+        if value is None or kind in (int, float, bool):
+            return value
+        return str(value).encode()
 
 
 def _subcommand(cmd: Command | None, argv: list) -> Command | None:
@@ -416,10 +435,6 @@ def _text(value) -> bytes:
     if type(value) in (int, float):
         return b"%.14g" % value
     return b""
-
-
-def _lua_value(value):
-    return value.encode() if type(value) is str else value
 
 
 _READ_WORDS = {"SELECT", "SHOW", "DESC", "DESCRIBE", "EXPLAIN", "SCAN"}

@@ -231,7 +231,7 @@ local redis = {
 }
 
 local alchemy = {
-    sql = lib_bridge(py.sql),
+    sql = py.sql,
 }
 
 -- -- bit (LuaBitOp's API over Python integers) -------------------------------------------
@@ -495,7 +495,10 @@ local function handler(err)
     local level, info = 2, nil
     while true do
         info = getinfo(level, "Sl")
-        if info == nil or (info.what ~= "C" and info.source ~= INTERNAL) then break end
+        if info == nil or (info.what ~= "C" and info.what ~= "tail"
+                           and info.source ~= INTERNAL) then
+            break
+        end
         level = level + 1
     end
     err = clean(err)
