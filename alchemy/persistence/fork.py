@@ -3,10 +3,13 @@
 A forked child holds only the forking thread; a lock another thread held stays locked
 forever in it. So the server process has no threads, and every fork checks that first
 (Python's count and the kernel's, which also sees threads started by C libraries). The
-child gets default signal handling and only the descriptors it needs, then runs its job
-and leaves with os._exit: it never returns into the parent's event loop.
+child gets default signal handling and only the descriptors it needs, freezes the garbage
+collector's view of the inherited objects (gc.freeze, Python's documented remedy for
+copy-on-write after fork), then runs its job and leaves with os._exit: it never returns
+into the parent's event loop.
 """
 
+import gc
 import logging
 import os
 import signal
@@ -48,6 +51,10 @@ def fork_child(purpose: str, keep_fds: list, job: Callable[[], None]) -> tuple[i
         os.close(life_end)
         raise
     if pid == 0:
+        # The child's collections must not walk the parent's objects: each one they visit
+        # gets its header written, which copies its page (bench/cow.py: about a fifth of the
+        # copied memory). Reference counts of what the job reads still copy theirs.
+        gc.freeze()
         status = 1
         try:
             _become_child([*keep_fds, life_end])
