@@ -222,8 +222,9 @@ def _field_value(value):
 
 def document_ref(node: exp.Expression, scope) -> tuple | None:
     """(column position, path) when node (`info.a`, `t.info.a.b`) names a field inside a
-    LUATABLE column of the scope's table; None when it names no such field."""
-    if not isinstance(node, (exp.Column, exp.Dot)) or not scope.documents:
+    LUATABLE column of the scope's table; None when it names no such field (and for scopes
+    that know no documents: a scope says which columns are documents in `documents`)."""
+    if not isinstance(node, (exp.Column, exp.Dot)) or not getattr(scope, "documents", None):
         return None
     names = [part.name for part in node.parts]
     if len(names) < 2:
