@@ -55,12 +55,12 @@ def _execute(ctx, text: str, params: tuple):
     stored = split_store(text)
     if stored is not None:
         select, verb, key = stored
-        rows = ctx.server.sql_engine.execute(ctx.db, select, params)
+        rows = ctx.server.sql_engine.execute(ctx.db, select, params, ctx)
         return Count(store(ctx, rows, verb, key))  # the write it ran counted itself
     made = split_as_dump(text) if text.lstrip()[:6].upper() == "CREATE" else None
     if made is not None:
         return Count(key_as_table(ctx, *made), changed=True)
-    return ctx.server.sql_engine.execute(ctx.db, text, params)
+    return ctx.server.sql_engine.execute(ctx.db, text, params, ctx)
 
 
 def _is_insert(text: str) -> bool:

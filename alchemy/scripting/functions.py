@@ -268,12 +268,13 @@ class Functions:
                                f"are defined with INTERPRET)")
         return self._run(ctx, argv, argv[1], callback, tuple(argv[2:]), False)
 
-    def call_function(self, name: str, args: list, caller=None):
+    def call_function(self, name: str, args: list, caller=None, read_only: bool = False):
         """Call a function by name, for the engine: a FUNCTION library's (any case) or
         an INTERPRET global, with args as its arguments (Python values: str, bytes,
         numbers, bool, None, lists and dicts become Lua values). The result as Python
         values: strings as str (bytes when not UTF-8), numbers as int when whole,
-        tables as lists (1..n) or dicts. A Lua error raises AlchemyError."""
+        tables as lists (1..n) or dicts. A Lua error raises AlchemyError. read_only:
+        its redis.call may not write (also when it runs inside a running function)."""
         key = name.encode() if isinstance(name, str) else name
         function = self.functions.get(key.lower())
         callback = function.callback if function is not None \
@@ -282,13 +283,18 @@ class Functions:
             raise AlchemyError(f"ERR no Lua function '{_text(key)}'")
         lua_args = tuple(self._to_lua(arg) for arg in args)
         runtime = self.runtime
-        if runtime.running is not None:  # reached from a function that is running
-            status, value = _pair(self._entry("call_nested")(callback, *lua_args))
+        run = runtime.running
+        if run is not None:  # reached from a function that is running
+            outer, run.read_only = run.read_only, run.read_only or read_only
+            try:
+                status, value = _pair(self._entry("call_nested")(callback, *lua_args))
+            finally:
+                run.read_only = outer
             if status != 5:
                 raise AlchemyError(_text(value))
         else:
             value = runtime.run_raw(caller or self.server.local, _text(key), callback,
-                                    lua_args)
+                                    lua_args, read_only)
         return _from_lua(value, 0)
 
     def has_function(self, name: str) -> bool:

@@ -165,10 +165,10 @@ class LuaRuntime:
         return self._execute(caller, name, read_only, True, self._run_eval, function,
                              len(keys), *keys, *args)
 
-    def run_raw(self, caller, name: str, function, args: tuple = ()):
+    def run_raw(self, caller, name: str, function, args: tuple = (), read_only: bool = False):
         """Call a compiled function for the Python API: its first result as a Lua value
         (a table stays a lupa table), under the same limits as a script."""
-        return self._execute(caller, name, False, False, self._run_raw, function, *args)
+        return self._execute(caller, name, read_only, False, self._run_raw, function, *args)
 
     def _execute(self, caller, name: str, read_only: bool, is_eval: bool, entry, *lua_args):
         if self.running is not None:

@@ -75,9 +75,9 @@ class Scripts:
         """SCRIPT KILL (is_eval) or FUNCTION KILL, of whichever runtime is running."""
         (self.functions.running() or self.runtime).kill(is_eval)
 
-    def call_function(self, name: str, args: list, caller=None):
+    def call_function(self, name: str, args: list, caller=None, read_only: bool = False):
         """A Lua function called by name from the engine (see Functions.call_function)."""
-        return self.functions.call_function(name, args, caller)
+        return self.functions.call_function(name, args, caller, read_only)
 
     def flush(self) -> None:
         """SCRIPT FLUSH: forget every script, and start a fresh Lua state as Redis does."""

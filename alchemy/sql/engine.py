@@ -14,7 +14,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from alchemy.errors import AlchemyError
-from alchemy.sql import planner, query
+from alchemy.sql import lua_calls, planner, query, triggers
 from alchemy.sql.documents import document_ref
 from alchemy.sql.plans import Count, Rows, table_of
 from alchemy.sql.scanner import lift
@@ -38,8 +38,16 @@ class SqlEngine:
         self.schema_version = 0
         self.hits = self.misses = 0
 
-    def execute(self, db, text: str, params: tuple = ()):
-        """Run one statement against Keyspace db: a Rows, a Count or OK."""
+    def execute(self, db, text: str, params: tuple = (), caller=None):
+        """Run one statement against Keyspace db: a Rows, a Count or OK. caller, the
+        Client running it, is who Lua functions and triggers run for (none: they fail)."""
+        lua_calls.enter(caller)
+        try:
+            return self._execute(db, text, params)
+        finally:
+            lua_calls.leave()
+
+    def _execute(self, db, text: str, params: tuple):
         verb = text.lstrip()[:8].split(None, 1)[0].upper() if text.strip() else ""
         if verb in _DML:
             return self._dml(db, text, params)
@@ -51,6 +59,8 @@ class SqlEngine:
             plan, _ = self._plan(db, text.lstrip()[7:], params)
             return Rows(["plan"], [[line] for line in plan.explain(db)])
         if verb in ("CREATE", "DROP", "ALTER"):
+            if triggers.is_trigger_ddl(text):
+                return triggers.ddl(db, text)
             return self._ddl(db, text)
         raise AlchemyError(f"ERR unknown SQL statement '{verb or text[:20]}'")
 
@@ -139,7 +149,10 @@ class SqlEngine:
             if wanted is not None and not any(t.name.lower() == wanted for t in tables(db)):
                 raise AlchemyError(f"ERR no such table '{text.split()[3]}'")
             return Rows(["index", "table", "columns", "unique"], rows)
-        raise AlchemyError("ERR syntax: SHOW TABLES | SHOW INDEXES [FROM table]")
+        if words[1:2] == ["TRIGGERS"]:
+            return triggers.show(db, text)
+        raise AlchemyError("ERR syntax: SHOW TABLES | SHOW INDEXES [FROM table] | "
+                           "SHOW TRIGGERS [FROM table]")
 
 
 def parse(text: str) -> exp.Expression:
@@ -297,6 +310,8 @@ def describe(db, name: str) -> Rows:
     for index in table.indexes.values():
         rows.append([f"INDEX {index.name}", ", ".join(index.column_names),
                      ("UNIQUE " if index.unique else "") + f"{memory[index.name]} bytes"])
+    for trigger in table.triggers:
+        rows.append([f"LUATRIGGER {trigger.name}", trigger.event, trigger.call])
     rows.append(["rows", str(count), f"{memory['rows']} bytes"])
     per_row = sum(memory.values()) / count if count else 0
     rows.append(["bytes per row", f"{per_row:.1f}", "rows and indexes"])

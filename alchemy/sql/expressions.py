@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from alchemy.errors import AlchemyError
 from alchemy.sql.documents import document_ref, path_evaluator
+from alchemy.sql.lua_calls import lua_call
 from alchemy.util import STAR, wildcard_matcher
 
 Evaluator = Callable[[list, list], object]
@@ -210,6 +211,9 @@ def compile_expr(node: exp.Expression, scope: Scope, functions=None) -> Evaluato
             else _as_text(a) + _as_text(b))
     if isinstance(node, Prepared):
         return node.args["build"](node, scope, functions)
+    if kind is exp.Anonymous:  # not a SQL function: a Lua one, looked up when it runs
+        arguments = [compile_expr(a, scope, functions) for a in node.expressions]
+        return lua_call(node.name, arguments)
     raise AlchemyError(f"ERR unsupported expression: {node.sql()}")
 
 

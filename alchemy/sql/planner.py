@@ -69,7 +69,14 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
         limit=compile_expr(limit.expression, scope) if limit else None,
         offset=compile_expr(offset.expression, scope) if offset else None,
         distinct=bool(tree.args.get("distinct")), count_star=count_star,
-        ordered=bool(order_items))
+        ordered=bool(order_items), lua_filter=_lua_names(where_node))
+
+
+def _lua_names(node) -> tuple:
+    """The Lua functions an expression calls (names that are not SQL functions)."""
+    if node is None:
+        return ()
+    return tuple(dict.fromkeys(call.name for call in node.find_all(exp.Anonymous)))
 
 
 def _decided_by(path, where_node, table: Table, scope: Scope) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from alchemy.errors import AlchemyError
 from alchemy.sql.access import FullScan, KeyPoints, Range
 from alchemy.sql.expressions import sort_key, truth
+from alchemy.sql.lua_calls import fire
 from alchemy.sql.schema import coerce
 from alchemy.storage.table import ConstraintError, Table
 
@@ -48,6 +49,7 @@ class SelectPlan:
     distinct: bool = False
     count_star: bool = False
     ordered: bool = False  # the statement has ORDER BY
+    lua_filter: tuple = ()  # the Lua functions the WHERE clause calls, for EXPLAIN
 
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
@@ -135,7 +137,8 @@ class SelectPlan:
         table = table_of(db, self.table_name)
         lines = [self.access.describe(table)]
         if self.where is not None:
-            lines.append("FILTER rows by the WHERE clause")
+            lines.append("FILTER rows by the WHERE clause" + (
+                f", calling Lua: {', '.join(self.lua_filter)}" if self.lua_filter else ""))
         if self.order:
             lines.append("SORT rows for ORDER BY")
         elif self.ordered:
@@ -200,6 +203,8 @@ class InsertPlan:
         if not (self.on_duplicate or self.replace):  # a duplicate is refused by insert()
             table.insert(row)
             done.append(("insert", None, row))
+            if table.triggers:
+                fire(table, "INSERT", None, row)
             return
         key = table.key_of(row)
         existing = table.get(key) if None not in key else None
@@ -210,12 +215,18 @@ class InsertPlan:
                                        table.name)
             table.update(existing, new)
             done.append(("update", existing, new))
+            if table.triggers:
+                fire(table, "UPDATE", existing, new)
             return
         if existing is not None and self.replace:
             table.delete(table.key_of(existing))
             done.append(("delete", existing, None))
+            if table.triggers:
+                fire(table, "DELETE", existing, None)
         table.insert(row)
         done.append(("insert", None, row))
+        if table.triggers:
+            fire(table, "INSERT", None, row)
 
 
 def _undo(table: Table, done: list) -> None:
@@ -251,6 +262,8 @@ class UpdatePlan:
                 if new != old:
                     table.update(old, new)
                     done.append(("update", old, new))
+                    if table.triggers:
+                        fire(table, "UPDATE", old, new)
         except (AlchemyError, ConstraintError):
             _undo(table, done)
             raise
@@ -268,6 +281,17 @@ class DeletePlan:
         where = self.where
         keys = [table.key_of(row) for row in self.access.rows(table, params)
                 if where is None or truth(where(row, params))]
-        for key in keys:
-            table.delete(key)
+        if not table.triggers:
+            for key in keys:
+                table.delete(key)
+            return Count(len(keys), changed=bool(keys))
+        done = []
+        try:
+            for key in keys:
+                old = table.delete(key)
+                done.append(("delete", old, None))
+                fire(table, "DELETE", old, None)
+        except AlchemyError:
+            _undo(table, done)
+            raise
         return Count(len(keys), changed=bool(keys))

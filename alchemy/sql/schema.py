@@ -10,7 +10,8 @@ import re
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
-from alchemy.sql.documents import to_document
+from alchemy.sql.documents import to_document, to_json
+from alchemy.storage.documents import Document
 from alchemy.sql.expressions import INT_MAX, INT_MIN
 from alchemy.storage.table import Column
 
@@ -96,5 +97,5 @@ def coerce(value, column: Column, table: str):
 
 
 def _show(value) -> str:
-    text = repr(value)
+    text = to_json(value) if type(value) is Document else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -134,6 +134,18 @@ class _MixedTree(SortedColumns):
         return super().bound(key, right)
 
 
+@dataclass
+class Trigger:
+    """A Lua function called for each row an event (INSERT, UPDATE or DELETE) writes
+    (CREATE LUATRIGGER). Kept here so that it lives and is saved with its table; what
+    runs it is the SQL layer (alchemy.sql.triggers)."""
+    name: str
+    event: str
+    function: str
+    arguments: list  # (column position, "new" or "old"): which row's value is passed
+    call: str  # the call as written, `fn(id, info)`
+
+
 class Table:
     exists_any = False  # set once any table is made: until then writes skip the table guard
 
@@ -150,6 +162,7 @@ class Table:
         self.codec = RowCodec("".join(columns[p].kind for p in self.value_positions), dictionary)
         self.indexes: dict[str, Index] = {}
         self.last_id = 0  # highest integer primary key seen, for auto-increment
+        self.triggers: list[Trigger] = []
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -157,6 +170,7 @@ class Table:
     def __setstate__(self, state: dict) -> None:
         # A table loaded from a snapshot is a table made: writes must check for tables.
         Table.exists_any = True
+        state.setdefault("triggers", [])  # saved before tables had triggers
         self.__dict__.update(state)
 
     def position(self, name: str) -> int | None:

@@ -1,0 +1,140 @@
+"""Lua functions called from SQL expressions: `SELECT format_name(info) FROM users`,
+`WHERE has_coupon(info, 'XYZ123')`, `UPDATE t SET c = some_fn(c)`.
+
+A call of a name that is not a SQL function (sqlglot parses those as exp.Anonymous)
+compiles to an evaluator that calls, when the plan runs, the FUNCTION library function
+(any case) or the INTERPRET global of that name. Nothing is looked up while planning, so a
+cached plan stays valid when functions are loaded, replaced or deleted, and statements
+that differ only in literals share a plan as any other.
+
+Values in: documents (LUATABLE values) as Lua tables, text as strings, numbers as numbers,
+NULL as nil. Values out: strings as TEXT (bytes that are not UTF-8 as BLOB), numbers,
+booleans as 1/0, nil as NULL, and a table as a document: stored as one in a LUATABLE
+column, shown as one in a projection (JSON text under RESP2), refused with a type error by
+any other column.
+
+The functions run read-only (their redis.call may read, not write): the log keeps a
+statement as it was sent and replay runs it again, functions included, so a function must
+give the same result from the same data and must not write. Writes belong in triggers
+(alchemy.sql.triggers).
+
+Triggers (alchemy.sql.triggers) run through `fire`, which the plans call for each row
+written to a table that has triggers.
+
+Who runs the statement (the client whose database redis.call uses) is kept on a stack by
+SqlEngine.execute (`enter`/`leave`): statements nest when Lua runs SQL.
+"""
+
+from alchemy.errors import AlchemyError
+from alchemy.sql.documents import table_value
+from alchemy.storage.documents import Document, pack
+from alchemy.storage.table import Table
+
+MAX_DEPTH = 16  # triggers firing triggers (through SQL they run), at most this deep
+
+_callers: list = []  # the clients of the statements running, innermost last
+_depth = [0]  # triggers running
+
+
+def enter(caller) -> None:
+    _callers.append(caller)
+
+
+def leave() -> None:
+    _callers.pop()
+
+
+def current_caller():
+    """The client running the innermost statement; an error when Lua is out of reach
+    (a statement run by the engine for itself)."""
+    caller = _callers[-1] if _callers else None
+    if caller is None:
+        raise AlchemyError("ERR Lua functions cannot be called from this statement")
+    return caller
+
+
+def lua_call(name: str, arguments: list):
+    """The evaluator of `name(arguments...)`, arguments being evaluators."""
+    def evaluate(row, params):
+        values = [lua_argument(argument(row, params)) for argument in arguments]
+        return sql_value(call(name, values, read_only=True), name)
+    return evaluate
+
+
+def call(name: str, values: list, read_only: bool):
+    """Call a Lua function by name for the statement running; its Python result."""
+    caller = current_caller()
+    scripts = caller.server.lua
+    try:
+        return scripts.call_function(name, values, caller, read_only)
+    except AlchemyError as error:
+        if not scripts.functions.has_function(name):
+            raise AlchemyError(f"ERR no such function: {name}") from None
+        message = error.message[4:] if error.message.startswith("ERR ") else error.message
+        raise AlchemyError(f"ERR Lua function '{name}' failed: {message}") from None
+
+
+def lua_argument(value):
+    """A SQL value as call_function takes it: a document as its map or list."""
+    return value.value() if type(value) is Document else value
+
+
+def sql_value(value, name: str):
+    """What a Lua function returned, as a SQL value (see the module's notes)."""
+    kind = type(value)
+    if kind is bool:
+        return int(value)
+    if kind is dict or kind is list:
+        try:
+            return pack(table_value(_text_keys(value)))
+        except AlchemyError as error:
+            raise AlchemyError(f"{error.message} (the table Lua function '{name}' "
+                               f"returned)") from None
+    return value
+
+
+def _text_keys(value):
+    """A decoded Lua table with its number keys written as Lua prints them, as documents
+    have them (`{[1]='a', x=2}` is {"1": "a", "x": 2})."""
+    kind = type(value)
+    if kind is list:
+        return [_text_keys(v) for v in value]
+    if kind is not dict:
+        return value
+    return {_key_text(k): _text_keys(v) for k, v in value.items()}
+
+
+def _key_text(key) -> str:
+    kind = type(key)
+    if kind is str:
+        return key
+    if kind is int:
+        return str(key)
+    if kind is float:
+        return repr(key)
+    raise AlchemyError("ERR document keys must be strings or numbers")
+
+
+def fire(table: Table, event: str, old: list | None, new: list | None) -> None:
+    """Run the table's triggers of this event for one row written (old: the row before,
+    new: after; None where there is none). A failing trigger raises, with the statement
+    kept out of the log (see alchemy.sql.triggers)."""
+    caller = current_caller()
+    server = caller.server
+    if server.persistence.loading:  # what the triggers wrote is in the log already
+        return
+    for trigger in [t for t in table.triggers if t.event == event]:
+        values = [lua_argument((old if which == "old" else new)[position])
+                  for position, which in trigger.arguments]
+        if _depth[0] >= MAX_DEPTH:
+            raise AlchemyError(f"ERR triggers nested deeper than {MAX_DEPTH} levels "
+                               f"(trigger '{trigger.name}')")
+        _depth[0] += 1
+        try:
+            call(trigger.function, values, read_only=False)
+        except AlchemyError as error:
+            server.propagate_as()
+            raise AlchemyError(f"ERR trigger '{trigger.name}' on table '{table.name}': "
+                               f"{error.message[4:]}") from None
+        finally:
+            _depth[0] -= 1
