@@ -275,7 +275,9 @@ def plan_join(sources: list[Source], pooled: list) -> JoinSource:
     while free or fixed:
         if free:
             options = [_access(s, placed, pooled, refs, scope) for s in free]
-            best = max(range(len(free)), key=lambda i: (options[i][1], -i))
+            # Equal scores: the smaller table first (fewer rows to drive or to hash).
+            best = max(range(len(free)),
+                       key=lambda i: (options[i][1], -len(free[i].table), -i))
             source, step = free.pop(best), options[best][0]
         else:
             source = fixed.pop(0)

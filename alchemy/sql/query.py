@@ -359,7 +359,13 @@ def _lift_subqueries(node, db, subqueries: list):
 
 def _subquery(node, db, kind: str, subqueries: list) -> Subquery:
     select = node.this if isinstance(node, exp.Subquery) else node
-    sub = Subquery(plan_select(select, db), kind)
+    try:
+        sub = Subquery(plan_select(select, db), kind)
+    except AlchemyError as e:
+        if str(e).startswith("ERR no such column"):  # most likely a column of the outer query
+            raise AlchemyError(f"{e} (a subquery cannot use the outer query's columns)") \
+                from None
+        raise
     subqueries.append(sub)
     return sub
 
