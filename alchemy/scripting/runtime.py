@@ -140,6 +140,7 @@ class LuaRuntime:
         self._slice = api[b"slice"]
         self.table_from = table_from
         self.to_lua = ToLua(table_from, api[b"status"], api[b"failure"])
+        lua.gccollect()  # the setup's garbage: a fresh state starts as small as it can
 
     # -- compiling and running ---------------------------------------------------------
 
