@@ -109,10 +109,20 @@ def test_delete_and_flush(f):
     assert "only supports SYNC|ASYNC" in error_of(f.execute_command, "FUNCTION", "FLUSH", "x")
 
 
-def test_flushall_keeps_functions(f):
+def test_flushall_and_script_flush_keep_functions(f):
     f.function_load(HELLO)
     f.flushall()
+    f.script_flush()  # EVAL's Lua state starts afresh; the libraries have their own
     assert f.fcall("hello", 0) == b"hello world"
+
+
+def test_flags_are_listed_in_redis_order(f):
+    f.function_load(library("fl", "redis.register_function{function_name='fl', "
+                                  "callback=function() return 1 end, "
+                                  "flags={'ALLOW-OOM', 'no-writes', 'allow-oom'}}"))
+    (entry,) = f.function_list()
+    (function,) = entry[5]
+    assert function[5] == [b"no-writes", b"allow-oom"]
 
 
 def test_stats(f):

@@ -59,6 +59,7 @@ DUMP_VERSION = 1
 @dataclass(eq=False)
 class Function:
     name: bytes
+    library: bytes  # the name of the library that registered it
     callback: object  # the Lua function
     description: bytes | None
     flags: tuple  # names from FLAG_ORDER, in that order
@@ -80,7 +81,7 @@ class Functions:
         self._lua: dict = {}
         self.libraries: dict[bytes, Library] = {}
         self.functions: dict[bytes, Function] = {}  # lower-cased name -> Function
-        self.interpreted: list[bytes] = []  # sources of INTERPRET calls that defined globals
+        self.interpreted: list[bytes] = []  # sources of the INTERPRET calls that succeeded
         self.calling: list | None = None  # argv of the FCALL/LUAFUNC running (STATS)
 
     @property
@@ -112,19 +113,9 @@ class Functions:
         """FUNCTION LOAD: compile a library and link it; its name. Nothing changes when it
         fails (a replaced library stays)."""
         name, body = library_metadata(code)
-        old = self.libraries.get(name)
-        if old is not None and not replace:
+        if name in self.libraries and not replace:
             raise AlchemyError(f"ERR Library '{_text(name)}' already exists")
-        library = self._create(name, code, body)
-        if old is not None:
-            self._unlink(old)
-        try:
-            self._check_collisions([library])
-        except AlchemyError:
-            if old is not None:
-                self._link(old)
-            raise
-        self._link(library)
+        self._join([self._create(name, code, body)])
         return name
 
     def _create(self, name: bytes, code: bytes, body: bytes) -> Library:
@@ -136,9 +127,9 @@ class Functions:
                 return BAD_NAME.encode()
             if fname in library.functions:
                 return b"Function already exists in the library"
-            library.functions[fname] = Function(fname, callback, description,
-                                                tuple(flags.decode().split(",")) if flags
-                                                else ())
+            given = flags.decode().split(",")
+            library.functions[fname] = Function(fname, name, callback, description,
+                                                tuple(f for f in FLAG_ORDER if f in given))
             return None
 
         expired = None
@@ -157,11 +148,20 @@ class Functions:
             raise AlchemyError("ERR No functions registered")
         return library
 
-    def _check_collisions(self, libraries: list) -> None:
+    def _join(self, libraries: list) -> None:
+        """Link libraries, each in place of the one of its name if there is one; unless
+        a function of theirs has the name of a function another library keeps: then
+        nothing changes."""
+        replaced = {library.name for library in libraries}
         for library in libraries:
             for name in library.functions:
-                if name.lower() in self.functions:
+                owner = self.functions.get(name.lower())
+                if owner is not None and owner.library not in replaced:
                     raise AlchemyError(f"ERR Function {_text(name)} already exists")
+        for library in libraries:
+            if library.name in self.libraries:
+                self._unlink(self.libraries[library.name])
+            self._link(library)
 
     def _link(self, library: Library) -> None:
         self.libraries[library.name] = library
@@ -200,32 +200,23 @@ class Functions:
         theirs replace ours). Nothing changes when it fails."""
         codes = _dumped_codes(payload)
         restored: dict[bytes, Library] = {}
-        taken: set = set()
+        names: set = set()  # the payload's function names, lower-cased
         for code in codes:
             name, body = library_metadata(code)
             if name in restored:
                 raise AlchemyError(f"ERR Library '{_text(name)}' already exists")
             library = self._create(name, code, body)
             for fname in library.functions:
-                if fname.lower() in taken:
+                if fname.lower() in names:
                     raise AlchemyError(f"ERR Function {_text(fname)} already exists")
-                taken.add(fname.lower())
+                names.add(fname.lower())
             restored[name] = library
         if policy == b"FLUSH":
             self.flush()
-        replaced = [self.libraries[name] for name in restored if name in self.libraries]
-        if replaced and policy != b"REPLACE":
-            raise AlchemyError(f"ERR Library {_text(replaced[0].name)} already exists")
-        for library in replaced:
-            self._unlink(library)
-        try:
-            self._check_collisions(list(restored.values()))
-        except AlchemyError:
-            for library in replaced:
-                self._link(library)
-            raise
-        for library in restored.values():
-            self._link(library)
+        taken = [name for name in restored if name in self.libraries]
+        if taken and policy != b"REPLACE":
+            raise AlchemyError(f"ERR Library {_text(taken[0])} already exists")
+        self._join(list(restored.values()))
 
     # -- calling --------------------------------------------------------------------------
 
