@@ -123,9 +123,9 @@ def fire(table: Table, event: str, old: list | None, new: list | None) -> None:
     server = caller.server
     if server.persistence.loading:  # what the triggers wrote is in the log already
         return
+    rows = {"old": old, "new": old if new is None else new}  # DELETE passes the old row
     for trigger in [t for t in table.triggers if t.event == event]:
-        values = [lua_argument((old if which == "old" else new)[position])
-                  for position, which in trigger.arguments]
+        values = [lua_argument(rows[which][position]) for position, which in trigger.arguments]
         if _depth[0] >= MAX_DEPTH:
             raise AlchemyError(f"ERR triggers nested deeper than {MAX_DEPTH} levels "
                                f"(trigger '{trigger.name}')")

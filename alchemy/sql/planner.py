@@ -120,8 +120,9 @@ def _projection(items: list, table: Table, scope: Scope) -> tuple[list, bool]:
 
 def _title(node: exp.Expression):
     """An expression column is titled by its text; lifted literals are put back when the
-    plan runs (the title is then a function of the parameters)."""
-    text = node.sql()
+    plan runs (the title is then a function of the parameters). Lua function names keep
+    their case (INTERPRET's globals are told apart by it)."""
+    text = node.sql(normalize_functions=node.find(exp.Anonymous) is None and "upper")
     if ":p" not in text:
         return text
     return lambda params: _PLACEHOLDER.sub(lambda m: _sql_literal(params[int(m.group(1))]), text)
