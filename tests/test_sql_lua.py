@@ -9,6 +9,8 @@ import time
 import pytest
 import redis
 
+import alchemy
+
 from conftest import ServerProcess
 
 LIBRARY = """#!lua name=sqlfns
@@ -165,6 +167,30 @@ def test_functions_in_joins_and_aggregates(db):
     assert db.sql("SELECT kind, SUM(double(amount)) FROM u JOIN o ON o.uid = u.id "
                   "GROUP BY kind ORDER BY kind") == [("a", 60), ("b", 10)]
     assert db.sql("DELETE FROM o WHERE double(amount) = 10") == 1
+
+
+def test_words_from_redis_cli(server, users):
+    out = server.cli("SELECT", "format_name(info)", "FROM", "users", "WHERE", "id = 1")
+    assert "Russ SMITH" in out
+    out = server.cli("SELECT", "id", "FROM", "users", "WHERE",
+                     "id BETWEEN 2 AND 20 AND has_coupon(info, 'XYZ123')")
+    assert out.split() == ["id", "3", "12"]
+
+
+def test_called_from_inside_a_running_function(db):
+    db.execute("FUNCTION", "LOAD", LIBRARY)
+    db.execute("FUNCTION", "LOAD", TRIGGERS)
+    db.execute("FUNCTION", "LOAD", "#!lua name=via\nredis.register_function('via_sql', "
+               "function(keys, args) return redis.call('SQL', args[1]) end)")
+    db.sql("CREATE TABLE users (id INT PRIMARY KEY, info LUATABLE, n INT)")
+    db.sql("CREATE LUATRIGGER ins ON users INSERT on_insert(id, info)")
+    db.execute("FCALL", "via_sql", 0, "INSERT INTO users VALUES (1, {fname='F'}, 2)")
+    assert db.execute("GET", "users:count") == b"1"  # the trigger may write: FCALL may
+    assert db.execute("FCALL", "via_sql", 0, "SELECT double(n) FROM users") == \
+        [[b"double(n)"], [4]]
+    with pytest.raises(alchemy.AlchemyError, match="Write commands are not allowed"):
+        db.execute("FCALL", "via_sql", 0, "SELECT writer(id) FROM users")
+    assert db.execute("GET", "k") is None
 
 
 # -- triggers ------------------------------------------------------------------------------
