@@ -101,8 +101,10 @@ class _Leaf:
         return (ends[j - 1] if j else 0), ends[j]
 
     def payload(self, j: int) -> bytes:
-        start, end = self.payload_bounds(j)
-        return bytes(self.blob[start:end])
+        ends = self.ends
+        if ends is None:
+            return bytes(self.blob[slice(*self.payload_bounds(j))])
+        return bytes(self.blob[ends[j - 1] if j else 0:ends[j]])
 
     def search(self, key, right: bool) -> int:
         """Where a key (a prefix of an entry: some leading parts) falls in this leaf."""
@@ -158,6 +160,15 @@ class SortedColumns:
 
     def find(self, key: tuple) -> tuple[int, int] | None:
         """(leaf, index) of the entry equal to key (all parts), or None."""
+        if self._scalar:  # a table's one-column primary key: the lookup every point query makes
+            value = key[0]
+            i = bisect_left(self._maxes, value)
+            if i < len(self._leaves):
+                column = self._leaves[i].parts[0]
+                j = bisect_left(column, value)
+                if j < len(column) and column[j] == value:
+                    return i, j
+            return None
         i, j = self.bound(key)
         if i < len(self._leaves):
             leaf = self._leaves[i]

@@ -128,14 +128,27 @@ class RowCodec:
         if row and row[0] == SPARSE:
             return self._decode_sparse(row)
         values = []
+        append = values.append
         pos = 0
         end = len(row)
+        # Short texts and integers, the usual columns, are decoded inline: a method call
+        # per column would cost as much as the decoding.
         for kind in self.kinds:
-            if pos < end:
-                value, pos = self._decode_value(row, pos, kind)
+            if pos >= end:
+                append(None)  # a column added after this row was written
+                continue
+            tag = row[pos]
+            if tag >= 0x40 and kind == "s":
+                stop = pos + tag - 0x3F
+                append(row[pos + 1:stop].decode())
+                pos = stop
+            elif 0 < tag <= 8:
+                stop = pos + 1 + tag
+                append(int.from_bytes(row[pos + 1:stop], "little", signed=True))
+                pos = stop
             else:
-                value = None  # a column added after this row was written
-            values.append(value)
+                value, pos = self._decode_value(row, pos, kind)
+                append(value)
         return values
 
     def add_column(self, kind: str) -> None:
