@@ -133,6 +133,8 @@ def test_unknown_function_and_lua_errors(users):
     assert "boom" in message and "no twos here" in message
     # An UPDATE failing on its second row leaves every row as it was.
     assert "no twos here" in error_of(sql, users, "UPDATE users SET n = boom(id) + 100")
+    assert "no twos here" in error_of(sql, users, "INSERT INTO users VALUES "
+                                                  "(20, NULL, boom(1)), (21, NULL, boom(2))")
     assert rows_of(users, "SELECT id, n FROM users ORDER BY id") == \
         [[1, 5], [2, 6], [3, 7], [12, 8]]
 

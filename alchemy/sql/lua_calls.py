@@ -5,7 +5,9 @@ A call of a name that is not a SQL function (sqlglot parses those as exp.Anonymo
 compiles to an evaluator that calls, when the plan runs, the FUNCTION library function
 (any case) or the INTERPRET global of that name. Nothing is looked up while planning, so a
 cached plan stays valid when functions are loaded, replaced or deleted, and statements
-that differ only in literals share a plan as any other.
+that differ only in literals share a plan as any other. A name sqlglot knows as a SQL
+function (upper, length, format, ...) is taken for that function (most are not supported
+yet), never for a Lua one.
 
 Values in: documents (LUATABLE values) as Lua tables, text as strings, numbers as numbers,
 NULL as nil. Values out: strings as TEXT (bytes that are not UTF-8 as BLOB), numbers,
