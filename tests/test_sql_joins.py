@@ -197,3 +197,21 @@ def test_quoted_text_is_not_taken_for_alchemydb_spelling(db):
     db.sql("""INSERT INTO notes VALUES (1, 'copied FROM "a, b" WHERE "x = 1"')""")
     assert db.sql("SELECT body FROM notes WHERE id = 1") == \
         [('copied FROM "a, b" WHERE "x = 1"',)]
+
+
+def test_index_probe_on_columns_of_other_kinds_keeps_the_condition(db):
+    # An INT foreign key probed with TEXT values: the walk cannot compare them, so the join
+    # condition must stay as a filter; the index must not change any answer.
+    db.sql("CREATE TABLE p (id INT PRIMARY KEY, code TEXT, n INT)")
+    db.sql("CREATE TABLE c (id INT PRIMARY KEY, pid INT, name TEXT)")
+    db.sql("INSERT INTO p VALUES (1, '1', 2), (2, 'x', 1), (3, NULL, NULL)")
+    db.sql("INSERT INTO c VALUES (10, 1, 'a'), (11, 1, 'b'), (12, 2, 'c'), (13, NULL, 'd')")
+    statements = ["SELECT p.id, c.name FROM p JOIN c ON c.pid = p.code ORDER BY c.id",
+                  "SELECT p.id, c.name FROM p JOIN c ON c.pid = p.n ORDER BY c.id",
+                  "SELECT p.id, c.name FROM p LEFT JOIN c ON c.pid = p.n ORDER BY p.id, c.id"]
+    hashed = [db.sql(s) for s in statements]
+    db.sql("CREATE INDEX c_pid ON c (pid)")
+    assert "INDEX c_pid" in db.sql("EXPLAIN " + statements[0])[1][0]
+    assert [db.sql(s) for s in statements] == hashed
+    assert hashed[1] == [(2, "a"), (2, "b"), (1, "c")]
+    assert hashed[2] == [(1, "c"), (2, "a"), (2, "b"), (3, None)]

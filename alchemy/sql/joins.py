@@ -353,6 +353,8 @@ def _decided(path, usable: list, source: Source, scope: JoinScope) -> list:
     """The conjuncts a one-key primary key lookup answers exactly: `key column = value` for
     every key column (the last such per column, as choose_access takes it). A lookup with a
     value of another type finds nothing, which is also what SQL's = says."""
+    if isinstance(path, access.Range):
+        return _decided_by_index(path, usable, source, scope)
     if not isinstance(path, access.KeyPoints) or len(path.keys) != 1:
         return []
     key = source.table.key_positions
@@ -368,6 +370,39 @@ def _decided(path, usable: list, source: Source, scope: JoinScope) -> list:
                 chosen[source.positions[mine.name.lower()]] = node
                 break
     return list(chosen.values()) if len(chosen) == len(key) else []
+
+
+_KIND_CLASS = {"i": "number", "f": "number", "s": "text", "b": "blob"}
+
+
+def _decided_by_index(path, usable: list, source: Source, scope: JoinScope) -> list:
+    """The conjuncts an index walk over equal leading values answers exactly (a parent's
+    children through the index on their foreign key): one `column = other table's column`
+    per leading column, of kinds that compare (numbers with numbers, text with text), so
+    that the walk never meets a value it cannot compare and falls back to a scan that the
+    filter would have to narrow. Two conditions on one column: none is decided."""
+    if path.index is None or not path.prefix or path.low is not None \
+            or path.high is not None:
+        return []
+    columns = source.table.columns
+    decided = []
+    for position in path.index.positions[:len(path.prefix)]:
+        if not isinstance(position, int):  # a field inside a document
+            return []
+        on_column = [n for n in usable if isinstance(n, exp.EQ)
+                     and _equi(n, source, scope) is not None
+                     and _equi(n, source, scope)[0] == position]
+        if len(on_column) != 1:
+            return []
+        other = _equi(on_column[0], source, scope)[1]
+        if not isinstance(other, exp.Column):
+            return []
+        outer = scope.source_of(other)
+        kind = outer.table.columns[outer.positions[other.name.lower()]].kind
+        if _KIND_CLASS.get(kind) != _KIND_CLASS.get(columns[position].kind):
+            return []
+        decided.append(on_column[0])
+    return decided
 
 
 def _equi(node, source: Source, scope: JoinScope):

@@ -179,6 +179,8 @@ class QueryPlan:
 
 
 def _window(rows, offset: int, limit, width: int) -> list:
+    if not offset and limit is None:
+        return [row if len(row) == width else row[:width] for row in rows]
     out = []
     for row in rows:
         if offset:

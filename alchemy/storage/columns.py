@@ -315,6 +315,28 @@ class SortedColumns:
                 for j in range(end - 1, (j0 if i == i0 else 0) - 1, -1):
                     yield leaf.entry(j), (leaf.payload(j) if self.has_payload else None)
 
+    def tails(self, start: tuple[int, int], stop: tuple[int, int], first_part: int,
+              reverse: bool = False):
+        """The parts from first_part on of the entries between two positions, as tuples
+        (an index's primary keys), sliced column by column per leaf rather than built
+        entry by entry."""
+        (i0, j0), (i1, j1) = start, stop
+        leaves = self._leaves
+        last = min(i1, len(leaves) - 1)
+        for i in (range(last, i0 - 1, -1) if reverse else range(i0, last + 1)):
+            leaf = leaves[i]
+            lo, hi = (j0 if i == i0 else 0), (j1 if i == i1 else len(leaf))
+            if lo >= hi:
+                continue
+            columns = []
+            for p in range(first_part, len(self.kinds)):
+                column, flags = leaf.parts[p][lo:hi], leaf.nulls[p]
+                if flags is not None:
+                    column = [v if f else None for v, f in zip(column, flags[lo:hi])]
+                columns.append(column)
+            tails = zip(*columns)
+            yield from (reversed(list(tails)) if reverse else tails)
+
     def first(self) -> tuple[int, int]:
         return 0, 0
 

@@ -68,9 +68,7 @@ class Index:
 
     def keys(self, start: tuple[int, int], stop: tuple[int, int], reverse: bool = False):
         """Primary keys of the entries between two positions, in index order."""
-        width = len(self.positions)
-        for entry, _ in self.tree.iterate(start, stop, reverse):
-            yield entry[width:]
+        return self.tree.tails(start, stop, len(self.positions), reverse)
 
 
 class FieldIndex(Index):
