@@ -377,3 +377,31 @@ def test_documents_and_field_indexes_survive_a_restart(tmp_path, appendonly):
         _check(server.client())
     finally:
         server.stop()
+
+
+def test_paths_across_joins_and_groups(db):
+    db.sql("CREATE TABLE users (id INT PRIMARY KEY, info LUATABLE)")
+    db.sql("CREATE TABLE orders (id INT PRIMARY KEY, uid INT, total FLOAT)")
+    db.sql("INSERT INTO users VALUES (1, {name='ann', age=30, addr={city='Oslo', geo={lat=1}}}),"
+           " (2, {name='bob', age=40}), (3, {name='ann', age=50})")
+    db.sql("INSERT INTO orders VALUES (10, 1, 5.5), (11, 2, 7.0), (12, 1, 1.0), (13, 3, 2.0)")
+    assert db.sql("SELECT o.id, u.info.name, info.addr.city, u.info.addr.geo.lat FROM orders o "
+                  "JOIN users u ON u.id = o.uid WHERE info.age > 20 "
+                  "ORDER BY u.info.age DESC, o.id") == [
+        (13, "ann", None, None), (11, "bob", None, None), (10, "ann", "Oslo", 1),
+        (12, "ann", "Oslo", 1)]
+    assert db.sql("SELECT info.name, COUNT(*), SUM(o.total) FROM orders o JOIN users u "
+                  "ON u.id = o.uid GROUP BY info.name ORDER BY info.name") == [
+        ("ann", 3, 8.5), ("bob", 1, 7.0)]
+    assert db.sql("SELECT info.name, MAX(info.age) FROM users GROUP BY info.name "
+                  "ORDER BY info.name") == [("ann", 50), ("bob", 40)]
+    assert db.sql("SELECT o.id FROM orders o LEFT JOIN users u ON u.id = o.uid "
+                  "AND u.info.age > 35 WHERE info.name IS NULL ORDER BY o.id") == [(10,), (12,)]
+    db.sql("CREATE INDEX users_age ON users (info.age)")
+    statement = "SELECT o.id FROM users u JOIN orders o ON o.uid = u.id WHERE u.info.age = 40"
+    assert "INDEX users_age" in db.sql("EXPLAIN " + statement)[0][0]
+    assert db.sql(statement) == [(11,)]
+    with pytest.raises(alchemy.AlchemyError, match="ambiguous column name: info"):
+        db.sql("SELECT info.name FROM users a JOIN users b ON a.id = b.id")
+    with pytest.raises(alchemy.AlchemyError, match="must appear in GROUP BY"):
+        db.sql("SELECT info.age, COUNT(*) FROM users GROUP BY info.name")

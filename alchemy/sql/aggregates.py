@@ -20,6 +20,7 @@ sorted by their GROUP BY values (as SQLite's sorter gives them).
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
+from alchemy.sql.documents import document_ref
 from alchemy.sql.expressions import (Prepared, _numeric, check_int, compile_expr,
                                      placeholder_index, sort_key, truth)
 
@@ -154,6 +155,9 @@ class Grouper:
         placeholders: list[int] = []
 
         def resolved(n):
+            field = document_ref(n, self.scope)
+            if field is not None:  # info.a and t.info.a alike
+                return exp.Var(this=f"c{field[0]}:{'.'.join(field[1])}")
             if isinstance(n, exp.Column) and not isinstance(n.this, exp.Star):
                 return exp.column(f"c{self.scope.resolve(n)}")
             if isinstance(n, exp.Placeholder):

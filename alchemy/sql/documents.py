@@ -227,8 +227,11 @@ def document_ref(node: exp.Expression, scope) -> tuple | None:
     if not isinstance(node, (exp.Column, exp.Dot)) or not getattr(scope, "documents", None):
         return None
     names = [part.name for part in node.parts]
-    if len(names) < 2:
-        return None
+    return scope.document_of(names) if len(names) >= 2 else None
+
+
+def table_document_of(scope, names: list) -> tuple | None:
+    """document_ref for the scope of one table: `t.info.a` or `info.a`."""
     qualifiers = (scope.table_name.lower(), (scope.alias or "").lower())
     if len(names) >= 3 and names[0].lower() in qualifiers:
         position = scope.positions.get(names[1].lower())

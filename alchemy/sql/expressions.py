@@ -14,7 +14,7 @@ from typing import Callable
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
-from alchemy.sql.documents import document_ref, path_evaluator
+from alchemy.sql.documents import document_ref, path_evaluator, table_document_of
 from alchemy.sql.lua_calls import lua_call
 from alchemy.util import STAR, wildcard_matcher
 
@@ -32,6 +32,9 @@ class Scope:
         self.table_name = table_name
         self.alias = alias
         self.positions = {name.lower(): i for i, name in enumerate(column_names)}
+
+    def document_of(self, names: list) -> tuple | None:
+        return table_document_of(self, names)
 
     def resolve(self, column: exp.Column) -> int:
         qualifier = column.table

@@ -26,7 +26,7 @@ from sqlglot import exp
 from alchemy.errors import AlchemyError
 from alchemy.sql import access
 from alchemy.sql.expressions import Prepared, Scope, compile_expr, truth
-from alchemy.sql.planner import choose_access
+from alchemy.sql.planner import choose_access, scope_of
 from alchemy.sql.plans import table_of
 from alchemy.storage.table import Table
 
@@ -46,16 +46,44 @@ class Source:
 
     def scope(self) -> Scope:
         """A scope for conditions that name only this table."""
-        return Scope(self.table.name, [c.name for c in self.table.columns], self.alias or None)
+        return scope_of(self.table, self.alias or None)
 
 
 class JoinScope:
     """Column -> position in a joined row, for the sources of one FROM clause."""
 
-    documents: frozenset = frozenset()  # no paths into LUATABLE columns across a join yet
-
     def __init__(self, sources: list[Source]):
         self.sources = sources
+
+    @property
+    def documents(self) -> frozenset:
+        """Joined-row positions of LUATABLE columns (read once the sources are placed)."""
+        return frozenset(source.offset + i for source in self.sources
+                         for i, column in enumerate(source.table.columns)
+                         if column.type == "LUATABLE")
+
+    def document_of(self, names: list) -> tuple | None:
+        """(joined-row position, path) for `alias.info.a` or an unambiguous `info.a`."""
+        field = self._document_field(names)
+        return None if field is None else (field[0].offset + field[1], field[2])
+
+    def _document_field(self, names: list) -> tuple | None:
+        """(source, column position, path) of a field inside a LUATABLE column; a first
+        name that is a table's is a column reference, as SQL reads it."""
+        first = names[0].lower()
+        for source in self.sources:
+            if source.name.lower() == first:
+                position = source.positions.get(names[1].lower()) if len(names) >= 3 else None
+                if position is None or source.table.columns[position].type != "LUATABLE":
+                    return None
+                return source, position, tuple(names[2:])
+        found = [s for s in self.sources if first in s.positions
+                 and s.table.columns[s.positions[first]].type == "LUATABLE"]
+        if len(found) > 1:
+            raise AlchemyError(f"ERR ambiguous column name: {names[0]}")
+        if not found:
+            return None
+        return found[0], found[0].positions[first], tuple(names[1:])
 
     def source_of(self, column: exp.Column) -> Source:
         name = column.name.lower()
@@ -64,6 +92,9 @@ class JoinScope:
             for source in self.sources:
                 if source.name.lower() == qualifier and name in source.positions:
                     return source
+            field = self._document_field([part.name for part in column.parts])
+            if field is not None:  # info.a: a path inside a document
+                return field[0]
             raise AlchemyError(f"ERR no such column: {column.sql()}")
         found = [s for s in self.sources if name in s.positions]
         if len(found) > 1:

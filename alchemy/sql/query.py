@@ -25,6 +25,7 @@ from sqlglot import exp
 from alchemy.errors import AlchemyError
 from alchemy.sql import planner
 from alchemy.sql.aggregates import GroupedScope, Grouper, Shortcut, find_aggregate, shortcut
+from alchemy.sql.documents import document_ref
 from alchemy.sql.expressions import Prepared, compile_expr, placeholder_index, sort_key
 from alchemy.sql.joins import JoinSource, Source, conjuncts, plan_join, sources_of
 from alchemy.sql.plans import Count, InsertPlan, Rows, SelectPlan, _undo, table_of
@@ -248,7 +249,8 @@ def _plan_query(tree: exp.Select, db) -> QueryPlan:
     hidden = [node for node, _ in order_plan if isinstance(node, exp.Expression)]
     plan.evaluators = [compile_expr(_lift_subqueries(n, db, subqueries), compile_scope)
                        for n in nodes + hidden]
-    if not grouped and all(type(n) is exp.Column for n in nodes + hidden):
+    if not grouped and all(type(n) is exp.Column and document_ref(n, scope) is None
+                           for n in nodes + hidden):
         plan.positions = [scope.resolve(n) for n in nodes + hidden]
     plan.order = _order_slots(order_plan, len(nodes))
     return plan
@@ -279,7 +281,7 @@ def _name(item):
 
 
 def _column_type(node, scope) -> str | None:
-    if not isinstance(node, exp.Column):
+    if not isinstance(node, exp.Column) or document_ref(node, scope) is not None:
         return None
     source = scope.source_of(node)
     return source.table.columns[source.positions[node.name.lower()]].type
