@@ -373,7 +373,8 @@ def test_time(r, db):
 def test_function_flush(r):
     assert r.execute_command("FUNCTION", "FLUSH") == b"OK"
     assert r.execute_command("FUNCTION", "FLUSH", "ASYNC") == b"OK"
-    assert error_of(r.execute_command, "FUNCTION", "FLUSH", "LATER") == "syntax error"
+    assert error_of(r.execute_command, "FUNCTION", "FLUSH", "LATER") == \
+        "FUNCTION FLUSH only supports SYNC|ASYNC option"
 
 
 # -- SHUTDOWN -------------------------------------------------------------------------------
