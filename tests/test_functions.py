@@ -440,6 +440,30 @@ def test_functions_survive_a_log_rewrite(tmp_path):
         proc.stop()
 
 
+def test_library_changes_are_refused_while_the_log_cannot_take_writes(tmp_path):
+    import signal
+    proc = make_server(tmp_path, appendonly=True).start()
+    try:
+        client = proc.client()
+        client.function_load(HELLO)
+        for _ in range(3):  # writers dying at once: the server stops retrying for a while
+            pid = client.info("persistence")["aof_writer_pid"]
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.time() + 5
+            while client.info("persistence")["aof_writer_pid"] == pid:
+                assert time.time() < deadline
+                time.sleep(0.005)
+        assert client.info("persistence")["aof_last_write_status"] == "err"
+        for call in ([client.function_load, SETTER], [client.function_delete, "hello"],
+                     [client.function_flush], [client.execute_command, "INTERPRET", "LUA",
+                                               "function f() end"]):
+            assert "AOF" in error_of(*call)
+        assert client.fcall("hello", 0) == b"hello world"
+        assert "Function not found" in error_of(client.fcall, "setkey", 1, "k", "v")
+    finally:
+        proc.stop()
+
+
 def test_snapshot_version_2_is_still_read(tmp_path):
     import struct
     import zlib

@@ -28,9 +28,16 @@ def _syntax_error(argv: list) -> AlchemyError:
                         f"'{argv[1].decode('utf-8', 'replace')[:128]}'. Try FUNCTION HELP.")
 
 
+def _writable(ctx) -> None:
+    """Refuse a FUNCTION subcommand that would change the libraries while the log cannot
+    take writes (the dispatcher checks write commands, and FUNCTION itself is not one)."""
+    log = ctx.server.log
+    if log is not None and log.refusal is not None:
+        raise AlchemyError(log.refusal)
+
+
 def _changed(ctx, argv: list) -> None:
-    """A FUNCTION subcommand changed the libraries: count it and log it as sent (the
-    container itself is not a write command)."""
+    """A FUNCTION subcommand changed the libraries: count it and log it as sent."""
     ctx.server.dirty += 1
     ctx.server.propagate_as(argv)
 
@@ -58,6 +65,7 @@ command("function", -2, "", group="scripting", since="7.0.0",
             summary="Create a function with the given arguments (name, code, description)",
             complexity="O(1) (considering compilation time is redundant)")
 def function_load(ctx, argv):
+    _writable(ctx)
     replace = False
     for option in argv[2:-1]:
         if option.upper() != b"REPLACE":
@@ -72,6 +80,7 @@ def function_load(ctx, argv):
 @subcommand("function", "delete", 3, "write noscript", since="7.0.0",
             summary="Delete a function by name", complexity="O(1)")
 def function_delete(ctx, argv):
+    _writable(ctx)
     ctx.server.lua.functions.delete(argv[2])
     _changed(ctx, argv)
     return OK
@@ -86,6 +95,7 @@ def function_flush(ctx, argv):
         raise _syntax_error(argv)
     if len(argv) == 3 and argv[2].upper() not in (b"SYNC", b"ASYNC"):
         raise AlchemyError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+    _writable(ctx)
     ctx.server.lua.functions.flush()
     _changed(ctx, argv)
     return OK
@@ -108,6 +118,7 @@ def function_restore(ctx, argv):
     if policy not in (b"FLUSH", b"APPEND", b"REPLACE"):
         raise AlchemyError("ERR Wrong restore policy given, value should be either FLUSH, "
                            "APPEND or REPLACE.")
+    _writable(ctx)
     ctx.server.lua.functions.restore(argv[2], policy)
     _changed(ctx, argv)
     return OK
