@@ -328,6 +328,13 @@ def test_interpret_defines_globals_luafunc_calls_them(f):
     assert "no function 'nope'" in error_of(f.execute_command, "LUAFUNC", "nope")
 
 
+def test_interpret_and_luafunc_through_redis_cli(server, f):
+    assert server.cli("INTERPRET", "LUA", "function shout(s) return string.upper(s) end") \
+        .strip() == ""
+    assert server.cli("LUAFUNC", "shout", "quiet").strip() == "QUIET"
+    assert server.cli("FCALL", "shout", "0").strip() == "ERR Function not found"
+
+
 def test_interpret_rules(f):
     f.execute_command("INTERPRET", "LUA", "state = {n = 0}\n"
                       "function bump() n_calls = 1 end")
