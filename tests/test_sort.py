@@ -40,6 +40,14 @@ def test_sort_store_and_sort_ro(r):
         r.execute_command("SORT_RO", "s", "STORE", "x")
 
 
+def test_sort_getkeys_names_the_last_store_only(r):
+    keys = r.command_getkeys("SORT", "abc", "STORE", "invalid", "STORE", "stillbad",
+                             "STORE", "def")
+    assert keys == ["abc", "def"]
+    # A GET pattern spelled "store" is not an option.
+    assert r.command_getkeys("SORT", "abc", "GET", "store", "LIMIT", "0", "1") == ["abc"]
+
+
 def test_sort_store_wakes_a_blocked_pop(server, r):
     r.rpush("src", 2, 1)
     got = []

@@ -19,12 +19,22 @@ from alchemy.zset import ZSet
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 
 
+# Arguments taken by the options a key finder must step over (a GET pattern may be "store").
+_OPTION_ARGS = {b"LIMIT": 2, b"GET": 1, b"BY": 1}
+
+
 def _sort_keys(argv: list) -> list:
-    keys = [argv[1]]
-    for i, arg in enumerate(argv[2:-1], 2):
-        if arg.upper() == b"STORE":
-            keys.append(argv[i + 1])
-    return keys
+    """The sorted key and the destination: only the last STORE counts, as in Redis."""
+    store = None
+    i = 2
+    while i < len(argv):
+        word = argv[i].upper()
+        if word in _OPTION_ARGS:
+            i += _OPTION_ARGS[word]
+        elif word == b"STORE" and i + 1 < len(argv):
+            store = argv[i + 1]
+        i += 1
+    return [argv[1]] if store is None else [argv[1], store]
 
 
 class _Options:
