@@ -31,6 +31,7 @@ _clock = time.perf_counter_ns  # INFO commandstats' usec: two reads a command
 
 VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"  # what clients and test suites gate features on
+MAX_ERROR_CODES = 128
 
 
 class Stats:
@@ -45,6 +46,8 @@ class Stats:
         self.net_input_bytes = 0
         self.net_output_bytes = 0
         self.ops_samples: deque = deque(maxlen=16)  # (monotonic time, commands) by cron
+        self.error_replies = 0
+        self.errors: dict[str, int] = {}  # error code -> replies, INFO's errorstats
 
 
 class Database:
@@ -164,9 +167,9 @@ class Database:
             return QUEUED
         if client.channels or client.patterns:
             if not client.resp3 and "pubsub_ok" not in cmd.flags:
-                return AlchemyError(
+                return self._reject(client, AlchemyError(
                     f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
-                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
         if self.log is not None and self.log.refusal is not None and _writes(client, cmd):
             if client.multi is not None:
                 client.multi = None
@@ -180,7 +183,20 @@ class Database:
             cmd.rejected_calls += 1
         if client.multi is not None:
             client.multi_error = True
+        self.count_error(error)
         return error
+
+    def count_error(self, error: AlchemyError) -> None:
+        """Count an error reply once in INFO's total_error_replies and errorstats."""
+        if error.counted:
+            return
+        error.counted = True
+        stats = self.stats
+        stats.error_replies += 1
+        code = error.message.split(" ", 1)[0] if " " in error.message[:32] else "ERR"
+        # Redis stops adding codes at 128, so scripts inventing codes cannot grow the table.
+        if code in stats.errors or len(stats.errors) < MAX_ERROR_CODES:
+            stats.errors[code] = stats.errors.get(code, 0) + 1
 
     def run(self, client: Client, cmd: Command, argv: list):
         """Run a command that passed the checks (EXEC and scripts come in here too)."""
@@ -190,6 +206,7 @@ class Database:
         if cmd.write and Table.exists_any and not cmd.table_ok:
             refused = _table_among(client.db, cmd.keys(argv))
             if refused is not None:
+                self.count_error(refused)
                 return refused
         dirty = self.dirty
         outer, self._replacement = self._replacement, None
@@ -200,11 +217,13 @@ class Database:
         except AlchemyError as error:
             cmd.failed_calls += 1
             reply = error
+            self.count_error(error)
         except Exception as error:  # a bug must cost one reply, not the connection
             log.exception("internal error in %s", cmd.name)
             cmd.failed_calls += 1
             reply = AlchemyError(f"ERR internal error in '{cmd.name}': "
                                  f"{type(error).__name__}: {error}")
+            self.count_error(reply)
         finally:
             self._depth -= 1
         cmd.nanoseconds += _clock() - start

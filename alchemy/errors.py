@@ -8,6 +8,10 @@ class AlchemyError(Exception):
     propagate to the caller.
     """
 
+    # Set once INFO's error counters have seen this reply: an error a script passes on
+    # from redis.call was counted when the command answered, as in Redis.
+    counted = False
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message

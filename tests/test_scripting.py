@@ -289,6 +289,32 @@ def test_info_counts_cached_scripts(r):
     assert r.info("memory")["number_of_cached_scripts"] == 3
 
 
+@pytest.mark.parametrize("body, code", [
+    ("return redis.call('select', 99)", "ERR"),              # raised on by the script
+    ("return redis.pcall('select', 99)", "ERR"),             # returned as it came
+    ("local t = redis.pcall('lpush', KEYS[1], 1) return t", "WRONGTYPE"),
+    ("return redis.call('nosuchcmd')", "ERR"),               # refused before running
+    ("return redis.error_reply('MY_CODE custom')", "MY_CODE"),  # the script's own
+    ("return redis.error_reply('')", "ERR"),
+    ("error({err='OWN raised'})", "OWN"),
+])
+def test_script_errors_counted_once(r, body, code):
+    r.set("str", "x")
+    r.config_resetstat()
+    with pytest.raises(redis.ResponseError):
+        r.eval(body, 1, "str")
+    assert r.info("errorstats") == {f"errorstat_{code}": {"count": 1}}
+    assert r.info("stats")["total_error_replies"] == 1
+
+
+def test_script_error_caught_by_the_script_still_counted(r):
+    r.config_resetstat()
+    assert r.eval("local t = redis.pcall('select', 99) return t['err']", 0) == \
+        b"ERR DB index is out of range"
+    assert r.info("errorstats") == {"errorstat_ERR": {"count": 1}}
+    assert r.execute_command("INFO", "commandstats")["cmdstat_eval"]["failed_calls"] == 0
+
+
 # -- the sandbox ----------------------------------------------------------------------
 
 

@@ -97,7 +97,8 @@ def test_info_format(server, r):
     for block in text.split("\r\n\r\n"):
         lines = block.split("\r\n")
         assert lines[0].startswith("# ")
-        assert all(re.fullmatch(r"[a-z0-9_|]+:.*", line) for line in lines[1:] if line)
+        # Field names are lower case but for error codes (errorstat_ERR).
+        assert all(re.fullmatch(r"[a-z0-9_|]+[A-Z_]*:.*", line) for line in lines[1:] if line)
     assert text.endswith("\r\n")
 
 
@@ -138,6 +139,29 @@ def test_info_clients_and_stats(server, r):
     assert after["total_commands_processed"] > before["total_commands_processed"]
     for c in others:
         c.close()
+
+
+def test_info_errorstats(r):
+    r.config_resetstat()
+    assert r.info("errorstats") == {} and r.info("stats")["total_error_replies"] == 0
+    r.set("s", "x")
+    for call in (lambda: r.lpush("s", 1), lambda: r.incr("s"),
+                 lambda: r.execute_command("NOSUCHCMD"), lambda: r.execute_command("GET"),
+                 lambda: r.evalsha("0" * 40, 0)):
+        with pytest.raises(redis.ResponseError):
+            call()
+    # An error inside a transaction counts, and so does the EXECABORT that follows.
+    with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
+        with r.pipeline() as pipe:
+            pipe.set("a", 1).execute_command("GET").execute()
+    assert r.info("errorstats") == {"errorstat_ERR": {"count": 4},
+                                    "errorstat_WRONGTYPE": {"count": 1},
+                                    "errorstat_NOSCRIPT": {"count": 1},
+                                    "errorstat_EXECABORT": {"count": 1}}
+    assert r.info("stats")["total_error_replies"] == 7
+    assert "errorstat_ERR" in r.info()  # a default section
+    r.config_resetstat()
+    assert r.info("errorstats") == {} and r.info("stats")["total_error_replies"] == 0
 
 
 def test_info_counts_blocked_clients(server, r, p):

@@ -213,7 +213,6 @@ def _ops_per_sec(stats) -> int:
 
 def _info_stats(server) -> list:
     stats = server.stats
-    errors = sum(c.failed_calls + c.rejected_calls for c in _all_commands())
     return [
         f"total_connections_received:{stats.connections}",
         f"total_commands_processed:{stats.commands}",
@@ -237,7 +236,7 @@ def _info_stats(server) -> list:
         f"pubsub_patterns:{len(server.pubsub.patterns)}",
         "latest_fork_usec:0",
         "total_forks:0",
-        f"total_error_replies:{errors}",
+        f"total_error_replies:{stats.error_replies}",
     ]
 
 
@@ -295,6 +294,11 @@ def _info_keyspace(server) -> list:
             for db in server.dbs if len(db) or db.expires]
 
 
+def _info_errorstats(server) -> list:
+    return [f"errorstat_{code}:count={count}"
+            for code, count in sorted(server.stats.errors.items())]
+
+
 def _empty(server) -> list:
     return []
 
@@ -314,7 +318,7 @@ INFO_SECTIONS = [
     ("cpu", "CPU", _info_cpu),
     ("modules", "Modules", _empty),
     ("commandstats", "Commandstats", _info_commandstats),
-    ("errorstats", "Errorstats", _empty),
+    ("errorstats", "Errorstats", _info_errorstats),
     ("latencystats", "Latencystats", _empty),
     ("cluster", "Cluster", _info_cluster),
     ("keyspace", "Keyspace", _info_keyspace),

@@ -59,15 +59,17 @@ class ScriptError(Exception):
     """An error redis.call raises into the script: Lua sees a Python object, which the
     sandbox turns into {err=message} wherever a script can catch it (`_error_text`)."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, counted: bool = False):
         super().__init__(message)
         self.message = message
+        self.counted = counted  # a command's error reply, already in INFO's error counts
 
 
-def _error_text(error) -> bytes | None:
+def _error_text(error) -> tuple:
+    """(message, counted) of a ScriptError; (None, False) for any other Python object."""
     if isinstance(error, ScriptError):
-        return error.message.strip("\r\n").encode("utf-8", "replace")
-    return None
+        return error.message.strip("\r\n").encode("utf-8", "replace"), error.counted
+    return None, False
 
 
 def _raising(function: Callable) -> Callable:
@@ -203,7 +205,9 @@ class LuaRuntime:
             return reply_from_tokens(self.read_flat(value, result[2]), client.resp3)
         if status == 3:
             return status_reply(value)
-        raise AlchemyError(value.decode("utf-8", "replace"))
+        error = AlchemyError(value.decode("utf-8", "replace"))
+        error.counted = len(result) > 2 and result[2] is True  # from redis.call or pcall
+        raise error
 
     def read_flat(self, table, count: int) -> list:
         """The values 1..count of a Lua table, read a slice at a time."""
@@ -263,7 +267,7 @@ class LuaRuntime:
         if kind is bytes or kind is int:  # most replies: no table to build
             return reply
         if isinstance(reply, AlchemyError):
-            raise ScriptError(reply.message)
+            raise ScriptError(reply.message, counted=True)
         return self.to_lua(reply, self.client.resp3)
 
     def _pcall(self, *args):
@@ -278,10 +282,13 @@ class LuaRuntime:
                                    "script invocation")
             return self._command(run, args)
         except AlchemyError as error:
+            self.server.count_error(error)
             return error
         except Exception as error:  # a bug must cost one error reply, nothing more
             log.exception("internal error in redis.call")
-            return AlchemyError(f"ERR internal error: {type(error).__name__}: {error}")
+            error = AlchemyError(f"ERR internal error: {type(error).__name__}: {error}")
+            self.server.count_error(error)
+            return error
 
     def _command(self, run: Run, args: tuple):
         if not args:

@@ -124,13 +124,14 @@ end
 -- redis.call is a Python function called directly (a C function to Lua, so a tail call
 -- `return redis.call(...)` keeps the script's frame for the error's line). Its errors
 -- arrive as a Python exception object: every place a script can catch an error turns
--- that into Redis's {err=...} table first.
+-- that into Redis's {err=...} table first. A command's error reply was counted in INFO's
+-- errorstats when the command answered: the table says so, as Redis's does.
 local error_text = py.error_text
 
 local function clean(e)
     if type(e) == "userdata" then
-        local text = error_text(e)
-        if text then return {err = text} end
+        local text, counted = error_text(e)
+        if text then return {err = text, ignore_error_stats_update = counted or nil} end
     end
     return e
 end
@@ -502,14 +503,16 @@ local function handler(err)
         level = level + 1
     end
     err = clean(err)
-    local msg
+    local msg, counted
     if type(err) == "table" then
         msg = rawget(err, "err")
         if type(msg) ~= "string" then msg = "ERR " .. tostring(msg) end
+        counted = rawget(err, "ignore_error_stats_update")
     else
         msg = "ERR " .. tostring(err)
     end
-    return {err = msg, source = info and info.source, line = info and info.currentline}
+    return {err = msg, source = info and info.source, line = info and info.currentline,
+            ignore_error_stats_update = counted}
 end
 
 -- A returned table as (tag, value) pairs in one flat table, read by convert.py. One
@@ -586,7 +589,8 @@ local collectgarbage = collectgarbage
 local runs = 0
 
 local function finish(name, ok, result)
-    -- 0, scalar | 1, flat table, length | 2, error message | 3, status | 4, error reply
+    -- 0, scalar | 1, flat table, length | 2, error message, counted | 3, status
+    -- | 4, error reply, counted   (counted: INFO's errorstats have seen it)
     if killed then
         killed = false
         sethook(hook, "", HOOK_COUNT)
@@ -601,7 +605,7 @@ local function finish(name, ok, result)
         local x = rawget(result, "ok")
         if type(x) == "string" then return 3, x end
         x = rawget(result, "err")
-        if type(x) == "string" then return 4, x end
+        if type(x) == "string" then return 4, x, rawget(result, "ignore_error_stats_update") end
         return 1, flatten(result)
     end
     if type(result) ~= "table" then  -- out of memory: the handler does not run
@@ -611,7 +615,7 @@ local function finish(name, ok, result)
     if result.source and result.line then
         msg = msg .. " script: " .. name .. ", on " .. result.source .. ":" .. result.line .. "."
     end
-    return 2, msg
+    return 2, msg, result.ignore_error_stats_update
 end
 
 local function run(name, f, ...)
@@ -655,7 +659,8 @@ sethook(hook, "", HOOK_COUNT)
 
 return {run = run, run_eval = run_eval, run_raw = run_raw, compile = compile, slice = slice,
         status = function(s) return {ok = s} end,
-        failure = failure,
+        -- redis.pcall's error tables: the command's reply was counted as it was made
+        failure = function(msg) return {err = msg, ignore_error_stats_update = true} end,
         null = cjson_null,
         -- for functions.lua (FUNCTION libraries, INTERPRET), run in this same state
         internals = {env = ENV, env_meta = env_meta, allowed = allowed, protect = protect,

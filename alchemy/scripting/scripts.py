@@ -16,7 +16,7 @@ from alchemy.scripting.runtime import LuaRuntime
 
 SHEBANG_FLAGS = {b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
                  b"allow-cross-slot-keys"}
-NOSCRIPT = AlchemyError("NOSCRIPT No matching script. Please use EVAL.")
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 
 
 @dataclass(eq=False)
@@ -58,7 +58,7 @@ class Scripts:
         sha = sha.lower()
         script = self.cache.get(sha)
         if script is None:
-            raise NOSCRIPT
+            raise AlchemyError(NOSCRIPT)
         return self._run(ctx, sha, script, keys, args, read_only)
 
     def _run(self, ctx, sha: bytes, script: Script, keys: list, args: list, read_only: bool):
