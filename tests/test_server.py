@@ -137,6 +137,7 @@ def test_info_clients_and_stats(server, r):
     after = r.info("stats")
     assert after["total_connections_received"] >= before["total_connections_received"] + 3
     assert after["total_commands_processed"] > before["total_commands_processed"]
+    assert after["migrate_cached_sockets"] == 0
     for c in others:
         c.close()
 

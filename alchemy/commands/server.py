@@ -236,6 +236,7 @@ def _info_stats(server) -> list:
         f"pubsub_patterns:{len(server.pubsub.patterns)}",
         "latest_fork_usec:0",
         "total_forks:0",
+        "migrate_cached_sockets:0",  # no MIGRATE, so no connections kept for it
         f"total_error_replies:{stats.error_replies}",
     ]
 
