@@ -505,6 +505,10 @@ def test_command_getkeys(p):
         "ERR Invalid number of arguments specified for command"
     assert err(p("COMMAND", "GETKEYS", "PING", "x")) == \
         "ERR The command has no key arguments"
+    # A command with key arguments but none in this call: fine for EVAL, not for others.
+    assert p("COMMAND", "GETKEYS", "EVAL", "return 1", "0") == []
+    assert err(p("COMMAND", "GETKEYS", "ZINTERCARD", "0", "a")) == \
+        "ERR Invalid arguments specified for command"
     assert err(p("COMMAND", "GETKEYS", "GET")) == \
         "ERR wrong number of arguments for 'command|getkeys' command"
 

@@ -609,6 +609,8 @@ def _called_command(argv: list) -> Command:
         cmd = cmd.subcommands.get(argv[3].lower(), cmd)
     if cmd is None:
         raise AlchemyError("ERR Invalid command specified")
+    if not cmd.first_key and cmd.find_keys is None:
+        raise AlchemyError("ERR The command has no key arguments")
     called = len(argv) - 2
     if (cmd.arity >= 0 and called != cmd.arity) or called < -cmd.arity:
         raise AlchemyError("ERR Invalid number of arguments specified for command")
@@ -618,8 +620,8 @@ def _called_command(argv: list) -> Command:
 def _keys_of(argv: list) -> tuple[Command, list]:
     cmd = _called_command(argv)
     keys = cmd.keys(argv[2:])
-    if not keys:
-        raise AlchemyError("ERR The command has no key arguments")
+    if not keys and "no_mandatory_keys" not in cmd.flags:  # EVAL ... 0 has none, rightly
+        raise AlchemyError("ERR Invalid arguments specified for command")
     return cmd, keys
 
 
