@@ -37,12 +37,12 @@ from lupa import lua51
 from alchemy.errors import AlchemyError
 from alchemy.reply import Status
 from alchemy.resp import split_args
-from alchemy.scripting.runtime import LuaRuntime
+from alchemy.scripting.runtime import LuaRuntime, lua_dir
 
 log = logging.getLogger("alchemy")
 
-FUNCTIONS_LUA = Path(__file__).with_name("functions.lua").read_text()
-LUA_DIR = Path(__file__).resolve().parent.parent.parent / "lua"  # the install's lua/
+FUNCTIONS_LUA = (lua_dir() / "functions.lua").read_text()
+LUA_DIR = lua_dir()
 LOAD_TIMEOUT = 0.5  # seconds library code may run at FUNCTION LOAD, as in Redis
 FLAG_ORDER = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 NAME = re.compile(rb"[A-Za-z0-9_]+\Z")

@@ -15,6 +15,7 @@ network front answer them (`Database.busy_poll`, installed by the front); SCRIPT
 import hashlib
 import logging
 from pathlib import Path
+import sys
 import time
 from typing import Callable
 
@@ -29,7 +30,15 @@ from alchemy.sql.documents import plain
 
 log = logging.getLogger("alchemy")
 
-SANDBOX = Path(__file__).with_name("sandbox.lua").read_text()
+
+def lua_dir() -> Path:
+    """The shipped Lua: lua/ of the checkout (and editable installs), or
+    share/alchemy/lua of an installed wheel."""
+    checkout = Path(__file__).resolve().parents[2] / "lua"
+    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "alchemy" / "lua"
+
+
+SANDBOX = (lua_dir() / "sandbox.lua").read_text()
 MAX_MEMORY = 1024 * 1024 * 1024
 MEMORY_HEADROOM = MAX_MEMORY // 8
 SLICE = 4000  # values unpacked per call when reading a flat table (Lua's C stack is 8000)
