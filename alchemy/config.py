@@ -41,6 +41,13 @@ def parse_bool(text: str) -> bool:
     return lowered == "yes"
 
 
+def parse_no(text: str) -> bool:
+    """A yes/no setting whose `yes` Alchemy does not offer."""
+    if parse_bool(text):
+        raise ValueError("argument must be 'no' (Alchemy does not offer 'yes')")
+    return False
+
+
 def parse_int(text: str) -> int:
     try:
         return int(text)
@@ -104,12 +111,17 @@ class Setting:
     parse: Callable
     mutable: bool = True
     aliases: tuple = ()
+    # Changeable in Redis, not here (the listener is not rebound): CONFIG SET accepts the
+    # current value, as the no-op it is, and refuses a change.
+    current_only: bool = False
     format: Callable = _format
 
 
 SETTINGS = {s.name: s for s in [
-    Setting("port", 6379, between(parse_int, 0, 65535), mutable=False),
-    Setting("bind", "127.0.0.1", str, mutable=False),
+    Setting("port", 6379, between(parse_int, 0, 65535), current_only=True),
+    Setting("bind", "127.0.0.1", str, current_only=True),
+    # Known so that CONFIG SET calls it immutable, as Redis does; Alchemy never forks away.
+    Setting("daemonize", False, parse_no, mutable=False),
     Setting("dir", "./data", str, mutable=False),
     Setting("requirepass", "", str),
     Setting("loglevel", "notice", one_of("debug", "verbose", "notice", "warning")),
@@ -188,6 +200,9 @@ class Config:
                 parsed[setting.name] = setting.parse(text)
             except ValueError as e:
                 raise _set_failed(setting.name, str(e)) from None
+            if (setting.current_only and not startup
+                    and parsed[setting.name] != self.values[setting.name]):
+                raise _set_failed(setting.name, "can't change it while the server runs")
         self.values.update(parsed)
 
     def matching(self, pattern: str) -> dict[str, str]:

@@ -307,6 +307,21 @@ def test_config_set_is_all_or_nothing(r):
         "9223372036854775807 inclusive"
 
 
+def test_config_set_listener_and_immutable_settings(server, r):
+    failed = "CONFIG SET failed (possibly related to argument"
+    # Setting every value to what CONFIG GET says is a no-op, as in Redis.
+    for name, value in r.config_get("*").items():
+        if name not in ("daemonize", "databases", "dir", "logfile", "appendfilename"):
+            assert r.config_set(name, value)
+    port = r.config_get("port")
+    assert error_of(r.config_set, "port", server.port + 1) == \
+        f"{failed} 'port') - can't change it while the server runs"
+    assert r.config_get("port") == port
+    assert error_of(r.config_set, "daemonize", "yes") == \
+        f"{failed} 'daemonize') - can't set immutable config"
+    assert r.config_get("daemonize") == {"daemonize": "no"}
+
+
 def test_config_errors_and_help(r):
     assert error_of(r.execute_command, "CONFIG") == \
         "wrong number of arguments for 'config' command"
