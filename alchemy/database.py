@@ -16,7 +16,7 @@ from alchemy.client import Client
 from alchemy.command import Command, lookup
 from alchemy.config import Config
 from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
-from alchemy.keyspace import Keyspace
+from alchemy.keyspace import TYPES, Keyspace
 from alchemy.persistence import Persistence
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
@@ -75,6 +75,7 @@ class Database:
         self.log = None
         self.persistence = Persistence(self)
         self._propagated: list = []
+        self.undo_log: list | None = None  # while a trigger runs: keys saved before writes
         self._replacement: list | None = None
         self._touched: tuple | None = None  # see only_touched
         self._depth = 0
@@ -208,6 +209,8 @@ class Database:
             if refused is not None:
                 self.count_error(refused)
                 return refused
+        if self.undo_log is not None and cmd.write:
+            self._save_for_undo(client.db, cmd.keys(argv))
         dirty = self.dirty
         outer, self._replacement = self._replacement, None
         self._depth += 1
@@ -239,6 +242,21 @@ class Database:
         if self._propagated and not self._depth:
             self._flush_propagated()
         return reply
+
+    def _save_for_undo(self, db: Keyspace, keys: list) -> None:
+        """Keep a copy of each key as it is, for a SQL statement to put back if it fails
+        after a trigger wrote (alchemy.sql.lua_calls.undo)."""
+        for key in keys:
+            value = db.get(key)
+            saved = None if value is None else TYPES[type(value)].copy(value)
+            self.undo_log.append((db, key, saved, db.deadline(key)))
+
+    def log_mark(self) -> int:
+        """How many writes wait to be logged: forget_logged_since(mark) drops later ones."""
+        return len(self._propagated)
+
+    def forget_logged_since(self, mark: int) -> None:
+        del self._propagated[mark:]
 
     def only_touched(self, *keys: bytes) -> None:
         """The running command changed only these of its keys: WATCH and blocked clients

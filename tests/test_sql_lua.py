@@ -237,10 +237,9 @@ def test_failing_trigger_aborts_a_multi_row_insert(r):
                                "(12, {fname='b'}, 1), (13, {fname='c'}, 1), (14, {fname='d'}, 1)")
     assert "users_13" in message and "13 is unlucky" in message
     assert rows_of(r, "SELECT COUNT(*) FROM users") == [[0]]
-    # What the triggers wrote through redis.call before the error stays, as a script's
-    # writes do (row 13's first trigger ran before the one that failed).
-    assert r.get("attempts") == b"3" and r.get("users:count") == b"3"
-    assert sorted(r.keys("user:*")) == [b"user:11", b"user:12", b"user:13"]
+    # What the triggers wrote through redis.call for rows 11-13 is put back too.
+    assert r.get("attempts") is None and r.get("users:count") is None
+    assert r.keys("user:*") == []
 
 
 def test_failing_triggers_on_update_and_delete_undo_the_rows(r):
@@ -256,6 +255,26 @@ def test_failing_triggers_on_update_and_delete_undo_the_rows(r):
     assert "too big" in error_of(sql, r, "UPDATE t SET n = n + 5")
     assert "keep 2" in error_of(sql, r, "DELETE FROM t")
     assert rows_of(r, "SELECT id, n FROM t ORDER BY id") == [[1, 10], [2, 99], [3, 5]]
+
+
+def test_failing_statement_puts_back_keys_its_triggers_wrote(r):
+    r.function_load(replace=True, code="#!lua name=undo\n"
+                    "redis.register_function('track', function(id) "
+                    "redis.call('SET', 'last', id); redis.call('RPUSH', 'seen', id); "
+                    "redis.call('EXPIRE', 'temp', 100); redis.call('DEL', 'gone'); "
+                    "if id == 3 then error('no 3') end end)")
+    r.set("last", "before")
+    r.rpush("seen", "x")
+    r.set("temp", "t", ex=1000)
+    r.hset("gone", "f", "v")
+    sql(r, "CREATE TABLE u (id INT PRIMARY KEY)")
+    sql(r, "CREATE LUATRIGGER u_ins ON u INSERT track(id)")
+    assert "no 3" in error_of(sql, r, "INSERT INTO u VALUES (1), (2), (3)")
+    assert r.get("last") == b"before" and r.lrange("seen", 0, -1) == [b"x"]
+    assert 100 < r.ttl("temp") <= 1000 and r.hgetall("gone") == {b"f": b"v"}
+    assert rows_of(r, "SELECT COUNT(*) FROM u") == [[0]]
+    sql(r, "INSERT INTO u VALUES (1), (2)")  # a statement that succeeds keeps its writes
+    assert r.get("last") == b"2" and r.lrange("seen", 0, -1) == [b"x", b"1", b"2"]
 
 
 def test_drop_trigger_and_bad_definitions(r):
@@ -335,7 +354,7 @@ def test_triggers_survive_kill9_through_the_log(tmp_path):
         create_triggers(client)
         write_through_triggers(client, 1)
         before = state(client)
-        assert before[1] == b"4" and before[2] == b"5"  # 13: its first trigger ran
+        assert before[1] == b"3" and before[2] == b"4"  # 13 failed: its writes undone
         proc.kill9()
         logged = (tmp_path / "data" / "appendonly.aof").read_bytes()
         assert b"LUATRIGGER" in logged and b"INCR" in logged

@@ -44,6 +44,9 @@ class SqlEngine:
         lua_calls.enter(caller)
         try:
             return self._execute(db, text, params)
+        except AlchemyError:
+            lua_calls.undo()  # what its triggers wrote to Redis keys
+            raise
         finally:
             lua_calls.leave()
 

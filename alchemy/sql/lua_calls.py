@@ -25,6 +25,12 @@ written to a table that has triggers.
 
 Who runs the statement (the client whose database redis.call uses) is kept on a stack by
 SqlEngine.execute (`enter`/`leave`): statements nest when Lua runs SQL.
+
+A statement that fails leaves nothing half-applied: its plan takes its rows back, and the
+Redis keys its triggers wrote are put back as they were (`undo`): while a trigger runs,
+Database.run saves each key a write command declares before it changes it, and the
+statement's writes are dropped from what goes to the log. Rows a trigger writes into other
+tables through SQL are not in that journal: a failing statement keeps them.
 """
 
 from alchemy.errors import AlchemyError
@@ -38,12 +44,39 @@ _callers: list = []  # the clients of the statements running, innermost last
 _depth = [0]  # triggers running
 
 
+_journals: list = []  # per statement running: (keys saved before triggers wrote, log mark)
+
+
 def enter(caller) -> None:
     _callers.append(caller)
+    _journals.append(None if caller is None else ([], caller.server.log_mark()))
 
 
 def leave() -> None:
+    """The statement succeeded or was undone: what it saved joins the enclosing
+    statement's journal, so that a failure there takes it back too."""
     _callers.pop()
+    journal = _journals.pop()
+    if journal is not None and _journals and _journals[-1] is not None:
+        _journals[-1][0].extend(journal[0])
+
+
+def undo() -> None:
+    """The statement failed: put back the keys its triggers wrote, and log none of it."""
+    journal = _journals[-1]
+    if journal is None:
+        return
+    saved, mark = journal
+    server = _callers[-1].server
+    for keyspace, key, value, deadline in reversed(saved):
+        keyspace.delete(key)
+        if value is not None:
+            keyspace.set(key, value)
+            if deadline is not None:
+                keyspace.expire_at(key, deadline)
+        server.touch(keyspace, key)
+    saved.clear()
+    server.forget_logged_since(mark)
 
 
 def current_caller():
@@ -132,6 +165,7 @@ def fire(table: Table, event: str, old: list | None, new: list | None) -> None:
             raise AlchemyError(f"ERR triggers nested deeper than {MAX_DEPTH} levels "
                                f"(trigger '{trigger.name}')")
         _depth[0] += 1
+        recording, server.undo_log = server.undo_log, _journals[-1][0]
         try:
             call(trigger.function, values, read_only=False)
         except AlchemyError as error:
@@ -140,3 +174,4 @@ def fire(table: Table, event: str, old: list | None, new: list | None) -> None:
                                f"{error.message[4:]}") from None
         finally:
             _depth[0] -= 1
+            server.undo_log = recording

@@ -16,14 +16,14 @@ changed; REPLACE over an existing row is a DELETE then an INSERT; ON DUPLICATE K
 is an UPDATE. The function may write with redis.call (a counter, a denormalized hash).
 
 An error in a trigger fails the statement with the trigger's error, and the statement's
-rows are taken back. What a trigger already wrote through redis.call for earlier rows
-stays, as the writes of a Redis script that fails midway do.
+rows are taken back, with the keys its triggers wrote through redis.call for earlier rows
+(see alchemy.sql.lua_calls: rows they wrote into other tables through SQL stay).
 
 Durability: a trigger belongs to its table (saved in the snapshot with it; CREATE and DROP
 LUATRIGGER are logged as sent). What triggers write is logged as its effects, the commands
 redis.call ran, next to the statement in one unit; replaying the log therefore runs no
 trigger (`persistence.loading`), so their writes are applied once. A statement that fails
-in a trigger is not logged, only what the triggers wrote before the failure.
+is not logged, nor is anything its triggers wrote.
 
 The statements' plans run the triggers (alchemy.sql.lua_calls.fire).
 """
