@@ -168,3 +168,13 @@ def test_create_table_as_dump_over_resp3(r3):
     assert r3.execute_command("SQL", "CREATE TABLE ht AS DUMP h") == 1
     assert r3.execute_command("SQL", "SELECT * FROM zt")[1:] == [[b"a", 1.0], [b"b", 2.5]]
     assert r3.execute_command("SQL", "SELECT * FROM ht")[1:] == [[b"f", b"v"]]
+
+
+def test_bridge_through_redis_cli(worker, server):
+    assert server.cli("DENORM", "worker", "cli:*").strip() == "20"
+    assert server.cli("HGET", "cli:5", "name").strip() == "w5"
+    assert server.cli("SELECT", "id,", "name", "FROM", "worker", "WHERE", "id < 3", "STORE",
+                      "HSET", "cli_h").strip() == "2"
+    assert server.cli("CREATE", "TABLE", "from_cli", "AS", "DUMP", "cli_h").strip() == "2"
+    dumped = server.cli("DUMP", "from_cli").split()
+    assert dumped[:2] == ["field", "value"] and dumped[2:] == ["1", "w1", "2", "w2"]
