@@ -184,6 +184,13 @@ class Database:
             cmd.rejected_calls += 1
         if client.multi is not None:
             client.multi_error = True
+            if cmd is not None and cmd.name == "exec":
+                # A refused EXEC (a busy script, say) ends the transaction, as in Redis.
+                client.multi = None
+                client.multi_error = False
+                self.unwatch_all(client)
+                error = AlchemyError(
+                    f"EXECABORT Transaction discarded because of: {error.message}")
         self.count_error(error)
         return error
 

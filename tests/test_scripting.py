@@ -497,6 +497,27 @@ def test_script_kill_stops_a_busy_script(server):
         other.config_set("lua-time-limit", 5000)
 
 
+def test_exec_refused_by_a_busy_script_ends_the_transaction(server):
+    runner, other = server.client(), server.client()
+    queued = server.client(single_connection_client=True)
+    other.config_set("lua-time-limit", 50)
+    try:
+        other.set("xx", 1)
+        queued.execute_command("MULTI")
+        queued.execute_command("INCR", "xx")
+        thread, result = _run_in_thread(runner.eval, "while true do end", 0)
+        _wait_busy(other)
+        with pytest.raises(redis.exceptions.ExecAbortError,  # -EXECABORT, code cut off
+                           match="^Transaction discarded because of: BUSY Redis is busy"):
+            queued.execute_command("EXEC")
+        other.script_kill()
+        thread.join(10)
+        assert queued.echo("out of MULTI") == b"out of MULTI"  # not QUEUED
+        assert other.get("xx") == b"1"
+    finally:
+        other.config_set("lua-time-limit", 5000)
+
+
 def test_kill_cannot_be_caught_by_pcall(server):
     runner, other = server.client(), server.client()
     other.config_set("lua-time-limit", 50)
