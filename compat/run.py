@@ -37,9 +37,12 @@ REFERENCE = COMPAT / "reference"   # the same units run against the machine's re
 SRC_LIST = Path("/etc/apt/sources.list.d/alchemy-compat-src.sources")
 
 DEFAULT_UNITS = [
-    "unit/protocol", "unit/info", "unit/type/string", "unit/type/incr", "unit/keyspace",
-    "unit/expire", "unit/bitops", "unit/multi", "unit/type/list", "unit/type/hash",
-    "unit/type/set", "unit/type/zset", "unit/pubsub",
+    "unit/protocol", "unit/info", "unit/info-command", "unit/auth", "unit/quit",
+    "unit/type/string", "unit/type/incr", "unit/keyspace", "unit/scan", "unit/expire",
+    "unit/bitops", "unit/multi", "unit/other", "unit/introspection", "unit/introspection-2",
+    "unit/dump", "unit/sort", "unit/type/list", "unit/type/list-2", "unit/type/list-3",
+    "unit/type/hash", "unit/type/set", "unit/type/zset", "unit/pubsub", "unit/scripting",
+    "unit/functions",
 ]
 # Tests needing what Alchemy does not offer: replication (SYNC), DEBUG/OBJECT internals,
 # PFDEBUG and maxmemory eviction. Everything else runs, so a missing command shows up.
