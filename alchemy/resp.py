@@ -308,8 +308,16 @@ def write_reply(out: list, value, resp3: bool) -> None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif kind is list or kind is tuple:
         out.append(b"*%d\r\n" % len(value))
+        # Arrays of bulk strings and integers (SQL rows, LRANGE) are most arrays: their
+        # items are encoded here, a call per item costing as much as the encoding.
         for item in value:
-            write_reply(out, item, resp3)
+            item_kind = type(item)
+            if item_kind is bytes:
+                out.append(b"$%d\r\n%s\r\n" % (len(item), item))
+            elif item_kind is int:
+                out.append(b":%d\r\n" % item)
+            else:
+                write_reply(out, item, resp3)
     elif isinstance(value, AlchemyError):
         text = value.message.replace("\r", " ").replace("\n", " ")
         out.append(b"-" + text.encode("utf-8", "replace") + b"\r\n")

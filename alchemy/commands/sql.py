@@ -79,8 +79,14 @@ def text_table_key(text: str) -> bytes:
 
 
 def rows_reply(result: Rows, resp3: bool) -> list:
-    header = [name.encode() for name in result.header]
-    return [header] + [[_value(v, resp3) for v in row] for row in result.rows]
+    header = result.wire_header or [name.encode() for name in result.header]
+    # Text, integers and NULL are converted inline: a call per value would cost as much as
+    # the rest of a point SELECT's reply.
+    return [header] + [[v.encode() if type(v) is str else v if type(v) in _AS_IS
+                        else _value(v, resp3) for v in row] for row in result.rows]
+
+
+_AS_IS = frozenset((int, bytes, type(None)))
 
 
 def text_rows_reply(result: Rows) -> list:

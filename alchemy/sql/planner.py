@@ -69,7 +69,13 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
         limit=compile_expr(limit.expression, scope) if limit else None,
         offset=compile_expr(offset.expression, scope) if offset else None,
         distinct=bool(tree.args.get("distinct")), count_star=count_star,
-        ordered=bool(order_items), lua_filter=_lua_names(where_node))
+        ordered=bool(order_items), lua_filter=_lua_names(where_node),
+        whole_row=_whole_row(tree.expressions))
+
+
+def _whole_row(items: list) -> bool:
+    """Is the select list `*` alone, so that each row read is a result row as it is?"""
+    return len(items) == 1 and isinstance(items[0], exp.Star)
 
 
 def _lua_names(node) -> tuple:

@@ -21,6 +21,24 @@ class Rows:
     """A result set: column names, then rows of Python values."""
     header: list[str]
     rows: list
+    wire_header: list | None = None  # the names as bytes, made once per plan: read only
+
+
+class Titles:
+    """A plan's column names: text, or functions of the parameters (an expression's title
+    holding a lifted literal). Fixed names and their bytes are made once, not per run."""
+
+    __slots__ = ("names", "fixed", "wire")
+
+    def __init__(self, names: list):
+        self.names = names
+        self.fixed = all(type(name) is str for name in names)
+        self.wire = [name.encode() for name in names] if self.fixed else None
+
+    def rows(self, params: list, rows: list) -> Rows:
+        if self.fixed:
+            return Rows(self.names[:], rows, self.wire)
+        return Rows([n if type(n) is str else n(params) for n in self.names], rows)
 
 
 @dataclass
@@ -50,13 +68,22 @@ class SelectPlan:
     count_star: bool = False
     ordered: bool = False  # the statement has ORDER BY
     lua_filter: tuple = ()  # the Lua functions the WHERE clause calls, for EXPLAIN
+    whole_row: bool = False  # the columns are the row as read (SELECT *): no projection
+
+    def __post_init__(self):
+        # One row by primary key, nothing else to do: the most common query, kept short.
+        self.point = self.where is None and not self.order and self.limit is None \
+            and not self.distinct and not self.count_star and self.offset is None \
+            and isinstance(self.access, KeyPoints) and len(self.access.keys) == 1
+        self.titles = Titles(["COUNT(*)"] if self.count_star else
+                             [name for name, _ in self.columns])
 
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
         if self.point:
             return self._point(table, params)
         if self.count_star and self.where is None:
-            return Rows(["COUNT(*)"], [[len(table)]])
+            return self.titles.rows(params, [[len(table)]])
         limit = self._number(self.limit, params, "LIMIT")
         offset = self._number(self.offset, params, "OFFSET") or 0
         if offset and self.where is None and not self.order and not self.distinct \
@@ -67,15 +94,15 @@ class SelectPlan:
         else:
             rows = self._matching(table, params)
         if self.count_star:
-            return Rows(["COUNT(*)"], [[sum(1 for _ in rows)]])
+            return self.titles.rows(params, [[sum(1 for _ in rows)]])
         if self.order:
             rows = sorted(rows, key=self._sort_key(params))
         result = []
         seen = set()
-        project = self.columns
+        evaluators = None if self.whole_row else [e for _, e in self.columns]
         skip = offset
         for row in rows:
-            out = [e(row, params) for _, e in project]
+            out = row if evaluators is None else [e(row, params) for e in evaluators]
             if self.distinct:
                 marker = tuple(out)
                 if marker in seen:
@@ -87,14 +114,7 @@ class SelectPlan:
             if limit is not None and len(result) >= limit:
                 break
             result.append(out)
-        return Rows([name if type(name) is str else name(params) for name, _ in project], result)
-
-    @property
-    def point(self) -> bool:
-        """One row by primary key, nothing else to do: the most common query, kept short."""
-        return self.where is None and not self.order and self.limit is None \
-            and not self.distinct and not self.count_star and self.offset is None \
-            and isinstance(self.access, KeyPoints) and len(self.access.keys) == 1
+        return self.titles.rows(params, result)
 
     def _point(self, table: Table, params: list) -> "Rows":
         key = tuple([e(None, params) for e in self.access.keys[0]])
@@ -102,10 +122,11 @@ class SelectPlan:
             row = table.get(key) if None not in key else None
         except TypeError:  # a value of another type than the key column: no row equals it
             row = None
-        names = [name if type(name) is str else name(params) for name, _ in self.columns]
         if row is None:
-            return Rows(names, [])
-        return Rows(names, [[e(row, params) for _, e in self.columns]])
+            return self.titles.rows(params, [])
+        if self.whole_row:
+            return self.titles.rows(params, [row])
+        return self.titles.rows(params, [[e(row, params) for _, e in self.columns]])
 
     def _matching(self, table: Table, params: list):
         where = self.where

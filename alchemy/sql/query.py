@@ -28,7 +28,7 @@ from alchemy.sql.aggregates import GroupedScope, Grouper, Shortcut, find_aggrega
 from alchemy.sql.documents import document_ref
 from alchemy.sql.expressions import Prepared, compile_expr, placeholder_index, sort_key
 from alchemy.sql.joins import JoinSource, Source, conjuncts, plan_join, sources_of
-from alchemy.sql.plans import Count, InsertPlan, Rows, SelectPlan, _undo, table_of
+from alchemy.sql.plans import Count, InsertPlan, Rows, SelectPlan, Titles, _undo, table_of
 from alchemy.sql.schema import coerce
 
 
@@ -108,12 +108,16 @@ class QueryPlan:
     shortcut: Shortcut | None = None
     positions: list | None = None  # joined-row positions, when every column is a plain one
 
+    def __post_init__(self):
+        self.titles = Titles(self.names)
+
     def run(self, db, params: list) -> Rows:
         for sub in self.subqueries:
             sub.fill(db, params)
-        names = [n if type(n) is str else n(params) for n in self.names]
+        titles = self.titles
         if self.shortcut is not None:
-            return Rows(names, [self.shortcut.row(table_of(db, self.shortcut.table_name))])
+            return titles.rows(params, [self.shortcut.row(table_of(db,
+                                                                   self.shortcut.table_name))])
         limit = SelectPlan._number(self.limit, params, "LIMIT")
         offset = SelectPlan._number(self.offset, params, "OFFSET") or 0
         rows = self.source.rows(db, params)
@@ -122,7 +126,7 @@ class QueryPlan:
         width = len(self.names)
         project = self._projector(params)
         if not self.order and not self.distinct:
-            return Rows(names, _window(map(project, rows), offset, limit, width))
+            return titles.rows(params, _window(map(project, rows), offset, limit, width))
         out = list(map(project, rows))
         if self.distinct:
             seen, unique = set(), []
@@ -134,7 +138,7 @@ class QueryPlan:
             out = unique
         for index, descending in reversed(self._order_columns(params, width)):
             out.sort(key=lambda row: sort_key(row[index]), reverse=descending)
-        return Rows(names, _window(out, offset, limit, width))
+        return titles.rows(params, _window(out, offset, limit, width))
 
     def _projector(self, params: list):
         """row -> output row (visible and hidden columns)."""
