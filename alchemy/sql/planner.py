@@ -60,6 +60,7 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
     path = choose_access(table, where_node.this if where_node else None, scope, order_items)
     if _decided_by(path, where_node, table, scope):
         where = None
+    decided = _decided_by_walk(path, where_node, table, scope) if where is not None else ()
     order = [] if _order_satisfied(path, order_items, scope) else [
         (_order_evaluator(node, scope, columns), desc) for node, desc in order_items]
     limit = tree.args.get("limit")
@@ -70,7 +71,7 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
         offset=compile_expr(offset.expression, scope) if offset else None,
         distinct=bool(tree.args.get("distinct")), count_star=count_star,
         ordered=bool(order_items), lua_filter=_lua_names(where_node),
-        whole_row=_whole_row(tree.expressions))
+        whole_row=_whole_row(tree.expressions), decided=decided)
 
 
 def _whole_row(items: list) -> bool:
@@ -103,6 +104,45 @@ def _decided_by(path, where_node, table: Table, scope: Scope) -> bool:
             return False
         positions.append(position)
     return sorted(positions) == sorted(table.key_positions)
+
+
+# Values that compare with a column's values as SQL compares them, per column kind: with
+# one of these an equality walk finds exactly the equal entries; with another (text for an
+# INT column) it falls back to a scan that the filter must narrow.
+_WALKABLE = {"i": frozenset((int, float)), "f": frozenset((int, float)),
+             "s": frozenset((str,)), "b": frozenset((bytes,))}
+
+
+def _decided_by_walk(path, where_node, table: Table, scope: Scope) -> tuple:
+    """Is the WHERE clause nothing but `column = value` for the equal leading columns of an
+    index (or primary key) walk? Then ((parameter index, value types), ...): when each
+    value is of its types, the walk finds exactly the rows the clause selects, and checking
+    the clause on each row is wasted work (a child table's rows found by their parent's key
+    through the index on it)."""
+    if not isinstance(path, access.Range) or not path.prefix or path.low is not None \
+            or path.high is not None:
+        return ()
+    positions = (table.key_positions if path.index is None else path.index.positions)
+    leading = positions[:len(path.prefix)]
+    found = {}
+    for node in _conjuncts(where_node.this):
+        if not isinstance(node, exp.EQ):
+            return ()
+        column, value = node.this, node.expression
+        if isinstance(value, exp.Column):
+            column, value = value, column
+        if not isinstance(column, exp.Column) or not isinstance(value, exp.Placeholder):
+            return ()
+        position = _reference(column, scope)
+        if type(position) is not int or position in found:
+            return ()
+        found[position] = placeholder_index(value)
+    if set(found) != set(leading):  # also refuses a field of a document (a tuple)
+        return ()
+    kinds = [table.columns[p].kind for p in leading]
+    if not all(kind in _WALKABLE for kind in kinds):
+        return ()
+    return tuple((found[p], _WALKABLE[kind]) for p, kind in zip(leading, kinds))
 
 
 def _projection(items: list, table: Table, scope: Scope) -> tuple[list, bool]:

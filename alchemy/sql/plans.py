@@ -69,6 +69,9 @@ class SelectPlan:
     ordered: bool = False  # the statement has ORDER BY
     lua_filter: tuple = ()  # the Lua functions the WHERE clause calls, for EXPLAIN
     whole_row: bool = False  # the columns are the row as read (SELECT *): no projection
+    # (parameter index, value types) per equality an index walk answers exactly when its
+    # value is of those types: then the WHERE clause (nothing but those) is not checked.
+    decided: tuple = ()
 
     def __post_init__(self):
         # One row by primary key, nothing else to do: the most common query, kept short.
@@ -130,9 +133,9 @@ class SelectPlan:
 
     def _matching(self, table: Table, params: list):
         where = self.where
-        for row in self.access.rows(table, params):
-            if where is None or truth(where(row, params)):
-                yield row
+        if where is None or self.decided and _walk_decides(self.decided, params):
+            return self.access.rows(table, params)
+        return (row for row in self.access.rows(table, params) if truth(where(row, params)))
 
     def _sort_key(self, params: list):
         order = self.order
@@ -157,7 +160,10 @@ class SelectPlan:
     def explain(self, db) -> list[str]:
         table = table_of(db, self.table_name)
         lines = [self.access.describe(table)]
-        if self.where is not None:
+        if self.decided:
+            lines.append("WHERE clause answered by the walk (checked on rows only for values "
+                         "of another type than their column)")
+        elif self.where is not None:
             lines.append("FILTER rows by the WHERE clause" + (
                 f", calling Lua: {', '.join(self.lua_filter)}" if self.lua_filter else ""))
         if self.order:
@@ -171,6 +177,14 @@ class SelectPlan:
             lines.append("LIMIT stops the walk early" if not self.order
                          else "LIMIT after sorting")
         return lines
+
+
+def _walk_decides(decided: tuple, params: list) -> bool:
+    for index, types in decided:
+        value = params[index]
+        if type(value) not in types or value != value:  # NaN equals nothing
+            return False
+    return True
 
 
 class _Descending:
