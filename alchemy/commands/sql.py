@@ -11,6 +11,7 @@ DDL and INSERT +OK.
 
 import copy
 import functools
+import re
 
 from alchemy.command import command
 from alchemy.keyspace import register_type
@@ -20,7 +21,7 @@ from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, s
                                 split_store, store)
 from alchemy.sql.documents import reply_value, to_json
 from alchemy.sql.engine import Count, Ok, Rows
-from alchemy.sql.scanner import render
+from alchemy.sql.scanner import parameterize, render
 from alchemy.storage.documents import Document
 from alchemy.storage.table import Table
 
@@ -29,16 +30,66 @@ register_type(Table, "table", copy.deepcopy, lambda table: "table")
 def run_sql(ctx, text: str, params: tuple = ()):
     """Execute a statement for a client and shape the reply (the in-process API's client
     gets the result object itself, with Python values)."""
-    db = ctx.db
     server = ctx.server
     result = _execute(ctx, text, params)
+    if _changed(ctx, text, result) and params and server.log is not None:
+        # Logged with the values written in, so that replay binds the same typed values.
+        server.propagate_as([b"SQL", render(text, params).encode()])
+    return _reply(ctx, text, result)
+
+
+def run_words(ctx, argv: list):
+    """A statement written as words. redis-benchmark and the like send the same words but
+    the last (`... WHERE id=<n>`): what the others lift to is kept, and only the last word
+    is lifted per statement. The values go in as parameters of a `?` text, whose shape the
+    scanner keeps, and the statement is logged as its words, as sent."""
+    prefix = _prefixes.get(tuple(argv[:-1]), _UNKNOWN)
+    if prefix is _UNKNOWN:
+        prefix = _prefixes[tuple(argv[:-1])] = _prefix(argv[:-1])
+        if len(_prefixes) > _PREFIXES_LIMIT:
+            _prefixes.clear()
+    last = argv[-1]
+    tail = _PLAIN_WORD.fullmatch(last) and parameterize(last.decode("utf-8", "replace"))
+    if prefix is None or not tail:
+        return run_sql(ctx, _statement(argv, 0))
+    text = prefix[0] + tail[0]
+    result = ctx.server.sql_engine.execute(ctx.db, text, prefix[1] + tuple(tail[1]), ctx)
+    _changed(ctx, text, result)
+    return _reply(ctx, text, result)
+
+
+_UNKNOWN = object()
+_PREFIXES_LIMIT = 1024
+_prefixes: dict = {}  # words but the last -> (`?` text and a space, values), or None
+_PLAIN_WORD = re.compile(rb"[^\s'\"`{?]*")  # nothing in it can join a neighbouring word
+_LIFTED_VERBS = ("SELECT", "UPDATE", "DELETE", "SCAN")  # INSERT's VALUES rows are folded
+
+
+def _prefix(words: list) -> tuple[str, tuple] | None:
+    """The words but the last of a statement, lifted, when lifting them alone gives what
+    lifting the whole statement would: a DML verb other than INSERT, nothing left open
+    (a string a later word closes), no STORE into a key, no AlchemyDB quoted clause."""
+    text = _statement(words, 0)
+    if words[0].decode("utf-8", "replace").upper() not in _LIFTED_VERBS or '"' in text \
+            or "STORE" in text.upper():
+        return None
+    lifted = parameterize(text)
+    return None if lifted is None else (lifted[0] + " ", tuple(lifted[1]))
+
+
+def _changed(ctx, text: str, result) -> bool:
+    """Count a statement's changes as the server's writes: did it change anything?"""
     changed = type(result) is Count and result.changed or type(result) is Ok
     if changed:
+        server = ctx.server
         server.dirty += max(result.value, 1) if type(result) is Count else 1
-        server.touch(db, text_table_key(text))
-        if params and server.log is not None:
-            # Logged with the values written in, so that replay binds the same typed values.
-            server.propagate_as([b"SQL", render(text, params).encode()])
+        db = ctx.db
+        if db.watched or db.blocked:
+            server.touch(db, text_table_key(text))
+    return changed
+
+
+def _reply(ctx, text: str, result):
     if ctx.kind == "api":
         return result
     if type(result) is Rows:
@@ -126,7 +177,7 @@ def _statement(argv: list, skip: int) -> str:
 
 def statement_command(ctx, argv):
     """SELECT or SCAN written as words (SELECT with one argument is Redis's SELECT db)."""
-    return run_sql(ctx, _statement(argv, 0))
+    return run_words(ctx, argv)
 
 
 @command("sql", -2, "write", group="sql",
@@ -150,7 +201,7 @@ def _parameter(arg: bytes):
 def _word_command(name: str, flags: str, summary: str) -> None:
     @command(name, -2, flags, group="sql", summary=summary)
     def handler(ctx, argv):
-        return run_sql(ctx, _statement(argv, 0))
+        return run_words(ctx, argv)
 
 
 for _name, _flags, _summary in [

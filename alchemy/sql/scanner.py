@@ -70,23 +70,15 @@ def _lift(text: str, params: tuple) -> Lifted:
     for i in range(1, len(parts), 2):
         token = parts[i]
         first = token[0]
-        if first == "'":
-            values.append(token[1:-1].replace("''", "'"))
-        elif first == "{":
-            values.append(LuaText(token))
-        elif first in "xX":
-            values.append(bytes.fromhex(token[2:-1]))
-        elif first == '"' or first == "`":
+        if first == '"' or first == "`":
             continue
-        elif first == "?":
+        if first == "?":
             value = next(supplied, _END)
             if value is _END:
                 raise AlchemyError("ERR not enough parameters for the placeholders")
             values.append(value)
-        elif "." in token or "e" in token or "E" in token:
-            values.append(float(token))
         else:
-            values.append(int(token))
+            values.append(_value(token))
         parts[i] = "?" if insert else f":p{len(values) - 1}"
     if next(supplied, _END) is not _END:
         raise AlchemyError("ERR more parameters than placeholders")
@@ -99,6 +91,40 @@ def _lift(text: str, params: tuple) -> Lifted:
             _PLACEHOLDERS_ONLY.clear()
         _PLACEHOLDERS_ONLY[text] = (shape, rows, len(params))
     return Lifted(shape, values, rows)
+
+
+def _value(token: str):
+    """The value of a literal token: a string, a Lua table, a blob or a number."""
+    first = token[0]
+    if first == "'":
+        return token[1:-1].replace("''", "'")
+    if first == "{":
+        return LuaText(token)
+    if first in "xX":
+        return bytes.fromhex(token[2:-1])
+    if "." in token or "e" in token or "E" in token:
+        return float(token)
+    return int(token)
+
+
+def parameterize(text: str) -> tuple[str, list] | None:
+    """text with each literal replaced by `?`, and their values: `SET a='x' WHERE id=7` ->
+    (`SET a=? WHERE id=?`, ['x', 7]); lift() of the result with those values gives the
+    text's own shape. None when text is not closed (a string or quoted name left open,
+    which a later word may close) or holds what is lifted with its context (`?`, `{`)."""
+    if "?" in text or "{" in text:
+        return None
+    parts = _LITERAL.split(text)
+    between = "".join(parts[0::2])  # the text outside literals and quoted names
+    if "'" in between or '"' in between or "`" in between:
+        return None
+    values = []
+    for i in range(1, len(parts), 2):
+        token = parts[i]
+        if token[0] != '"' and token[0] != "`":
+            values.append(_value(token))
+            parts[i] = "?"
+    return "".join(parts), values
 
 
 def render(text: str, params: tuple) -> str:
