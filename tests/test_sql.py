@@ -222,3 +222,42 @@ def test_offset_by_rank_and_in_on_an_index(r):
     assert b"INDEX big_grp" in plan[1][0] and b"2 equalities" in plan[1][0]
     got = sql(r, "SELECT id FROM big WHERE grp IN (3, 5, 3)")[1:]
     assert sorted(row[0] for row in got) == [i for i in range(1, 2001) if i % 7 in (3, 5)]
+
+
+def test_words_lifted_apart_give_the_whole_statement(users):
+    """Statements as words (the last lifted alone when the others are known) answer as the
+    same text sent whole, however values and strings fall across the words."""
+    users.set_response_callback("SELECT", lambda response, **options: response)
+    cases = [
+        ["SELECT", "name", "FROM", "users", "WHERE", "id=000000000002"],
+        ["SELECT", "name", "FROM", "users", "WHERE", "id=3"],
+        ["SELECT", "name", "FROM", "users", "WHERE", "id=2.0"],
+        ["SELECT", "id", "FROM", "users", "WHERE", "name=", "'ann'"],
+        ["SELECT", "id", "FROM", "users", "WHERE", "name='bob'", "OR", "id=3"],
+        ["SELECT", "id", "FROM", "users", "WHERE", "name='b", "o'"],  # a string across words
+        ["SELECT", "id", "FROM", "users", "WHERE", "name", "=", "'it''s'"],
+        ["SELECT", "id", "FROM", "users", "WHERE", "score>1", "ORDER", "BY", "id"],
+    ]
+    for words in cases:
+        assert users.execute_command(*words) == sql(users, " ".join(words)), words
+    assert users.execute_command("UPDATE", "users", "SET", "age=age+1", "WHERE", "id=1") == 1
+    assert users.execute_command("UPDATE", "users", "SET", "name='x y'", "WHERE",
+                                 "id=4") == 1
+    assert users.execute_command("DELETE", "FROM", "users", "WHERE", "id=3") == 1
+    assert users.execute_command("SELECT", "id", "FROM", "users", "WHERE", "age>0",
+                                 "STORE", "RPUSH", "ids") == 2
+    assert users.lrange("ids", 0, -1) == [b"1", b"2"]
+    assert sql(users, "SELECT id, name, age FROM users ORDER BY id") == \
+        [[b"id", b"name", b"age"], [1, b"ann", 31], [2, b"bob", 25], [4, b"x y", None]]
+
+
+def test_index_equality_answers_the_where_clause(users):
+    sql(users, "CREATE INDEX users_age ON users (age)")
+    plan = sql(users, "EXPLAIN SELECT * FROM users WHERE age = 30")
+    assert b"answered by the walk" in plan[2][0]
+    assert b"FILTER" in sql(users, "EXPLAIN SELECT * FROM users WHERE age = 30 AND id > 0")[2][0]
+    assert sql(users, "SELECT id FROM users WHERE age = 30") == [[b"id"], [1]]
+    assert sql(users, "SELECT id FROM users WHERE age = 30.0") == [[b"id"], [1]]
+    assert sql(users, "SELECT id FROM users WHERE age = 30.5") == [[b"id"]]
+    assert sql(users, "SELECT id FROM users WHERE age = 'x'") == [[b"id"]]
+    assert sql(users, "SELECT id FROM users WHERE age = NULL") == [[b"id"]]
