@@ -402,6 +402,8 @@ def plan_update(tree: exp.Update, table: Table) -> UpdatePlan:
     where_node = tree.args.get("where")
     where = compile_expr(where_node.this, scope) if where_node else None
     path = choose_access(table, where_node.this if where_node else None, scope)
+    if _decided_by(path, where_node, table, scope):
+        where = None
     changes = assignments(tree.expressions, scope,
                           lambda node: _assignment(node, table, scope), table)
     return UpdatePlan(table.name, path, where, changes)
@@ -412,4 +414,6 @@ def plan_delete(tree: exp.Delete, table: Table) -> DeletePlan:
     where_node = tree.args.get("where")
     where = compile_expr(where_node.this, scope) if where_node else None
     path = choose_access(table, where_node.this if where_node else None, scope)
+    if _decided_by(path, where_node, table, scope):
+        where = None
     return DeletePlan(table.name, path, where)
