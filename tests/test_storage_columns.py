@@ -53,7 +53,16 @@ def test_primary_map_random(seed, nullable):
         assert tree.get(key) == model.get(key)
         if step % 300 == 0:
             _check(tree, model)
+            _check_payloads(tree, model, rng)
     _check(tree, model)
+
+
+def _check_payloads(tree: SortedColumns, model: dict, rng: random.Random) -> None:
+    """payloads() of keys in order, backwards and shuffled, present or not, as get() finds
+    them one by one."""
+    keys = sorted({(rng.randrange(520),) for _ in range(60)})
+    for order in (keys, keys[::-1], rng.sample(keys, len(keys))):
+        assert list(tree.payloads(order)) == [(k, model[k]) for k in order if k in model]
 
 
 @pytest.mark.parametrize("seed", range(5))

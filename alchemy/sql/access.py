@@ -110,9 +110,7 @@ class Range:
         if self.index is None:
             yield from table.scan(start, stop, self.reverse)
         else:
-            get = table.get
-            for key in self.index.keys(start, stop, self.reverse):
-                yield get(key)
+            yield from table.rows_of(self.index.keys(start, stop, self.reverse))
 
     def describe(self, table: Table) -> str:
         name = "PRIMARY KEY" if self.index is None else f"INDEX {self.index.name}"

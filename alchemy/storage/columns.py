@@ -181,6 +181,30 @@ class SortedColumns:
         where = self.find(key)
         return None if where is None else self._leaves[where[0]].payload(where[1])
 
+    def payloads(self, keys):
+        """(key, payload) of each of keys that has an entry. Keys in order, as an index
+        walk gives its primary keys, mostly fall in the leaf of the one before: that leaf
+        is searched again without the bisect over all leaves and a call per key."""
+        if not self._scalar:
+            for key in keys:
+                payload = self.get(key)
+                if payload is not None:
+                    yield key, payload
+            return
+        maxes, leaves = self._maxes, self._leaves
+        i, column = -1, ()
+        for key in keys:
+            value = key[0]
+            if not column or not column[0] <= value <= maxes[i]:
+                i = bisect_left(maxes, value)
+                if i == len(leaves):
+                    column = ()
+                    continue
+                column = leaves[i].parts[0]
+            j = bisect_left(column, value)
+            if j < len(column) and column[j] == value:
+                yield key, leaves[i].payload(j)
+
     # -- changing ----------------------------------------------------------------------
 
     def insert(self, entry: tuple, payload: bytes = b"") -> bool:

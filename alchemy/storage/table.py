@@ -7,6 +7,7 @@ so a failed statement leaves no half-written row or index entry.
 """
 
 from dataclasses import dataclass
+from itertools import starmap
 
 from alchemy.errors import AlchemyError
 from alchemy.storage.columns import SortedColumns
@@ -194,6 +195,11 @@ class Table:
     def get(self, key: tuple) -> list | None:
         payload = self.rows.get(key)
         return None if payload is None else self._row(key, payload)
+
+    def rows_of(self, keys):
+        """The rows of primary keys (an index walk's), in the order given, in one walk of
+        the rows tree; keys without a row are passed over."""
+        return starmap(self._row, self.rows.payloads(keys))
 
     def _row(self, key: tuple, payload: bytes) -> list:
         if self.key_positions == self._leading:  # the usual layout: key columns first
