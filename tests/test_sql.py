@@ -261,3 +261,17 @@ def test_index_equality_answers_the_where_clause(users):
     assert sql(users, "SELECT id FROM users WHERE age = 30.5") == [[b"id"]]
     assert sql(users, "SELECT id FROM users WHERE age = 'x'") == [[b"id"]]
     assert sql(users, "SELECT id FROM users WHERE age = NULL") == [[b"id"]]
+
+
+def test_explain_of_writes(db):
+    db.sql("CREATE TABLE w (id INT PRIMARY KEY, n INT)")
+    db.sql("CREATE INDEX w_n ON w (n)")
+    explain = lambda s: [line for (line,) in db.sql("EXPLAIN " + s)]  # noqa: E731
+    assert explain("UPDATE w SET n = 1 WHERE id = 3")[0] == \
+        "UPDATE the rows of: SEARCH w USING PRIMARY KEY (point)"
+    assert explain("DELETE FROM w WHERE n > 5") == [
+        "DELETE the rows of: SEARCH w USING INDEX w_n (n>?) [range]",
+        "FILTER rows by the WHERE clause", "MAINTAIN INDEX w_n"]
+    assert explain("REPLACE INTO w VALUES (1, 2)") == ["REPLACE INTO w the VALUES rows",
+                                                       "MAINTAIN INDEX w_n"]
+    assert explain("INSERT INTO w SELECT * FROM w")[0] == "INSERT INTO w the rows of:"

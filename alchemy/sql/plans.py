@@ -211,6 +211,13 @@ class InsertPlan:
     replace: bool = False
     on_duplicate: list = field(default_factory=list)  # (position, evaluator)
 
+    def explain(self, db) -> list[str]:
+        table = table_of(db, self.table_name)
+        verb = "REPLACE" if self.replace else "INSERT"
+        return [f"{verb} INTO {table.name} the VALUES rows"
+                + (", ON DUPLICATE KEY UPDATE the row found" if self.on_duplicate else ""),
+                *_upkeep(table)]
+
     def run(self, db, params: list, repeat: int = 1):
         """Insert the VALUES rows; `repeat` > 1 when the scanner folded identical rows
         into one, each repetition taking the next `per_row` parameters."""
@@ -282,6 +289,9 @@ class UpdatePlan:
     where: object
     assignments: list  # (position, evaluator)
 
+    def explain(self, db) -> list[str]:
+        return _write_explain(db, "UPDATE", self.table_name, self.access, self.where)
+
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
         where = self.where
@@ -311,6 +321,9 @@ class DeletePlan:
     access: object
     where: object
 
+    def explain(self, db) -> list[str]:
+        return _write_explain(db, "DELETE", self.table_name, self.access, self.where)
+
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
         where = self.where
@@ -330,3 +343,19 @@ class DeletePlan:
             _undo(table, done)
             raise
         return Count(len(keys), changed=bool(keys))
+
+
+def _write_explain(db, verb: str, table_name: str, access, where) -> list[str]:
+    """EXPLAIN of an UPDATE or DELETE: how it finds its rows, then what each change keeps up."""
+    table = table_of(db, table_name)
+    lines = [f"{verb} the rows of: {access.describe(table)}"]
+    if where is not None:
+        lines.append("FILTER rows by the WHERE clause")
+    return lines + _upkeep(table)
+
+
+def _upkeep(table: Table) -> list[str]:
+    lines = [f"MAINTAIN INDEX {name}" for name in table.indexes]
+    if table.triggers:
+        lines.append("FIRE LUATRIGGERs: " + ", ".join(t.name for t in table.triggers))
+    return lines
