@@ -72,3 +72,13 @@ def test_multi_row_insert_with_rows_of_different_shapes(db):
     db.sql("INSERT INTO t VALUES (10, 1), (12, 1) ON DUPLICATE KEY UPDATE b = 5")
     assert db.sql("SELECT * FROM t") == [(1, 2), (3, 4), (5, None), (6, None), (7, None),
                                          (8, 9), (10, 5), (11, 1), (12, 1)]
+
+
+def test_nan_is_null_as_in_sqlite(db):
+    db.sql("CREATE TABLE f (id INT PRIMARY KEY, x FLOAT)")
+    db.sql("CREATE INDEX f_x ON f (x)")
+    db.sql("INSERT INTO f VALUES (?, ?), (?, ?), (?, ?)", 1, float("nan"), 2, "nan", 3, 1.5)
+    assert db.sql("SELECT id, x FROM f ORDER BY id") == [(1, None), (2, None), (3, 1.5)]
+    assert db.sql("SELECT id FROM f WHERE x = ?", float("nan")) == []
+    assert db.sql("SELECT id FROM f WHERE id > 0 AND x = ?", float("nan")) == []
+    assert db.sql("SELECT id FROM f WHERE x > 1 ORDER BY x") == [(3,)]

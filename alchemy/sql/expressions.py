@@ -66,7 +66,8 @@ def compare(a, b) -> int | None:
     ca, cb = storage_class(a), storage_class(b)
     if ca != cb:
         return -1 if ca < cb else 1
-    return -1 if a < b else (1 if a > b else 0)
+    # NaN is neither less, greater nor equal: unknown, as NULL (SQLite stores NaN as NULL).
+    return -1 if a < b else (1 if a > b else (0 if a == b else None))
 
 
 def sort_key(value):

@@ -69,12 +69,15 @@ def coerce(value, column: Column, table: str):
             return int(value.lower() == "true")
     elif kind == "FLOAT":
         if vtype is float or vtype is int:
-            return float(value)
+            value = float(value)
+            return value if value == value else None  # NaN is stored as NULL, as SQLite does
         if vtype is str:
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 pass
+            else:
+                return value if value == value else None
     elif kind == "TEXT":
         if vtype is str:
             return value
