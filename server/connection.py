@@ -197,11 +197,12 @@ class Connection(asyncio.Protocol):
         """Send data, or hold it while it may show writes past `logged` in `log` (the log
         when they began) that the log has not released."""
         current = self.db.log
-        if current is not None and (current is not log or current.end != logged):
-            current.flush()
-            if current.released < current.end:
-                self._hold(data, current.end)
-                return
+        if current is not None and (current is not log or current.end != logged) \
+                and current.released < current.end:
+            # Held until the log's one pipe write of this loop pass (or its fsync): a
+            # write per read would wake the writer once per request.
+            self._hold(data, current.end)
+            return
         self._send(data)
 
     def _send(self, data: bytes) -> None:

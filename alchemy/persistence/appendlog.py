@@ -8,10 +8,11 @@ end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped.
 
 A reply that shows a write leaves only once the write is `released`: fsynced under
 `appendfsync always`; under `everysec` and `no`, in the pipe (the writer drains it even if
-the server dies, so a crash of the server alone loses nothing answered). Connections flush
-the log before replying (`flush`: one pipe write for the writes of one read) and hold their
-replies (`when_released`) when it cannot take everything yet: the pipe is full, the writer
-is being replaced, or the log was just turned on and has no base yet.
+the server dies, so a crash of the server alone loses nothing answered). Connections hold
+such replies (`when_released`) until the one pipe write that carries the writes of a loop
+pass (scheduled by `propagate`) has taken them, or longer when it cannot take everything
+yet: the pipe is full, the writer is being replaced, or the log was just turned on and has
+no base yet.
 
 If the writer dies (its life pipe reaches end of file: children.py) a new one is forked at
 once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
@@ -236,11 +237,6 @@ class AppendLog:
             # One write for everything the commands of this loop iteration logged.
             self._send_scheduled = True
             self.loop.call_soon(self._send)
-
-    def flush(self) -> None:
-        """Hand the writer what is logged now, unless the pipe is known to be full."""
-        if not self._writing:
-            self._send()
 
     def _send(self) -> None:
         self._send_scheduled = False
