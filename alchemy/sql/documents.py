@@ -85,12 +85,13 @@ def _from_lua(table, depth: int):
             and sorted(k for k, _ in items) == list(range(1, len(items) + 1)):
         return [_lua_value(v, depth) for _, v in sorted(items, key=lambda kv: kv[0])]
     result = {}
-    for key, value in sorted(((_lua_key(k), v) for k, v in items), key=lambda kv: kv[0]):
+    for key, value in sorted(((document_key(k), v) for k, v in items), key=lambda kv: kv[0]):
         result[key] = _lua_value(value, depth)
     return result
 
 
-def _lua_key(key) -> str:
+def document_key(key) -> str:
+    """A table key as a document's map key: Lua and JSON keep only string keys."""
     kind = type(key)
     if kind is str:
         return key

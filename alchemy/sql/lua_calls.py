@@ -34,7 +34,7 @@ tables through SQL are not in that journal: a failing statement keeps them.
 """
 
 from alchemy.errors import AlchemyError
-from alchemy.sql.documents import table_value
+from alchemy.sql.documents import document_key, table_value
 from alchemy.storage.documents import Document, pack
 from alchemy.storage.table import Table
 
@@ -136,18 +136,7 @@ def _text_keys(value):
         return [_text_keys(v) for v in value]
     if kind is not dict:
         return value
-    return {_key_text(k): _text_keys(v) for k, v in value.items()}
-
-
-def _key_text(key) -> str:
-    kind = type(key)
-    if kind is str:
-        return key
-    if kind is int:
-        return str(key)
-    if kind is float:
-        return repr(key)
-    raise AlchemyError("ERR document keys must be strings or numbers")
+    return {document_key(k): _text_keys(v) for k, v in value.items()}
 
 
 def fire(table: Table, event: str, old: list | None, new: list | None) -> None:
