@@ -2,6 +2,8 @@
 
 import math
 import re
+import struct
+import zlib
 from decimal import Decimal
 
 from alchemy.errors import (NOT_FLOAT, NOT_INTEGER, TIMEOUT_NEGATIVE, TIMEOUT_NOT_FLOAT,
@@ -177,3 +179,23 @@ def _glob_tokens(pattern: bytes) -> list:
             out.append(re.escape(c))
         i += 1
     return out
+
+
+# Payloads the server hands out and takes back (DUMP, FUNCTION DUMP): the body, u16
+# PAYLOAD_VERSION, then the CRC-32 of everything before it, as Redis frames its own.
+PAYLOAD_VERSION = 1
+BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+
+
+def seal_payload(body: bytes) -> bytes:
+    data = body + struct.pack("<H", PAYLOAD_VERSION)
+    return data + struct.pack("<I", zlib.crc32(data))
+
+
+def open_payload(payload: bytes) -> bytes:
+    """The body of a sealed payload; AlchemyError when its version or checksum is wrong."""
+    data, crc = payload[:-4], payload[-4:]
+    if len(payload) < 6 or struct.pack("<I", zlib.crc32(data)) != crc \
+            or struct.unpack("<H", data[-2:])[0] != PAYLOAD_VERSION:
+        raise AlchemyError(BAD_PAYLOAD)
+    return data[:-2]

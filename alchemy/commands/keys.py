@@ -9,8 +9,6 @@ dispatcher only touches the declared keys in the client's database.
 
 import random
 import re
-import struct
-import zlib
 
 from alchemy.command import command
 from alchemy.commands.sql import dump_table, statement_command
@@ -21,7 +19,7 @@ from alchemy.notify import GENERIC, NEW, notify, publish
 from alchemy.persistence.snapshot import CODECS
 from alchemy.reply import OK, Status
 from alchemy.storage.table import Table
-from alchemy.util import glob_matcher, parse_int
+from alchemy.util import BAD_PAYLOAD, glob_matcher, open_payload, parse_int, seal_payload
 
 SAME_OBJECT = "ERR source and destination objects are the same"
 
@@ -507,10 +505,9 @@ def persist(ctx, argv):
 
 # -- DUMP and RESTORE -----------------------------------------------------------------
 # The payload is Alchemy's own, opaque to clients as Redis's is: u8 length and name of the
-# type, the value in the snapshot's codec for that type, u16 DUMP_VERSION, then the CRC-32
-# of everything before it. A payload comes from a client, so RESTORE decodes only types
-# with a codec (never pickle) and treats any failure to decode as bad data.
-DUMP_VERSION = 1
+# type, then the value in the snapshot's codec for that type, sealed by util.seal_payload.
+# A payload comes from a client, so RESTORE decodes only types with a codec (never pickle)
+# and treats any failure to decode as bad data.
 
 
 @command("dump", -2, "readonly", keys=(1, 1, 1), group="generic",
@@ -526,16 +523,14 @@ def dump(ctx, argv):
     if name != "string" and name not in CODECS:
         raise AlchemyError(f"ERR DUMP cannot serialize a {name}")
     body = bytes(value) if name == "string" else CODECS[name][0](value)
-    data = bytes([len(name)]) + name.encode() + body + struct.pack("<H", DUMP_VERSION)
-    return data + struct.pack("<I", zlib.crc32(data))
+    return seal_payload(bytes([len(name)]) + name.encode() + body)
 
 
 def _restored(payload: bytes):
-    data, crc = payload[:-4], payload[-4:]
-    if len(payload) < 8 or struct.pack("<I", zlib.crc32(data)) != crc \
-            or struct.unpack("<H", data[-2:])[0] != DUMP_VERSION:
-        raise AlchemyError("ERR DUMP payload version or checksum are wrong")
-    name, body = data[1:1 + data[0]].decode("latin-1"), data[1 + data[0]:-2]
+    if len(payload) < 8:
+        raise AlchemyError(BAD_PAYLOAD)
+    data = open_payload(payload)
+    name, body = data[1:1 + data[0]].decode("latin-1"), data[1 + data[0]:]
     if name == "string":
         return body
     try:

@@ -30,7 +30,6 @@ from pathlib import Path
 import re
 import struct
 import time
-import zlib
 
 from lupa import lua51
 
@@ -38,6 +37,7 @@ from alchemy.errors import AlchemyError
 from alchemy.reply import Status
 from alchemy.resp import split_args
 from alchemy.scripting.runtime import LuaRuntime, lua_dir
+from alchemy.util import open_payload, seal_payload
 
 log = logging.getLogger("alchemy")
 
@@ -51,9 +51,8 @@ BAD_NAME = ("Library names can only contain letters, numbers, or underscores(_) 
 MAX_DEPTH = 100  # nesting of a Lua table given back to Python
 
 # FUNCTION DUMP's payload: u8 length + b"functions", u32 library count, each library's
-# code as u32 length + bytes, u16 DUMP_VERSION, CRC-32 of everything before it.
+# code as u32 length + bytes; sealed by util.seal_payload.
 DUMP_TAG = bytes([9]) + b"functions"
-DUMP_VERSION = 1
 
 
 @dataclass(eq=False)
@@ -189,10 +188,9 @@ class Functions:
 
     def dump(self) -> bytes:
         """Every library's source, in a versioned, checksummed payload."""
-        data = DUMP_TAG + struct.pack("<I", len(self.libraries)) + b"".join(
+        return seal_payload(DUMP_TAG + struct.pack("<I", len(self.libraries)) + b"".join(
             struct.pack("<I", len(library.code)) + library.code
-            for library in self.libraries.values()) + struct.pack("<H", DUMP_VERSION)
-        return data + struct.pack("<I", zlib.crc32(data))
+            for library in self.libraries.values()))
 
     def restore(self, payload: bytes, policy: bytes = b"APPEND") -> None:
         """FUNCTION RESTORE: compile the payload's libraries, then add them by policy
@@ -393,13 +391,10 @@ def flags_reply(function: Function, resp3: bool):
 
 def _dumped_codes(payload: bytes) -> list:
     """The library sources in a FUNCTION DUMP payload, checked and never executed here."""
-    data, crc = payload[:-4], payload[-4:]
-    if len(payload) < 6 or struct.pack("<I", zlib.crc32(data)) != crc \
-            or struct.unpack("<H", data[-2:])[0] != DUMP_VERSION:
-        raise AlchemyError("ERR DUMP payload version or checksum are wrong")
+    data = open_payload(payload)
     if not data.startswith(DUMP_TAG):
         raise AlchemyError("ERR given type is not a function")
-    body = data[len(DUMP_TAG):-2]
+    body = data[len(DUMP_TAG):]
     try:
         (count,) = struct.unpack_from("<I", body, 0)
         codes, at = [], 4
