@@ -28,6 +28,7 @@ local co_create, co_resume = coroutine.create, coroutine.resume
 local INTERNAL = "=alchemy"   -- the chunk name of this file (see runtime.py)
 local HOOK_COUNT = 100000     -- instructions between two checks of the time limit
 local REPLY_DEPTH = 200       -- nesting of a returned table beyond which Redis's stack ends
+local MEMORY_HIGH_KB = py.memory_high_kb  -- past this, a run ends with a full collection
 
 -- -- readonly views ------------------------------------------------------------------
 
@@ -599,6 +600,11 @@ local function finish(name, ok, result)
     if runs == 50 then  -- as Redis: a small GC step now and then, not a full cycle
         runs = 0
         collectgarbage("step", 50)
+    end
+    if collectgarbage("count") > MEMORY_HIGH_KB then
+        -- Scripts keep nothing between runs: this is garbage, and lupa's own calls
+        -- outside a run need room (a failed allocation there aborts).
+        collectgarbage("collect")
     end
     if ok then
         if type(result) ~= "table" then return 0, result end

@@ -169,7 +169,7 @@ def function_stats(ctx, argv):
     running = None
     if runtime is not None:
         run = runtime.running
-        running = {b"name": run.name.encode(), b"command": list(functions.calling or ()),
+        running = {b"name": run.name, b"command": list(functions.calling or ()),
                    b"duration_ms": int((time.monotonic() - run.started) * 1000)}
     return {b"running_script": running,
             b"engines": {b"LUA": {b"libraries_count": len(functions.libraries),

@@ -14,8 +14,14 @@ _EVAL_FLAGS = "noscript skip_monitor may_replicate no_mandatory_keys stale"
 _EVAL_RO_FLAGS = "noscript skip_monitor no_mandatory_keys stale readonly"
 
 
+# The usual key counts, read without parse_int's pattern match (a tenth of an EVALSHA).
+_SMALL_COUNTS = {b"%d" % n: n for n in range(256)}
+
+
 def _numkeys(argv: list) -> int:
-    numkeys = parse_int(argv[2])
+    numkeys = _SMALL_COUNTS.get(argv[2])
+    if numkeys is None:
+        numkeys = parse_int(argv[2])
     if numkeys > len(argv) - 3:
         raise AlchemyError("ERR Number of keys can't be greater than number of args")
     if numkeys < 0:
@@ -33,11 +39,9 @@ def _declared_keys(argv: list) -> list:
 
 def _eval(ctx, argv, by_sha: bool, read_only: bool):
     numkeys = _numkeys(argv)
-    keys, args = argv[3:3 + numkeys], argv[3 + numkeys:]
     scripts = ctx.server.lua
-    if by_sha:
-        return scripts.eval_sha(ctx, argv[1], keys, args, read_only)
-    return scripts.eval_script(ctx, argv[1], keys, args, read_only)
+    script = scripts.by_sha(argv[1]) if by_sha else scripts.by_body(argv[1])
+    return scripts.run(ctx, script, numkeys, argv[3:], read_only)
 
 
 @command("eval", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",

@@ -98,7 +98,7 @@ class Run:
     __slots__ = ("caller", "name", "read_only", "is_eval", "started", "timed_out",
                  "killed", "wrote", "polled")
 
-    def __init__(self, caller, name: str, read_only: bool, is_eval: bool):
+    def __init__(self, caller, name: bytes, read_only: bool, is_eval: bool):
         self.caller = caller
         self.name = name
         self.read_only = read_only
@@ -131,6 +131,7 @@ class LuaRuntime:
             b"setresp": _raising(self._setresp), b"set_repl": _raising(self._set_repl),
             b"acl_check_cmd": _raising(self._acl_check_cmd),
             b"sql": _raising(self._sql),
+            b"memory_high_kb": (MAX_MEMORY - MEMORY_HEADROOM) // 1024,
             b"redis_version": server.redis_version.encode(),
             b"redis_version_num": (int(version[0]) << 16) | (int(version[1]) << 8)
             | int(version[2]),
@@ -169,20 +170,23 @@ class LuaRuntime:
         """Call a compiled function with args (Lua values) for caller (a Client) and
         return its result as a reply; a Lua error raises AlchemyError ending with the
         script's name and line, as Redis words it."""
-        return self._execute(caller, name, read_only, is_eval, self._run, function, *args)
+        return self._execute(caller, name.encode(), read_only, is_eval, self._run, function,
+                             *args)
 
-    def run_eval(self, caller, name: str, function, keys: list, args: list,
+    def run_eval(self, caller, name: bytes, function, numkeys: int, values: list,
                  read_only: bool = False):
-        """Run an EVAL script: keys and args become the globals KEYS and ARGV."""
+        """Run an EVAL script: the first numkeys values become the global KEYS, the rest
+        ARGV."""
         return self._execute(caller, name, read_only, True, self._run_eval, function,
-                             len(keys), *keys, *args)
+                             numkeys, *values)
 
     def run_raw(self, caller, name: str, function, args: tuple = (), read_only: bool = False):
         """Call a compiled function for the Python API: its first result as a Lua value
         (a table stays a lupa table), under the same limits as a script."""
-        return self._execute(caller, name, read_only, False, self._run_raw, function, *args)
+        return self._execute(caller, name.encode(), read_only, False, self._run_raw, function,
+                             *args)
 
-    def _execute(self, caller, name: str, read_only: bool, is_eval: bool, entry, *lua_args):
+    def _execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry, *lua_args):
         if self.running is not None:
             raise AlchemyError("ERR a script is already running")
         server = self.server
@@ -192,24 +196,24 @@ class LuaRuntime:
         run = self.running = Run(caller, name, read_only, is_eval)
         dirty = server.dirty
         try:
-            result = entry(name.encode(), *lua_args)
+            result = entry(name, *lua_args)
         except lua51.LuaMemoryError:
+            # Scripts keep nothing between runs: this is garbage, and lupa's own calls
+            # outside a script need room (a failed allocation there aborts). The end of a
+            # run that did not fail does this in Lua (sandbox.lua `finish`).
+            self.lua.gccollect()
             result = (2, b"ERR Error running script, not enough memory")
         finally:
             self.running = None
             if run.timed_out:
                 server.busy = None
-            if self.lua.get_memory_used() > MAX_MEMORY - MEMORY_HEADROOM:
-                # Scripts keep nothing between runs: this is garbage, and lupa's own calls
-                # outside a script need room (a failed allocation there aborts).
-                self.lua.gccollect()
         if server.dirty != dirty:
             server.only_touched()  # the commands it ran signalled their own keys
         status, value = result[0], result[1]
-        if status == 5:
-            return value
         if status == 0:
             return scalar_reply(value, client.resp3)
+        if status == 5:
+            return value
         if status == 1:
             return reply_from_tokens(self.read_flat(value, result[2]), client.resp3)
         if status == 3:
@@ -246,7 +250,8 @@ class LuaRuntime:
             log.warning("Slow script detected: still in execution after %d milliseconds. "
                         "You can try killing the script using the %s command. "
                         "Script name is: %s.", (now - run.started) * 1000,
-                        "SCRIPT KILL" if run.is_eval else "FUNCTION KILL", run.name)
+                        "SCRIPT KILL" if run.is_eval else "FUNCTION KILL",
+                        run.name.decode("utf-8", "replace"))
         poll = self.server.busy_poll
         if poll is not None and now - run.polled >= POLL_INTERVAL:
             run.polled = now

@@ -22,6 +22,7 @@ NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 @dataclass(eq=False)
 class Script:
     body: bytes
+    name: bytes  # its SHA1 in hex, the name errors give
     function: object  # the compiled Lua function
     flags: frozenset | None  # None: no shebang (Redis's compatibility mode)
 
@@ -38,37 +39,40 @@ class Scripts:
 
     def load(self, body: bytes) -> bytes:
         """Compile and cache a body; its SHA1 in hex. O(length of the body)."""
+        return self.by_body(body).name
+
+    def by_body(self, body: bytes) -> Script:
+        """EVAL's script: the cached one for this body, compiled on first use."""
         sha = hashlib.sha1(body).hexdigest().encode()
-        if sha not in self.cache:
+        script = self.cache.get(sha)
+        if script is None:
             flags, start = shebang(body)
             function = self.runtime.compile(body[start:])
-            self.cache[sha] = Script(body, function, flags)
-        return sha
+            script = self.cache[sha] = Script(body, sha, function, flags)
+        return script
+
+    def by_sha(self, sha: bytes) -> Script:
+        """EVALSHA's script: NOSCRIPT when it is not cached."""
+        script = self.cache.get(sha) or self.cache.get(sha.lower())
+        if script is None:
+            raise AlchemyError(NOSCRIPT)
+        return script
 
     def exists(self, sha: bytes) -> bool:
         return sha.lower() in self.cache
 
-    def eval_script(self, ctx, body: bytes, keys: list, args: list, read_only: bool = False):
-        """EVAL / EVAL_RO: run a body (compiled and cached on first use)."""
-        sha = self.load(body)
-        return self._run(ctx, sha, self.cache[sha], keys, args, read_only)
-
-    def eval_sha(self, ctx, sha: bytes, keys: list, args: list, read_only: bool = False):
-        """EVALSHA / EVALSHA_RO: run a cached script, NOSCRIPT when it is not cached."""
-        sha = sha.lower()
-        script = self.cache.get(sha)
-        if script is None:
-            raise AlchemyError(NOSCRIPT)
-        return self._run(ctx, sha, script, keys, args, read_only)
-
-    def _run(self, ctx, sha: bytes, script: Script, keys: list, args: list, read_only: bool):
+    def run(self, ctx, script: Script, numkeys: int, values: list, read_only: bool = False):
+        """Run a script for EVAL*: the first numkeys values are its KEYS, the rest ARGV.
+        EVAL_RO (read_only) refuses a script whose shebang lets it write; one that says
+        no-writes runs read-only."""
         flags = script.flags
-        if flags is not None and b"no-writes" not in flags and read_only:
-            raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
-                               "command.")
-        if flags is not None and b"no-writes" in flags:
-            read_only = True
-        return self.runtime.run_eval(ctx, sha.decode(), script.function, keys, args,
+        if flags is not None:
+            no_writes = b"no-writes" in flags
+            if read_only and not no_writes:
+                raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
+                                   "command.")
+            read_only = no_writes
+        return self.runtime.run_eval(ctx, script.name, script.function, numkeys, values,
                                      read_only)
 
     def kill(self, is_eval: bool) -> None:
