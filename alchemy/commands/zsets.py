@@ -87,6 +87,10 @@ def _strtod(text: bytes) -> tuple[float, bool] | None:
 
 def parse_score(arg: bytes, error: str = NOT_VALID_FLOAT) -> float:
     """A score, weight or increment (getDoubleFromObject): no spaces, no overflow, no nan."""
+    if arg.isdigit() and len(arg) < 300:
+        # A plain integer, what most scores are, reads the same with float() as with strtod
+        # (300 digits stay far below overflow), at a tenth of the cost of the grammar below.
+        return float(arg)
     parsed = _strtod(arg) if arg[:1] and not arg[:1].isspace() else None
     if parsed is None or parsed[1] or math.isnan(parsed[0]):
         raise AlchemyError(error)
@@ -240,14 +244,16 @@ def zincrby(ctx, argv):
 def _zadd(ctx, key: bytes, flags: set, args: list):
     if not args or len(args) % 2:
         raise AlchemyError(SYNTAX)
-    nx, xx, gt, lt = (flag in flags for flag in (b"NX", b"XX", b"GT", b"LT"))
-    incr = b"INCR" in flags
-    if nx and xx:
-        raise AlchemyError(XX_AND_NX)
-    if (gt or lt) and nx or (gt and lt):
-        raise AlchemyError(GT_LT_NX)
-    if incr and len(args) > 2:
-        raise AlchemyError(INCR_PAIR)
+    nx = xx = gt = lt = incr = False
+    if flags:
+        nx, xx, gt, lt = (flag in flags for flag in (b"NX", b"XX", b"GT", b"LT"))
+        incr = b"INCR" in flags
+        if nx and xx:
+            raise AlchemyError(XX_AND_NX)
+        if (gt or lt) and nx or (gt and lt):
+            raise AlchemyError(GT_LT_NX)
+        if incr and len(args) > 2:
+            raise AlchemyError(INCR_PAIR)
     scores = [parse_score(arg) for arg in args[::2]]
     members = args[1::2]
     zset = _zset(ctx, key)
