@@ -74,7 +74,8 @@ def test_random_operations_match_model():
                 copy.add(b"only-in-copy", 0.0)
                 assert b"only-in-copy" not in zset
             zset.check()
-            check_queries(zset, model, rng)
+            if rng.random() < 0.3:  # otherwise writes pile up unsorted for the next read
+                check_queries(zset, model, rng)
 
 
 def test_lex_spans_with_equal_scores():
