@@ -252,7 +252,7 @@ class Database:
 
     def _save_for_undo(self, db: Keyspace, keys: list) -> None:
         """Keep a copy of each key as it is, for a SQL statement to put back if it fails
-        after a trigger wrote (alchemy.sql.lua_calls.undo)."""
+        after a trigger wrote (alchemy.sql.lua_calls.statement)."""
         for key in keys:
             value = db.get(key)
             saved = None if value is None else TYPES[type(value)].copy(value)

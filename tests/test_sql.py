@@ -251,6 +251,36 @@ def test_words_lifted_apart_give_the_whole_statement(users):
         [[b"id", b"name", b"age"], [1, b"ann", 31], [2, b"bob", 25], [4, b"x y", None]]
 
 
+def test_repeated_words_keep_answering_as_the_whole_statement(server, r):
+    """Words that come again with other values (what redis-benchmark sends) reuse the
+    statement's plan; the answers stay those of the text sent whole, across INSERT and
+    REPLACE rows, names ending in digits, a schema change and another database."""
+    r.set_response_callback("SELECT", lambda response, **options: response)
+    sql(r, "CREATE TABLE t1 (id INT PRIMARY KEY, v TEXT, n INT)")
+    for i in (5, 6):
+        assert r.execute_command("INSERT", "INTO", "t1", "VALUES", f"({i},'v{i}',-{i})") == b"OK"
+    assert r.execute_command("INSERT", "INTO", "t1", "VALUES", "(7,'a',7),", "(8,'b',8)") == b"OK"
+    assert r.execute_command("REPLACE", "INTO", "t1", "VALUES", "(6,'new',60)") == b"OK"
+    for i in (5, 6, 7, 8, 9):
+        words = ["SELECT", "v,n", "FROM", "t1", "WHERE", f"id={i:012d}"]
+        assert r.execute_command(*words) == sql(r, f"SELECT v,n FROM t1 WHERE id={i}")
+    assert r.execute_command("SELECT", "id", "FROM", "t1", "WHERE", "n=-5") == [[b"id"], [5]]
+    assert r.execute_command("SELECT", "COUNT(*)", "FROM", "t1") == [[b"COUNT(*)"], [4]]
+    assert r.execute_command("SELECT", "id", "FROM", "t1", "ORDER", "BY", "id", "LIMIT",
+                             "2") == [[b"id"], [5], [6]]
+    assert r.execute_command("DELETE", "FROM", "t1", "WHERE", "id=000000000008") == 1
+    assert r.execute_command("DELETE", "FROM", "t1", "WHERE", "id=000000000008") == 0
+    sql(r, "DROP TABLE t1")
+    sql(r, "CREATE TABLE t1 (id INT PRIMARY KEY, n INT, v TEXT)")
+    sql(r, "INSERT INTO t1 VALUES (5, 50, 'five')")
+    assert r.execute_command("SELECT", "v,n", "FROM", "t1", "WHERE", "id=000000000005") == \
+        [[b"v", b"n"], [b"five", 50]]
+    other = server.client(db=1)
+    other.set_response_callback("SELECT", lambda response, **options: response)
+    with pytest.raises(redis.ResponseError, match="no such table"):
+        other.execute_command("SELECT", "v,n", "FROM", "t1", "WHERE", "id=000000000005")
+
+
 def test_index_equality_answers_the_where_clause(users):
     sql(users, "CREATE INDEX users_age ON users (age)")
     plan = sql(users, "EXPLAIN SELECT * FROM users WHERE age = 30")

@@ -40,38 +40,77 @@ def run_sql(ctx, text: str, params: tuple = ()):
 
 def run_words(ctx, argv: list):
     """A statement written as words. redis-benchmark and the like send the same words but
-    the last (`... WHERE id=<n>`): what the others lift to is kept, and only the last word
-    is lifted per statement. The values go in as parameters of a `?` text, whose shape the
-    scanner keeps, and the statement is logged as its words, as sent."""
-    prefix = _prefixes.get(tuple(argv[:-1]), _UNKNOWN)
-    if prefix is _UNKNOWN:
-        prefix = _prefixes[tuple(argv[:-1])] = _prefix(argv[:-1])
-        if len(_prefixes) > _PREFIXES_LIMIT:
-            _prefixes.clear()
+    the last, or but a number at its end (`... WHERE id=<n>`): the words with the last one
+    lifted (or cut before its number), in this database, map to the statement's plan and
+    the values of the literals that do not vary, kept while the schema stays. The
+    statement is logged as its words, as sent."""
     last = argv[-1]
-    tail = _PLAIN_WORD.fullmatch(last) and parameterize(last.decode("utf-8", "replace"))
-    if prefix is None or not tail:
+    if argv[0].upper() not in _DML_VERBS or b'"' in last:
         return run_sql(ctx, _statement(argv, 0))
-    text = prefix[0] + tail[0]
-    result = ctx.server.sql_engine.execute(ctx.db, text, prefix[1] + tuple(tail[1]), ctx)
-    _changed(ctx, text, result)
-    return _reply(ctx, text, result)
+    number = _TRAILING_INTEGER.fullmatch(last)
+    if number is not None:
+        varying = [int(number[2])]
+        key = (ctx.db.index, *argv[:-1], number[1])
+    else:
+        tail = parameterize(last.decode("utf-8", "replace"))
+        if tail is None:
+            return run_sql(ctx, _statement(argv, 0))
+        varying = tail[1]
+        key = (ctx.db.index, *argv[:-1], tail[0])  # text: never equal to a cut word (bytes)
+    engine = ctx.server.sql_engine
+    prepared = _prepared.get(key, _UNKNOWN)
+    if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
+        prepared = _prepared[key] = _prepare(ctx, argv, varying)
+        if len(_prepared) > _PREPARED_LIMIT:
+            _prepared.clear()
+    if prepared is None:
+        return run_sql(ctx, _statement(argv, 0))
+    result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
+    _changed(ctx, prepared.text, result)
+    return _reply(ctx, prepared.text, result)
+
+
+class _Prepared:
+    __slots__ = ("plan", "values", "text", "version")
+
+    def __init__(self, plan, values: list, text: str, version: int):
+        self.plan = plan
+        self.values = values  # of the literals that do not vary, in order
+        self.text = text  # the statement with `?` for each literal
+        self.version = version
 
 
 _UNKNOWN = object()
-_PREFIXES_LIMIT = 1024
-_prefixes: dict = {}  # words but the last -> (`?` text and a space, values), or None
-_PLAIN_WORD = re.compile(rb"[^\s'\"`{?]*")  # nothing in it can join a neighbouring word
-_LIFTED_VERBS = ("SELECT", "UPDATE", "DELETE", "SCAN")  # INSERT's VALUES rows are folded
+_PREPARED_LIMIT = 1024
+_prepared: dict = {}  # (db, words, the last word lifted or cut) -> _Prepared or None
+_TRAILING_INTEGER = re.compile(rb"(|.*[^\w$.])(\d+)")  # not the end of a name (t1, a.1)
+_DML_VERBS = {b"SELECT", b"UPDATE", b"DELETE", b"SCAN", b"INSERT", b"REPLACE"}
+
+
+def _prepare(ctx, argv: list, varying: list) -> _Prepared | None:
+    """The plan of a statement written as words, when lifting the last word alone and the
+    others together gives what lifting the whole statement would (see _prefix), and the
+    values varying are the statement's last; None otherwise."""
+    prefix = _prefix(argv[:-1])
+    tail = parameterize(argv[-1].decode("utf-8", "replace"))
+    if prefix is None or tail is None or tail[1][len(tail[1]) - len(varying):] != varying:
+        return None
+    text = prefix[0] + tail[0]
+    engine = ctx.server.sql_engine
+    prepared = engine.prepare(ctx.db, text, prefix[1] + tuple(tail[1]))
+    if prepared is None:
+        return None
+    plan, values = prepared
+    del values[len(values) - len(varying):]
+    return _Prepared(plan, values, text, engine.schema_version)
 
 
 def _prefix(words: list) -> tuple[str, tuple] | None:
     """The words but the last of a statement, lifted, when lifting them alone gives what
-    lifting the whole statement would: a DML verb other than INSERT, nothing left open
-    (a string a later word closes), no STORE into a key, no AlchemyDB quoted clause."""
+    lifting the whole statement would: nothing left open (a string a later word closes),
+    no STORE into a key, no AlchemyDB quoted clause."""
     text = _statement(words, 0)
-    if words[0].decode("utf-8", "replace").upper() not in _LIFTED_VERBS or '"' in text \
-            or "STORE" in text.upper():
+    if '"' in text or "STORE" in text.upper():
         return None
     lifted = parameterize(text)
     return None if lifted is None else (lifted[0] + " ", tuple(lifted[1]))

@@ -41,14 +41,18 @@ class SqlEngine:
     def execute(self, db, text: str, params: tuple = (), caller=None):
         """Run one statement against Keyspace db: a Rows, a Count or OK. caller, the
         Client running it, is who Lua functions and triggers run for (none: they fail)."""
-        lua_calls.enter(caller)
-        try:
-            return self._execute(db, text, params)
-        except AlchemyError:
-            lua_calls.undo()  # what its triggers wrote to Redis keys
-            raise
-        finally:
-            lua_calls.leave()
+        return lua_calls.statement(caller, self._execute, db, text, params)
+
+    def prepare(self, db, text: str, params: tuple = ()) -> tuple | None:
+        """The plan of a DML statement and its values (None for a multi-row INSERT): a
+        caller that knows which texts share a plan keeps it (while schema_version stays)
+        and runs it with `run`, skipping the text."""
+        plan, lifted = self._plan(db, text, params)
+        return None if lifted.rows > 1 else (plan, lifted.values)
+
+    def run(self, db, plan, values: list, caller=None):
+        """A plan from `prepare`, with values of the same statement shape."""
+        return lua_calls.statement(caller, plan.run, db, values)
 
     def _execute(self, db, text: str, params: tuple):
         verb = text.lstrip()[:8].split(None, 1)[0].upper() if text.strip() else ""

@@ -24,10 +24,10 @@ Triggers (alchemy.sql.triggers) run through `fire`, which the plans call for eac
 written to a table that has triggers.
 
 Who runs the statement (the client whose database redis.call uses) is kept on a stack by
-SqlEngine.execute (`enter`/`leave`): statements nest when Lua runs SQL.
+`statement`: statements nest when Lua runs SQL.
 
 A statement that fails leaves nothing half-applied: its plan takes its rows back, and the
-Redis keys its triggers wrote are put back as they were (`undo`): while a trigger runs,
+Redis keys its triggers wrote are put back as they were: while a trigger runs,
 Database.run saves each key a write command declares before it changes it, and the
 statement's writes are dropped from what goes to the log. Rows a trigger writes into other
 tables through SQL are not in that journal: a failing statement keeps them.
@@ -47,21 +47,25 @@ _depth = [0]  # triggers running
 _journals: list = []  # per statement running: (keys saved before triggers wrote, log mark)
 
 
-def enter(caller) -> None:
+def statement(caller, work, *args):
+    """work(*args) as a statement run by caller. If it fails, the keys its triggers wrote
+    are put back and none of it is logged; if it succeeds, what it saved joins the
+    enclosing statement's journal, so that a failure there takes it back too."""
     _callers.append(caller)
     _journals.append(None if caller is None else ([], caller.server.log_mark()))
+    try:
+        return work(*args)
+    except AlchemyError:
+        _undo()
+        raise
+    finally:
+        _callers.pop()
+        journal = _journals.pop()
+        if journal is not None and _journals and _journals[-1] is not None:
+            _journals[-1][0].extend(journal[0])
 
 
-def leave() -> None:
-    """The statement succeeded or was undone: what it saved joins the enclosing
-    statement's journal, so that a failure there takes it back too."""
-    _callers.pop()
-    journal = _journals.pop()
-    if journal is not None and _journals and _journals[-1] is not None:
-        _journals[-1][0].extend(journal[0])
-
-
-def undo() -> None:
+def _undo() -> None:
     """The statement failed: put back the keys its triggers wrote, and log none of it."""
     journal = _journals[-1]
     if journal is None:
