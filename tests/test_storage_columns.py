@@ -1,6 +1,9 @@
 """SortedColumns against a simple model: a sorted Python list of entries."""
 
+import pickle
 import random
+from array import array
+from itertools import accumulate
 
 import pytest
 
@@ -54,6 +57,7 @@ def test_primary_map_random(seed, nullable):
         if step % 300 == 0:
             _check(tree, model)
             _check_payloads(tree, model, rng)
+            _check_ends(tree)
     _check(tree, model)
 
 
@@ -117,3 +121,43 @@ def test_narrow_arrays_widen_for_large_values():
     assert tree.replace((1, 2), b"z" * 66_000) and tree.get((1, 2)) == b"z" * 66_000
     assert [e for e, _ in tree.iterate(tree.first(), tree.end())] == \
         [(1, 2), (3, 4), (2**40, -2**62)]
+
+
+def _check_ends(tree: SortedColumns) -> None:
+    """Each leaf's ends are the running totals of its payloads' lengths."""
+    for leaf in tree._leaves:
+        payloads = [leaf.payload(j) for j in range(len(leaf))]
+        assert list(leaf.ends) == list(accumulate(map(len, payloads)))
+        assert b"".join(payloads) == leaf.blob
+
+
+def test_payload_length_changes_mid_leaf_shift_the_ends_after_them():
+    tree = SortedColumns("i", payload=True, nullable=False)
+    model = {(k,): bytes([k]) * k for k in range(20)}
+    for key, payload in model.items():
+        tree.insert(key, payload)
+    # Grow past 16-bit offsets in the middle of a leaf, shrink back, delete, insert between.
+    for key, payload in [((9,), b"g" * 70_000), ((10,), b""), ((9,), b"s"), ((2,), b"t" * 5)]:
+        assert tree.replace(key, payload)
+        model[key] = payload
+        _check_ends(tree)
+    assert tree.delete((5,)) and tree.insert((5,), b"back") and tree.insert((100,), b"x" * 66_000)
+    model[(5,)], model[(100,)] = b"back", b"x" * 66_000
+    _check_ends(tree)
+    _check(tree, model)
+
+
+def test_leaf_saved_with_lengths_loads_with_ends():
+    tree = SortedColumns("i", payload=True, nullable=False)
+    for k in range(6):
+        tree.insert((k,), b"p" * k)
+    leaf = tree._leaves[0]
+    lens = array("H", (e - s for s, e in zip([0, *leaf.ends], leaf.ends)))
+    state = {"parts": leaf.parts, "nulls": leaf.nulls, "lens": lens, "blob": leaf.blob,
+             "ends": None}
+    loaded = leaf.__class__.__new__(leaf.__class__)
+    loaded.__setstate__((None, state))
+    assert [loaded.payload(j) for j in range(len(leaf))] == \
+        [b"p" * k for k in range(len(leaf))]
+    assert pickle.loads(pickle.dumps(tree)).get((4,)) == b"pppp"
+

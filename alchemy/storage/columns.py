@@ -5,17 +5,23 @@ as bytes) and every secondary index (entries = indexed values + primary key part
 payload). It knows nothing of SQL.
 
 Why columns and leaves: a Python object per entry costs 30-60 bytes before any data; here an
-INT part costs 8 bytes in an array('q'), a row 2 bytes of length plus its bytes in one blob
+INT part costs 8 bytes in an array('q'), a row 2 bytes of offset plus its bytes in one blob
 per leaf. Leaves hold LOAD..2*LOAD entries (split when larger) and are found by bisecting
 the list of each leaf's last entry, as sortedcontainers does with its sublists.
+
+A leaf keeps where each payload ends in its blob (`ends`, cumulative), not each payload's
+length: a read slices the blob at once, and a write that changes a length shifts the ends
+after it with a few calls in C (_shift) instead of leaving an index to rebuild on the next
+read (lengths kept instead made every write cost a rebuild of ~200 sums in Python, 10 us).
 
 Entries order lexicographically by part, NULL (None) first, as SQLite orders them. A part
 kind is "i" (64-bit int), "f" (float) or "o" (any ordered Python object: str, bytes, tuple).
 A leaf gets a NULL-flag array for a part only once a NULL is stored there.
 
 Complexity (n entries, L = LOAD): find O(log n); insert/delete O(log n + L) (memmove in C);
-in-order iteration O(1) per entry; position of an entry and entry at a position O(log n)
-after the first positional call following a size change, which rebuilds an O(n/L) index.
+in-order iteration O(1) per entry; a payload read O(1), a payload write O(L) in C; position
+of an entry and entry at a position O(log n) after the first positional call following a
+size change, which rebuilds an O(n/L) index.
 """
 
 from array import array
@@ -65,6 +71,22 @@ def _fitting(column: array, value: int) -> array:
     return column
 
 
+_ONE = {size: (1).to_bytes(size, sys.byteorder) for size in (2, 4)}
+
+
+def _shift(ends: array, j: int, delta: int) -> None:
+    """Add delta to ends[j:] (an array of "H" or "I" that fits the results). The items
+    are added as the digits of one integer, in C: no item leaves its range, so no carry
+    or borrow crosses from one digit into the next."""
+    n = len(ends) - j
+    if n <= 0 or not delta:
+        return
+    size = ends.itemsize
+    tail = int.from_bytes(ends[j:], sys.byteorder)
+    tail += delta * int.from_bytes(_ONE[size] * n, sys.byteorder)
+    ends[j:] = array(ends.typecode, tail.to_bytes(n * size, sys.byteorder))
+
+
 def _new_column(kind: str):
     if kind == "i":
         return array("i")
@@ -74,14 +96,22 @@ def _new_column(kind: str):
 
 
 class _Leaf:
-    __slots__ = ("parts", "nulls", "lens", "blob", "ends")
+    __slots__ = ("parts", "nulls", "blob", "ends")
 
     def __init__(self, kinds: str, payload: bool):
         self.parts = [_new_column(k) for k in kinds]
         self.nulls: list = [None] * len(kinds)
-        self.lens = array("H") if payload else None
         self.blob = bytearray() if payload else None
-        self.ends = array("H") if payload else None  # cumulative lens; None until needed
+        self.ends = array("H") if payload else None  # where each payload ends in blob
+
+    def __setstate__(self, state: tuple) -> None:
+        slots = state[1]
+        lens = slots.pop("lens", None)  # saved when leaves kept lengths, not ends
+        if lens is not None:
+            slots["ends"] = array("H" if len(slots["blob"]) < 2**16 else "I",
+                                  accumulate(lens))
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def __len__(self) -> int:
         return len(self.parts[0])
@@ -95,15 +125,10 @@ class _Leaf:
 
     def payload_bounds(self, j: int) -> tuple[int, int]:
         ends = self.ends
-        if ends is None:
-            ends = self.ends = array("H" if len(self.blob) < 2**16 else "I",
-                                     accumulate(self.lens))
         return (ends[j - 1] if j else 0), ends[j]
 
     def payload(self, j: int) -> bytes:
         ends = self.ends
-        if ends is None:
-            return bytes(self.blob[slice(*self.payload_bounds(j))])
         return bytes(self.blob[ends[j - 1] if j else 0:ends[j]])
 
     def search(self, key, right: bool) -> int:
@@ -243,19 +268,14 @@ class SortedColumns:
         column.insert(j, value)
 
     def _insert_payload(self, leaf: _Leaf, j: int, payload: bytes) -> None:
-        if j == len(leaf.lens):
+        start = leaf.ends[j - 1] if j else 0
+        if j == len(leaf.ends):  # appending (a load in key order) grows the blob in place
             leaf.blob += payload
-            if leaf.ends is not None:
-                leaf.ends = _fitting(leaf.ends, len(leaf.blob))
-                leaf.ends.append(len(leaf.blob))
         else:
-            # Summing the lengths in C beats rebuilding `ends` for one lookup: inserts in
-            # the middle of a leaf come in runs (loads in arrival order), reads rebuild it.
-            start = leaf.ends[j - 1] if leaf.ends is not None and j else sum(leaf.lens[:j])
             leaf.blob[start:start] = payload
-            leaf.ends = None
-        leaf.lens = _fitting(leaf.lens, len(payload))
-        leaf.lens.insert(j, len(payload))
+        ends = leaf.ends = _fitting(leaf.ends, len(leaf.blob))
+        ends.insert(j, start + len(payload))
+        _shift(ends, j + 1, len(payload))
 
     def replace(self, key, payload: bytes) -> bool:
         """Give the entry equal to key a new payload; False if there is no such entry."""
@@ -267,9 +287,8 @@ class SortedColumns:
         start, end = leaf.payload_bounds(j)
         leaf.blob[start:end] = payload
         if len(payload) != end - start:
-            leaf.lens = _fitting(leaf.lens, len(payload))
-            leaf.lens[j] = len(payload)
-            leaf.ends = None
+            leaf.ends = _fitting(leaf.ends, len(leaf.blob))
+            _shift(leaf.ends, j, len(payload) - (end - start))
         return True
 
     def delete(self, key) -> bool:
@@ -282,11 +301,8 @@ class SortedColumns:
         if self.has_payload:
             start, end = leaf.payload_bounds(j)
             del leaf.blob[start:end]
-            del leaf.lens[j]
-            if leaf.ends is not None and j == len(leaf.lens):
-                del leaf.ends[j]
-            else:
-                leaf.ends = None
+            del leaf.ends[j]
+            _shift(leaf.ends, j, start - end)
         for p, column in enumerate(leaf.parts):
             del column[j]
             if leaf.nulls[p] is not None:
@@ -311,12 +327,12 @@ class SortedColumns:
                 right.nulls[p] = leaf.nulls[p][half:]
                 del leaf.nulls[p][half:]
         if self.has_payload:
-            cut = leaf.payload_bounds(half - 1)[1]
+            cut = leaf.ends[half - 1]
             right.blob = leaf.blob[cut:]
             del leaf.blob[cut:]
-            right.lens = leaf.lens[half:]
-            del leaf.lens[half:]
-            leaf.ends = right.ends = None
+            right.ends = leaf.ends[half:]
+            del leaf.ends[half:]
+            _shift(right.ends, 0, -cut)
         self._leaves.insert(i + 1, right)
         self._maxes.insert(i, self._order(leaf.entry(half - 1)))
 
@@ -397,7 +413,5 @@ class SortedColumns:
                 if leaf.nulls[p] is not None:
                     total += sys.getsizeof(leaf.nulls[p])
             if self.has_payload:
-                total += sys.getsizeof(leaf.blob) + sys.getsizeof(leaf.lens)
-                if leaf.ends is not None:
-                    total += sys.getsizeof(leaf.ends)
+                total += sys.getsizeof(leaf.blob) + sys.getsizeof(leaf.ends)
         return total
