@@ -295,6 +295,25 @@ def encode(value, resp3: bool = False) -> bytes:
     return b"".join(out)
 
 
+_only_bytes = {bytes}.issuperset  # of map(type, items): are they all plain bytes?
+# "$<length>" of bulk strings up to 4 KiB: a list lookup instead of a %-format per item.
+_BULK_HEADS = [b"$%d" % length for length in range(4096)]
+_bulk_head = _BULK_HEADS.__getitem__
+
+
+def _bulk_strings(items) -> bytes:
+    """Items, all bytes, as consecutive RESP bulk strings: one join over a list of heads
+    and items, every per-item step a C loop (LRANGE 0 99 encodes at half the cost of a
+    Python loop over the items)."""
+    parts = [b""] * (2 * len(items) + 1)
+    parts[1::2] = items
+    try:
+        parts[0:-1:2] = map(_bulk_head, map(len, items))
+    except IndexError:  # an item of 4 KiB or more
+        parts[0:-1:2] = [b"$%d" % len(item) for item in items]
+    return b"\r\n".join(parts)
+
+
 def write_reply(out: list, value, resp3: bool) -> None:
     """Append the encoding of value to out."""
     kind = type(value)
@@ -308,6 +327,9 @@ def write_reply(out: list, value, resp3: bool) -> None:
         out.append(b"_\r\n" if resp3 else b"$-1\r\n")
     elif kind is list or kind is tuple:
         out.append(b"*%d\r\n" % len(value))
+        if len(value) > 8 and _only_bytes(map(type, value)):
+            out.append(_bulk_strings(value))
+            return
         # Arrays of bulk strings and integers (SQL rows, LRANGE) are most arrays: their
         # items are encoded here, a call per item costing as much as the encoding.
         for item in value:

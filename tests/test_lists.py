@@ -187,6 +187,16 @@ def test_lrange(c):
     assert error(c, "LRANGE", "l", 0, "9223372036854775808") == NOT_INTEGER
 
 
+def test_lrange_long_replies_exact_bytes(server, r):  # r: a flushed server
+    """Long arrays of bulk strings are encoded in one piece: empty, binary and 4 KiB+
+    elements keep their exact lengths."""
+    values = [b"", b"a\r\nb", b"\x00" * 7, b"x" * 4095, b"y" * 4096, b"z" * 10000] * 3
+    reply = raw(server, ["RPUSH", "big", *values], ["LRANGE", "big", 0, -1])
+    expected = b"*%d\r\n" % len(values) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(v), v) for v in values)
+    assert reply == b":%d\r\n" % len(values) + expected
+
+
 def test_lrange_long_list_from_both_ends(c):
     c.rpush("l", *range(1000))
     assert c.lrange("l", 995, 997) == [b"995", b"996", b"997"]
