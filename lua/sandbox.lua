@@ -633,12 +633,12 @@ local function run(name, f, ...)
 end
 
 local function run_eval(name, f, nkeys, ...)
-    -- EVAL: the first nkeys values are KEYS, the rest ARGV (globals, as in Redis).
-    local all, keys, argv = {...}, {}, {}
-    for i = 1, nkeys do keys[i] = all[i] end
-    for i = nkeys + 1, select("#", ...) do argv[i - nkeys] = all[i] end
-    rawset(allowed, "KEYS", keys)
-    rawset(allowed, "ARGV", argv)
+    -- EVAL: the first nkeys values are KEYS, the rest ARGV (globals, as in Redis). Two
+    -- tables made whole by constructors; KEYS is cut after its keys (a single border,
+    -- so its length is right).
+    local keys, argv = {...}, {select(nkeys + 1, ...)}
+    for i = select("#", ...), nkeys + 1, -1 do keys[i] = nil end
+    allowed.KEYS, allowed.ARGV = keys, argv  -- no __newindex there: raw sets
     return finish(name, xpcall(f, handler))
 end
 

@@ -14,19 +14,17 @@ _EVAL_FLAGS = "noscript skip_monitor may_replicate no_mandatory_keys stale"
 _EVAL_RO_FLAGS = "noscript skip_monitor no_mandatory_keys stale readonly"
 
 
-# The usual key counts, read without parse_int's pattern match (a tenth of an EVALSHA).
-_SMALL_COUNTS = {b"%d" % n: n for n in range(256)}
-
-
 def _numkeys(argv: list) -> int:
-    numkeys = _SMALL_COUNTS.get(argv[2])
-    if numkeys is None:
-        numkeys = parse_int(argv[2])
+    numkeys = parse_int(argv[2])
     if numkeys > len(argv) - 3:
         raise AlchemyError("ERR Number of keys can't be greater than number of args")
     if numkeys < 0:
         raise AlchemyError("ERR Number of keys can't be negative")
     return numkeys
+
+
+# The usual key counts, read without parse_int's pattern match (a tenth of an EVALSHA).
+_SMALL_COUNTS = {b"%d" % n: n for n in range(256)}
 
 
 def _declared_keys(argv: list) -> list:
@@ -38,10 +36,22 @@ def _declared_keys(argv: list) -> list:
 
 
 def _eval(ctx, argv, by_sha: bool, read_only: bool):
-    numkeys = _numkeys(argv)
-    scripts = ctx.server.lua
-    script = scripts.by_sha(argv[1]) if by_sha else scripts.by_body(argv[1])
-    return scripts.run(ctx, script, numkeys, argv[3:], read_only)
+    numkeys = _SMALL_COUNTS.get(argv[2])
+    if numkeys is None or numkeys > len(argv) - 3:
+        numkeys = _numkeys(argv)  # a larger count, or the error
+    scripts = ctx.server.scripts or ctx.server.lua
+    script = scripts.cache.get(argv[1]) if by_sha else None  # the usual EVALSHA
+    if script is None:
+        script = scripts.by_sha(argv[1]) if by_sha else scripts.by_body(argv[1])
+    flags = script.flags
+    if flags is not None:  # a shebang: its flags decide, as in Redis 7
+        no_writes = b"no-writes" in flags
+        if read_only and not no_writes:
+            raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
+                               "command.")
+        read_only = no_writes
+    return scripts.runtime.run_eval(ctx, script.name, script.function, numkeys, argv,
+                                    read_only)
 
 
 @command("eval", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",

@@ -15,7 +15,7 @@ metatables never run; `reply_from_tokens` rebuilds the reply here.
 from typing import Callable
 
 from alchemy.errors import AlchemyError
-from alchemy.reply import BigNumber, NullArray, Push, Status, Verbatim
+from alchemy.reply import OK, BigNumber, NullArray, Push, Status, Verbatim
 from alchemy.resp import format_double
 
 INT64_MIN = -2**63
@@ -48,6 +48,8 @@ def scalar_reply(value, resp3: bool):
 
 def status_reply(text: bytes) -> Status:
     """{ok=...}: a status line, its CR and LF made spaces (they would break the line)."""
+    if text == b"OK":  # what a script returning redis.call('SET', ...) returns
+        return OK
     return Status(text.decode("utf-8", "replace").replace("\r", " ").replace("\n", " "))
 
 

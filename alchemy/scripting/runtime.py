@@ -93,17 +93,17 @@ def _raising(function: Callable) -> Callable:
 
 
 class Run:
-    """One script or function running: who called it, what it may do, how long it took."""
+    """The script or function running: what it may do, how long it took. A runtime keeps
+    one and resets it for each run (`LuaRuntime._execute`)."""
 
-    __slots__ = ("caller", "name", "read_only", "is_eval", "started", "timed_out",
-                 "killed", "wrote", "polled")
+    __slots__ = ("name", "read_only", "is_eval", "started", "timed_out", "killed", "wrote",
+                 "polled")
 
-    def __init__(self, caller, name: bytes, read_only: bool, is_eval: bool):
-        self.caller = caller
-        self.name = name
-        self.read_only = read_only
-        self.is_eval = is_eval
-        self.started = time.monotonic()
+    def __init__(self):
+        self.name = b""
+        self.read_only = False
+        self.is_eval = True
+        self.started = 0.0
         self.timed_out = False
         self.killed = False
         self.wrote = False  # a write command ran: SCRIPT KILL would leave half a change
@@ -116,6 +116,8 @@ class LuaRuntime:
     def __init__(self, server):
         self.server = server
         self.running: Run | None = None
+        self._run_state = Run()
+        self._callable: dict[bytes, tuple] = {}  # see _callable_entry
         self.client = server.new_client(kind="script")
         self.sql_client = server.new_client(kind="api")  # alchemy.sql: typed values
         lua = self.lua = lua51.LuaRuntime(
@@ -173,12 +175,12 @@ class LuaRuntime:
         return self._execute(caller, name.encode(), read_only, is_eval, self._run, function,
                              *args)
 
-    def run_eval(self, caller, name: bytes, function, numkeys: int, values: list,
+    def run_eval(self, caller, name: bytes, function, numkeys: int, argv: list,
                  read_only: bool = False):
-        """Run an EVAL script: the first numkeys values become the global KEYS, the rest
-        ARGV."""
+        """Run an EVAL script with EVAL's argv: the numkeys values after the count become
+        the global KEYS, the rest ARGV."""
         return self._execute(caller, name, read_only, True, self._run_eval, function,
-                             numkeys, *values)
+                             numkeys, *argv[3:])
 
     def run_raw(self, caller, name: str, function, args: tuple = (), read_only: bool = False):
         """Call a compiled function for the Python API: its first result as a Lua value
@@ -193,7 +195,12 @@ class LuaRuntime:
         client = self.client
         client.db = caller.db
         client.resp3 = False
-        run = self.running = Run(caller, name, read_only, is_eval)
+        run = self._run_state
+        run.name, run.read_only, run.is_eval = name, read_only, is_eval
+        run.started = time.monotonic()
+        run.timed_out = run.killed = run.wrote = False
+        run.polled = 0.0
+        self.running = run
         dirty = server.dirty
         try:
             result = entry(name, *lua_args)
@@ -280,6 +287,8 @@ class LuaRuntime:
         kind = type(reply)
         if kind is bytes or kind is int:  # most replies: no table to build
             return reply
+        if reply is None:
+            return None if self.client.resp3 else False
         if isinstance(reply, AlchemyError):
             raise ScriptError(reply.message, counted=True)
         return self.to_lua(reply, self.client.resp3)
@@ -289,12 +298,38 @@ class LuaRuntime:
         return self.to_lua(self._reply(args), self.client.resp3)
 
     def _reply(self, args: tuple):
+        """Run one redis.call/pcall: the command's reply, or its error as an AlchemyError."""
         run = self.running
         try:
             if run is None:
                 raise AlchemyError("ERR redis.call/pcall can only be called inside a "
                                    "script invocation")
-            return self._command(run, args)
+            if not args:
+                raise AlchemyError("ERR Please specify at least one argument for this "
+                                   "redis lib call")
+            argv = list(args)
+            for arg in args:
+                if type(arg) is not bytes:
+                    argv = [_argument(arg) for arg in args]
+                    break
+            cmd, checked, refused, writes = (self._callable.get(argv[0])
+                                             or self._callable_entry(argv))
+            arity = checked.arity
+            if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
+                raise _rejected(checked, "ERR Wrong number of args calling Redis command "
+                                         "from script")
+            if refused:
+                raise _rejected(checked, "ERR This Redis command is not allowed from script")
+            if writes:
+                if run.read_only:
+                    raise _rejected(checked, "ERR Write commands are not allowed from "
+                                             "read-only scripts.")
+                log_ = self.server.log
+                if log_ is not None and log_.refusal is not None:
+                    raise _rejected(checked, log_.refusal)
+                if checked.write:
+                    run.wrote = True
+            return self.server.run(self.client, cmd, argv)
         except AlchemyError as error:
             self.server.count_error(error)
             return error
@@ -304,35 +339,20 @@ class LuaRuntime:
             self.server.count_error(error)
             return error
 
-    def _command(self, run: Run, args: tuple):
-        if not args:
-            raise AlchemyError("ERR Please specify at least one argument for this redis "
-                               "lib call")
-        argv = [arg if type(arg) is bytes else _argument(arg) for arg in args]
+    def _callable_entry(self, argv: list) -> tuple:
+        """What redis.call needs to know of argv's command: (command, the subcommand
+        checked or the command itself, refused from scripts, may write). Kept by name
+        for commands without subcommands, so most calls skip the lookup and flags."""
         cmd = lookup(argv[0])
         checked = _subcommand(cmd, argv)
         if checked is None:
             raise AlchemyError("ERR Unknown Redis command called from script")
-        arity = checked.arity
-        if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
-            raise _rejected(checked, "ERR Wrong number of args calling Redis command from "
-                                     "script")
         flags = checked.flags
-        if "noscript" in flags:
-            raise _rejected(checked, "ERR This Redis command is not allowed from script")
-        if checked.write or "may_replicate" in flags:
-            if run.read_only:
-                raise _rejected(checked, "ERR Write commands are not allowed from read-only "
-                                         "scripts.")
-            refusal = self._write_refusal()
-            if refusal is not None:
-                raise _rejected(checked, refusal)
-            run.wrote = run.wrote or checked.write
-        return self.server.run(self.client, cmd, argv)
-
-    def _write_refusal(self) -> str | None:
-        log_ = self.server.log
-        return log_.refusal if log_ is not None else None
+        entry = (cmd, checked, "noscript" in flags,
+                 checked.write or "may_replicate" in flags)
+        if not cmd.subcommands and len(self._callable) < 4096:
+            self._callable[argv[0]] = entry
+        return entry
 
     # -- the rest of the redis table ---------------------------------------------------
 

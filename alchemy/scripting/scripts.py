@@ -61,20 +61,6 @@ class Scripts:
     def exists(self, sha: bytes) -> bool:
         return sha.lower() in self.cache
 
-    def run(self, ctx, script: Script, numkeys: int, values: list, read_only: bool = False):
-        """Run a script for EVAL*: the first numkeys values are its KEYS, the rest ARGV.
-        EVAL_RO (read_only) refuses a script whose shebang lets it write; one that says
-        no-writes runs read-only."""
-        flags = script.flags
-        if flags is not None:
-            no_writes = b"no-writes" in flags
-            if read_only and not no_writes:
-                raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
-                                   "command.")
-            read_only = no_writes
-        return self.runtime.run_eval(ctx, script.name, script.function, numkeys, values,
-                                     read_only)
-
     def kill(self, is_eval: bool) -> None:
         """SCRIPT KILL (is_eval) or FUNCTION KILL, of whichever runtime is running."""
         (self.functions.running() or self.runtime).kill(is_eval)
