@@ -78,15 +78,18 @@ class Keyspace:
                 return None
         return value
 
+    # get_typed and get_string are every command's lookup: they call get, which checks
+    # the deadline, only when some key of this database has one.
+
     def get_typed(self, key: bytes, cls: type):
         """The value if it is a `cls`, None if absent; WRONGTYPE otherwise."""
-        value = self.get(key)
+        value = self.get(key) if self.expires else self.data.get(key)
         if value is not None and type(value) is not cls:
             raise AlchemyError(WRONGTYPE)
         return value
 
     def get_string(self, key: bytes):
-        value = self.get(key)
+        value = self.get(key) if self.expires else self.data.get(key)
         if value is not None and type(value) is not bytes and type(value) is not bytearray:
             raise AlchemyError(WRONGTYPE)
         return value

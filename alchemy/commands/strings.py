@@ -79,7 +79,7 @@ def expire_deadline(unit: bytes, arg: bytes, name: str) -> int:
 @command("get", 2, "readonly fast", keys=(1, 1, 1), group="string",
          summary="Get the value of a key")
 def get(ctx, argv):
-    return _bytes(_string(ctx, argv[1]))
+    return _bytes(ctx.db.get_string(argv[1]))
 
 
 def _bytes(value):
@@ -346,7 +346,7 @@ def _counter(value) -> int:
 
 
 def _incr(ctx, key: bytes, delta: int) -> int:
-    value = _string(ctx, key)
+    value = ctx.db.get_string(key)
     current = 0 if value is None else _counter(value)
     result = current + delta
     if not -2**63 <= result < 2**63:
