@@ -665,6 +665,11 @@ sethook(hook, "", HOOK_COUNT)
 
 return {run = run, run_eval = run_eval, run_raw = run_raw, compile = compile, slice = slice,
         status = function(s) return {ok = s} end,
+        ok_tables = function(n)
+            local t = {}
+            for i = 1, n do t[i] = {ok = "OK"} end
+            return unpack(t, 1, n)
+        end,
         -- redis.pcall's error tables: the command's reply was counted as it was made
         failure = function(msg) return {err = msg, ignore_error_stats_update = true} end,
         null = cjson_null,

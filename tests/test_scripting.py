@@ -125,6 +125,23 @@ def test_replies_as_lua_values(r):
                                  b"ERR value is not an integer or out of range"]
 
 
+def test_status_replies_are_fresh_tables(r):
+    # Enough calls to go past a batch of prepared tables: each is new and unchanged.
+    script = """
+        local seen = {}
+        for i = 1, 100 do
+            local t = redis.call('set', KEYS[1], i)
+            if seen[t] or t.ok ~= 'OK' or next(t, next(t)) ~= nil then return i end
+            seen[t] = true
+            t.ok = 'changed'
+        end
+        return 0
+    """
+    assert r.eval(script, 1, "k") == 0
+    assert r.eval("local a = redis.call('set', 'k', 'v') a.ok = 'x' "
+                  "return {a.ok, redis.call('set', 'k', 'v').ok}", 0) == [b"x", b"OK"]
+
+
 def test_resp3_replies_as_lua_values(r):
     r.hset("h", "f", "v")
     script = """
@@ -154,7 +171,43 @@ def test_keys_argv_and_the_callers_database(r):
     r.select(0)
 
 
+@pytest.mark.parametrize("numkeys, values", [
+    (0, []), (0, ["a", "b"]), (1, ["a"]), (1, ["a", "b", "c"]), (3, ["a", "b", "c"]),
+    (2, ["a", "b", "c", "d", "e"]),
+])
+def test_keys_and_argv_hold_exactly_their_values(r, numkeys, values):
+    script = """
+        local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end
+        KEYS[#KEYS + 1] = 'extra'
+        return {#KEYS, count(KEYS), #ARGV, count(ARGV), table.concat(KEYS, ','),
+                table.concat(ARGV, ',')}
+    """
+    keys, args = values[:numkeys], values[numkeys:]
+    assert r.eval(script, numkeys, *values) == [
+        numkeys + 1, numkeys + 1, len(args), len(args), ",".join(keys + ["extra"]).encode(),
+        ",".join(args).encode()]
+
+
 # -- call, pcall and errors -----------------------------------------------------------
+
+
+def test_checks_still_apply_to_commands_called_before(r):
+    # redis.call keeps what it learnt of a command by name: every check still runs.
+    assert r.eval("redis.call('set', 'k', 'v') return redis.call('get', 'k')", 0) == b"v"
+    assert r.eval("return redis.pcall('get', 'k', 'x').err", 0) == \
+        b"ERR Wrong number of args calling Redis command from script"
+    assert r.eval("return redis.pcall('GET', 'k')", 0) == b"v"
+    with pytest.raises(redis.ResponseError, match="not allowed from read-only scripts"):
+        r.eval_ro("return redis.call('set', 'k', 'w')", 0)
+    for _ in range(2):
+        assert r.eval("return redis.pcall('multi').err", 0) == \
+            b"ERR This Redis command is not allowed from script"
+    assert r.eval("return redis.call('command', 'count')", 0) == r.command_count()
+    assert r.eval("return redis.pcall('command', 'nosuch').err", 0) == \
+        b"ERR Unknown Redis command called from script"
+    assert r.eval("return redis.pcall('client', 'id').err", 0) == \
+        b"ERR This Redis command is not allowed from script"
+    assert r.get("k") == b"v"
 
 
 def test_call_raises_with_the_script_and_line(r):

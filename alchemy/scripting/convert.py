@@ -104,13 +104,27 @@ def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+OK_BATCH = 32
+
+
 class ToLua:
     """Command replies as Lua values, for one runtime (tables are made by its table_from)."""
 
-    def __init__(self, table_from: Callable, status: Callable, failure: Callable):
+    def __init__(self, table_from: Callable, status: Callable, failure: Callable,
+                 ok_tables: Callable):
         self.table_from = table_from
         self.status = status
         self.failure = failure
+        self._ok_tables = ok_tables  # n fresh {ok="OK"} tables
+        self._oks: list = []
+
+    def ok(self):
+        """A fresh {ok="OK"} (a script may change it): made OK_BATCH at a time, as one
+        call into Lua costs more than the table."""
+        oks = self._oks
+        if not oks:
+            oks.extend(self._ok_tables(OK_BATCH))
+        return oks.pop()
 
     def error(self, error: AlchemyError):
         """An error reply as the `{err=...}` table redis.pcall returns."""
@@ -121,7 +135,7 @@ class ToLua:
         if kind is bytes or kind is int:
             return reply
         if kind is Status:
-            return self.status(reply.text.encode())
+            return self.ok() if reply.text == "OK" else self.status(reply.text.encode())
         if reply is None or kind is NullArray:
             return None if resp3 else False
         if kind is list or kind is tuple or kind is Push:

@@ -23,6 +23,7 @@ from lupa import lua51
 
 from alchemy.command import Command, lookup
 from alchemy.errors import AlchemyError
+from alchemy.reply import OK
 from alchemy.scripting import libs
 from alchemy.scripting.convert import ToLua, reply_from_tokens, scalar_reply, status_reply
 from alchemy.sql.bridge import split_store
@@ -153,7 +154,7 @@ class LuaRuntime:
         self._compile = api[b"compile"]
         self._slice = api[b"slice"]
         self.table_from = table_from
-        self.to_lua = ToLua(table_from, api[b"status"], api[b"failure"])
+        self.to_lua = ToLua(table_from, api[b"status"], api[b"failure"], api[b"ok_tables"])
         lua.gccollect()  # the setup's garbage: a fresh state starts as small as it can
 
     # -- compiling and running ---------------------------------------------------------
@@ -289,6 +290,8 @@ class LuaRuntime:
             return reply
         if reply is None:
             return None if self.client.resp3 else False
+        if reply is OK:  # what writes answer
+            return self.to_lua.ok()
         if isinstance(reply, AlchemyError):
             raise ScriptError(reply.message, counted=True)
         return self.to_lua(reply, self.client.resp3)
