@@ -161,3 +161,22 @@ def test_leaf_saved_with_lengths_loads_with_ends():
         [b"p" * k for k in range(len(leaf))]
     assert pickle.loads(pickle.dumps(tree)).get((4,)) == b"pppp"
 
+
+def test_first_null_arrives_in_a_tree_of_many_leaves():
+    tree = SortedColumns("ii")  # (nullable value, primary key)
+    model = {(v % 7, v): None for v in range(60)}
+    for entry in model:
+        tree.insert(entry)
+    # Before any NULL: a NULL bound falls where its prefix starts, nothing equals it.
+    assert tree.bound((None,)) == tree.bound((None,), right=True) == (0, 0)
+    assert tree.bound((3, None), right=True) == tree.bound((3,))
+    assert not tree.delete((None, 5)) and tree.find((None, 5)) is None
+    for entry in [(None, 5), (3, None), (None, None), (None, 1)]:
+        assert tree.insert(entry)
+        model[entry] = None
+    _check(tree, model)
+    start, stop = tree.bound((None,)), tree.bound((None,), right=True)
+    assert [e for e, _ in tree.iterate(start, stop)] == [(None, None), (None, 1), (None, 5)]
+    assert tree.delete((3, None)) and tree.delete((3, 3))
+    del model[(3, None)], model[(3, 3)]
+    _check(tree, model)

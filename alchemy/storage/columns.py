@@ -58,17 +58,12 @@ def _sort_key(parts) -> tuple:
 
 # Arrays start narrow and widen on the first value that does not fit: most keys fit in
 # 32 bits and most leaves' payloads in 64 KiB, which halves what keys and offsets cost.
-_WIDER = {"i": "q", "H": "I"}
-_LIMITS = {"i": 2**31, "H": 2**16}
-
-
-def _fitting(column: array, value: int) -> array:
-    """column, or a wider copy of it if value does not fit its item type."""
-    limit = _LIMITS.get(column.typecode)
-    if limit is not None and not -limit <= value < limit or (
-            column.typecode == "H" and value < 0):
-        return array(_WIDER[column.typecode], column)
-    return column
+# A key column widens where an insert overflows it (_insert_part).
+def _fitting(ends: array, top: int) -> array:
+    """ends, or a copy with 32-bit items if top (the blob's new length) needs them."""
+    if top < 2**16 or ends.typecode == "I":
+        return ends
+    return array("I", ends)
 
 
 _ONE = {size: (1).to_bytes(size, sys.byteorder) for size in (2, 4)}
@@ -134,6 +129,7 @@ class _Leaf:
     def search(self, key, right: bool) -> int:
         """Where a key (a prefix of an entry: some leading parts) falls in this leaf."""
         lo, hi = 0, len(self.parts[0])
+        last = len(key) - 1
         for p, value in enumerate(key):
             flags = self.nulls[p]
             if flags is not None:
@@ -145,6 +141,8 @@ class _Leaf:
                 hi = lo  # no NULL here, and NULL sorts first
                 break
             column = self.parts[p]
+            if p == last:  # the last part needs only the one side asked for
+                return (bisect_right if right else bisect_left)(column, value, lo, hi)
             lo, hi = bisect_left(column, value, lo, hi), bisect_right(column, value, lo, hi)
             if lo == hi:
                 break
@@ -154,13 +152,19 @@ class _Leaf:
 class SortedColumns:
     """Sorted entries of `len(kinds)` parts, optionally each with a bytes payload."""
 
+    # The last key found and where: a write of a row follows its read (UPDATE reads, then
+    # replaces; DELETE reads, then deletes), so the second find of it costs a compare.
+    # Cleared by every change that moves entries.
+    _finger: tuple | None = None
+
     def __init__(self, kinds: str, payload: bool = False, nullable: bool = True):
         self.kinds = kinds
         self.has_payload = payload
         # Without NULLs, entries compare as plain tuples, and a one-part key as its value:
-        # leaf lookups bisect a list of ints rather than of tuples of pairs.
+        # leaf lookups bisect a list of ints rather than of tuples of pairs. A nullable tree
+        # compares plain tuples too until its first NULL arrives (_allow_nulls).
         self._scalar = len(kinds) == 1 and not nullable
-        self._order = _first if self._scalar else _sort_key if nullable else tuple
+        self._order = _first if self._scalar else tuple
         self._leaves: list[_Leaf] = []
         self._maxes: list[tuple] = []  # sort key of each leaf's last entry
         self._offsets: list[int] | None = None  # entries before each leaf, rebuilt lazily
@@ -175,6 +179,8 @@ class SortedColumns:
         """(leaf, index) before the first entry starting with key (after the last if right)."""
         if not key:
             return self.end() if right else (0, 0)
+        if self._order is tuple and None in key:  # no NULL stored, and NULL sorts first:
+            return self.bound(key[:key.index(None)])  # where the prefix before it starts
         probe = self._order(key)
         if right and not self._scalar:  # a one-part key is unique: its leaf is the same
             probe += _TOP
@@ -185,6 +191,9 @@ class SortedColumns:
 
     def find(self, key: tuple) -> tuple[int, int] | None:
         """(leaf, index) of the entry equal to key (all parts), or None."""
+        finger = self._finger
+        if finger is not None and finger[0] == key:
+            return finger[1]
         if self._scalar:  # a table's one-column primary key: the lookup every point query makes
             value = key[0]
             i = bisect_left(self._maxes, value)
@@ -192,12 +201,14 @@ class SortedColumns:
                 column = self._leaves[i].parts[0]
                 j = bisect_left(column, value)
                 if j < len(column) and column[j] == value:
+                    self._finger = key, (i, j)
                     return i, j
             return None
         i, j = self.bound(key)
         if i < len(self._leaves):
             leaf = self._leaves[i]
             if j < len(leaf.parts[0]) and leaf.entry(j) == key:
+                self._finger = key, (i, j)
                 return i, j
         return None
 
@@ -234,6 +245,8 @@ class SortedColumns:
 
     def insert(self, entry: tuple, payload: bytes = b"") -> bool:
         """Add an entry; False (and no change) if an equal entry exists."""
+        if self._order is tuple and None in entry:
+            self._allow_nulls()
         if not self._leaves:
             self._leaves.append(_Leaf(self.kinds, self.has_payload))
             self._maxes.append(self._order(entry))
@@ -241,6 +254,7 @@ class SortedColumns:
         leaf = self._leaves[i]
         if j < len(leaf.parts[0]) and leaf.entry(j) == entry:
             return False
+        self._finger = None
         for p, value in enumerate(entry):
             self._insert_part(leaf, p, j, value)
         if self.has_payload:
@@ -253,6 +267,11 @@ class SortedColumns:
             self._split(i)
         return True
 
+    def _allow_nulls(self) -> None:
+        """From the first NULL on, compare entries by _sort_key, which orders None first."""
+        self._order = _sort_key
+        self._maxes = [_sort_key(m) for m in self._maxes]
+
     def _insert_part(self, leaf: _Leaf, p: int, j: int, value) -> None:
         flags = leaf.nulls[p]
         if value is None:
@@ -263,9 +282,13 @@ class SortedColumns:
         elif flags is not None:
             flags.insert(j, 1)
         column = leaf.parts[p]
-        if type(value) is int and column.__class__ is array:
-            column = leaf.parts[p] = _fitting(column, value)
-        column.insert(j, value)
+        try:
+            column.insert(j, value)
+        except OverflowError:  # past 32 bits: this leaf's column widens, once
+            if column.typecode != "i":
+                raise
+            leaf.parts[p] = array("q", column)
+            leaf.parts[p].insert(j, value)
 
     def _insert_payload(self, leaf: _Leaf, j: int, payload: bytes) -> None:
         start = leaf.ends[j - 1] if j else 0
@@ -293,13 +316,20 @@ class SortedColumns:
 
     def delete(self, key) -> bool:
         """Remove the entry equal to key; False if there is none."""
+        return self.pop(key) is not None
+
+    def pop(self, key) -> bytes | None:
+        """Remove the entry equal to key: its payload (b"" without payloads), or None."""
         where = self.find(key)
         if where is None:
-            return False
+            return None
+        self._finger = None
         i, j = where
         leaf = self._leaves[i]
+        payload = b""
         if self.has_payload:
             start, end = leaf.payload_bounds(j)
+            payload = bytes(leaf.blob[start:end])
             del leaf.blob[start:end]
             del leaf.ends[j]
             _shift(leaf.ends, j, start - end)
@@ -314,7 +344,7 @@ class SortedColumns:
             del self._maxes[i]
         elif j == len(leaf):
             self._maxes[i] = self._order(leaf.entry(j - 1))
-        return True
+        return payload
 
     def _split(self, i: int) -> None:
         leaf = self._leaves[i]

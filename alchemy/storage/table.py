@@ -50,7 +50,7 @@ class Index:
         return [self.table.columns[p].name for p in self.positions]
 
     def values(self, row: list) -> tuple:
-        return tuple(row[p] for p in self.positions)
+        return tuple([row[p] for p in self.positions])
 
     def add(self, row: list, key: tuple) -> None:
         self.tree.insert(self.values(row) + key)
@@ -60,8 +60,10 @@ class Index:
 
     def conflict(self, row: list, key: tuple) -> bool:
         """Would row (under primary key `key`) duplicate another row's unique values?"""
+        if not self.unique:
+            return False
         values = self.values(row)
-        if not self.unique or None in values:
+        if None in values:
             return False  # NULLs never collide, as in SQL
         tree = self.tree
         start, stop = tree.bound(values), tree.bound(values, right=True)
@@ -185,7 +187,7 @@ class Table:
         return self.columns[position].name
 
     def key_of(self, row: list) -> tuple:
-        return tuple(row[p] for p in self.key_positions)
+        return tuple([row[p] for p in self.key_positions])
 
     def next_id(self) -> int:
         return self.last_id + 1
@@ -240,10 +242,10 @@ class Table:
 
     def delete(self, key: tuple) -> list | None:
         """Remove the row with this primary key; the removed row, or None."""
-        row = self.get(key)
-        if row is None:
+        payload = self.rows.pop(key)
+        if payload is None:
             return None
-        self.rows.delete(key)
+        row = self._row(key, payload)
         for index in self.indexes.values():
             index.remove(row, key)
         return row
@@ -257,11 +259,14 @@ class Table:
             if self.rows.find(new_key) is not None:
                 raise ConstraintError(
                     f"ERR duplicate primary key {_show(new_key)} in table '{self.name}'")
+        changes = []  # (index, old entry, new entry) of the indexes this update moves
         for index in self.indexes.values():
-            if index.unique and index.values(old) != index.values(new) \
-                    and index.conflict(new, old_key):
+            old_values, new_values = index.values(old), index.values(new)
+            if old_values != new_values and index.conflict(new, old_key):
                 raise ConstraintError(f"ERR unique index '{index.name}' violated by "
-                                      f"{_show(index.values(new))} in table '{self.name}'")
+                                      f"{_show(new_values)} in table '{self.name}'")
+            if old_values != new_values or new_key != old_key:
+                changes.append((index, old_values + old_key, new_values + new_key))
         payload = self.codec.encode([new[p] for p in self.value_positions])
         if new_key == old_key:
             self.rows.replace(old_key, payload)
@@ -270,10 +275,9 @@ class Table:
             self.rows.insert(new_key, payload)
             if len(new_key) == 1 and type(new_key[0]) is int and new_key[0] > self.last_id:
                 self.last_id = new_key[0]
-        for index in self.indexes.values():
-            if index.values(old) != index.values(new) or new_key != old_key:
-                index.remove(old, old_key)
-                index.add(new, new_key)
+        for index, old_entry, new_entry in changes:
+            index.tree.delete(old_entry)
+            index.tree.insert(new_entry)
 
     # -- schema ------------------------------------------------------------------------
 
