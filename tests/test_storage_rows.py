@@ -48,3 +48,13 @@ def test_dictionary_trained_after_enough_samples(monkeypatch):
     # A codec rebuilt from the stored dictionary reads the same rows.
     again = RowCodec("is", codec.dictionary)
     assert again.decode(rows[-1]) == [599, texts[-1]]
+
+
+def test_short_texts_take_one_tag_byte_whatever_their_characters():
+    codec = RowCodec("ss")
+    assert codec.encode(["abc", ""]) == b"\x43abc\x40"
+    assert codec.encode(["é" * 20, "x" * 63]) == bytes([0x40 + 40]) + "é".encode() * 20 \
+        + b"\x7f" + b"x" * 63
+    for text in ("é" * 40, "x" * 64):  # 80 and 64 bytes: the long form
+        assert codec.encode([text, None])[0] in (0x10, 0x11)
+        assert codec.decode(codec.encode([text, None])) == [text, None]

@@ -70,8 +70,14 @@ class RowCodec:
         for kind, value in zip(self.kinds, values):
             if value is None:
                 dense.append(0)
+                continue
+            present += 1
+            if kind == "s" and len(value) < COMPRESS_MIN and value.isascii():
+                # Short ASCII text, the usual column, inline (as decode does): its length in
+                # characters is its length in bytes, and a call would cost as much as this.
+                dense.append(0x40 + len(value))
+                dense += value.encode()
             else:
-                present += 1
                 self._encode_value(dense, kind, value)
         if len(self.kinds) - present <= present + 1:
             return bytes(dense)
