@@ -99,6 +99,13 @@ class Keyspace:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
+    def set_many(self, pairs: list) -> None:
+        """set(key, value) of each pair in turn (a later pair of the same key wins)."""
+        self.data.update(pairs)
+        if self.expires:
+            for key, _ in pairs:
+                self.expires.pop(key, None)
+
     def delete(self, key: bytes) -> bool:
         if self.get(key) is None:
             return False

@@ -38,6 +38,12 @@ def notify(ctx, kind: int, event: bytes, key: bytes) -> None:
         publish(server, ctx.db.index, kind, event, key)
 
 
+def enabled(ctx, kind: int) -> bool:
+    """Would notify publish events of class kind? A command writing many keys asks once
+    and skips its calls per key when not (MSET: a third of its cost)."""
+    return bool(ctx.server.config.values["notify-keyspace-events"] & kind)
+
+
 def publish(server, db_index: int, kind: int, event: bytes, key: bytes) -> None:
     """notify for a database other than the client's (MOVE, COPY ... DB, expiry)."""
     enabled = server.config.values["notify-keyspace-events"]

@@ -461,6 +461,14 @@ def test_getset_and_getdel_clear_ttl(r):
     assert r.ttl("k") == -2
 
 
+def test_mset_clears_ttl_of_the_keys_it_writes(r):
+    r.set("k", "v", ex=100)
+    r.set("other", "v", ex=100)
+    assert r.mset({"k": "w", "fresh": "x"}) is True
+    assert (r.get("k"), r.ttl("k"), r.get("fresh")) == (b"w", -1, b"x")
+    assert r.ttl("other") > 0
+
+
 # -- other entry points ----------------------------------------------------------------
 
 def test_resp3_replies(server, r3):

@@ -9,7 +9,7 @@ from alchemy.errors import (INVALID_EXPIRE, NOT_INTEGER, OVERFLOW, STRING_TOO_LO
                             AlchemyError)
 from alchemy.keyspace import now_ms
 from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
-from alchemy.notify import GENERIC, NEW, STRING, notify, notify_new
+from alchemy.notify import GENERIC, NEW, STRING, enabled, notify, notify_new
 from alchemy.reply import OK
 from alchemy.util import parse_int
 
@@ -235,10 +235,13 @@ def mset(ctx, argv):
 
 
 def _set_pairs(ctx, pairs: list) -> None:
-    for key, value in pairs:
-        notify_new(ctx, key)
-        ctx.db.set(key, value)
-        notify(ctx, STRING, b"set", key)
+    if enabled(ctx, NEW | STRING):
+        for key, value in pairs:
+            notify_new(ctx, key)
+            ctx.db.set(key, value)
+            notify(ctx, STRING, b"set", key)
+    else:
+        ctx.db.set_many(pairs)
     ctx.server.dirty += len(pairs)
 
 
