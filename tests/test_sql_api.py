@@ -82,3 +82,35 @@ def test_nan_is_null_as_in_sqlite(db):
     assert db.sql("SELECT id FROM f WHERE x = ?", float("nan")) == []
     assert db.sql("SELECT id FROM f WHERE id > 0 AND x = ?", float("nan")) == []
     assert db.sql("SELECT id FROM f WHERE x > 1 ORDER BY x") == [(3,)]
+
+
+def test_a_text_run_again_answers_for_its_new_values(db):
+    """The same text with other parameters reuses its plan; a wrong count, literals among
+    the placeholders and a changed schema still answer as the text does."""
+    db.sql("CREATE TABLE p (id INT PRIMARY KEY, v TEXT)")
+    for i in range(1, 4):
+        assert db.sql("INSERT INTO p VALUES (?, ?)", i, f"v{i}") == 1
+    for i in range(1, 4):
+        assert db.sql("SELECT v FROM p WHERE id = ?", i) == [(f"v{i}",)]
+    with pytest.raises(alchemy.AlchemyError, match="not enough parameters"):
+        db.sql("SELECT v FROM p WHERE id = ?")
+    with pytest.raises(alchemy.AlchemyError, match="more parameters"):
+        db.sql("SELECT v FROM p WHERE id = ?", 1, 2)
+    assert db.sql("SELECT v FROM p WHERE id = ? OR id = 3", 1) == [("v1",), ("v3",)]
+    assert db.sql("SELECT v FROM p WHERE id = ? OR id = 3", 2) == [("v2",), ("v3",)]
+    assert db.sql("SELECT COUNT(*) FROM p") == [(3,)]
+    db.sql("DROP TABLE p")
+    db.sql("CREATE TABLE p (v TEXT, id INT PRIMARY KEY)")
+    db.sql("INSERT INTO p VALUES (?, ?)", "x", 1)
+    assert db.sql("SELECT v FROM p WHERE id = ?", 1) == [("x",)]
+    assert db.sql("SELECT COUNT(*) FROM p") == [(1,)]
+
+
+def test_two_databases_keep_their_own_plans():
+    first, second = alchemy.Database(), alchemy.Database()
+    first.sql("CREATE TABLE s (id INT PRIMARY KEY, v TEXT)")
+    second.sql("CREATE TABLE s (v TEXT, id INT PRIMARY KEY)")
+    first.sql("INSERT INTO s VALUES (?, ?)", 1, "one")
+    second.sql("INSERT INTO s VALUES (?, ?)", "uno", 1)
+    assert first.sql("SELECT v FROM s WHERE id = ?", 1) == [("one",)]
+    assert second.sql("SELECT v FROM s WHERE id = ?", 1) == [("uno",)]

@@ -27,11 +27,21 @@ from alchemy.storage.table import Table
 
 register_type(Table, "table", copy.deepcopy, lambda table: "table")
 
+
 def run_sql(ctx, text: str, params: tuple = ()):
     """Execute a statement for a client and shape the reply (the in-process API's client
-    gets the result object itself, with Python values)."""
+    gets the result object itself, with Python values). A DML text seen before, with as
+    many parameters, runs its plan straight away."""
     server = ctx.server
-    result = _execute(ctx, text, params)
+    engine = server.sql_engine
+    key = (ctx.db.index, text, len(params))
+    prepared = engine.prepared.get(key, _UNKNOWN)
+    if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
+        prepared = _remember(engine, key, _prepare_text(ctx, text, params))
+    if prepared is None:
+        result = _execute(ctx, text, params)
+    else:
+        result = engine.run(ctx.db, prepared.plan, prepared.values + list(params), ctx)
     if _changed(ctx, text, result) and params and server.log is not None:
         # Logged with the values written in, so that replay binds the same typed values.
         server.propagate_as([b"SQL", render(text, params).encode()])
@@ -58,11 +68,9 @@ def run_words(ctx, argv: list):
         varying = tail[1]
         key = (ctx.db.index, *argv[:-1], tail[0])  # text: never equal to a cut word (bytes)
     engine = ctx.server.sql_engine
-    prepared = _prepared.get(key, _UNKNOWN)
+    prepared = engine.prepared.get(key, _UNKNOWN)
     if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
-        prepared = _prepared[key] = _prepare(ctx, argv, varying)
-        if len(_prepared) > _PREPARED_LIMIT:
-            _prepared.clear()
+        prepared = _remember(engine, key, _prepare(ctx, argv, varying))
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
     result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
@@ -82,9 +90,33 @@ class _Prepared:
 
 _UNKNOWN = object()
 _PREPARED_LIMIT = 1024
-_prepared: dict = {}  # (db, words, the last word lifted or cut) -> _Prepared or None
 _TRAILING_INTEGER = re.compile(rb"(|.*[^\w$.])(\d+)")  # not the end of a name (t1, a.1)
 _DML_VERBS = {b"SELECT", b"UPDATE", b"DELETE", b"SCAN", b"INSERT", b"REPLACE"}
+
+
+def _remember(engine, key: tuple, prepared: _Prepared | None) -> _Prepared | None:
+    """Keep a statement's _Prepared (None: it runs the long way) in engine.prepared, under
+    (db, text, parameters) or (db, words, the last word lifted or cut)."""
+    kept = engine.prepared
+    kept[key] = prepared
+    if len(kept) > _PREPARED_LIMIT:
+        kept.clear()
+    return prepared
+
+
+def _prepare_text(ctx, text: str, params: tuple) -> _Prepared | None:
+    """The plan of a DML statement whose literals are all `?` (or that has no `?`), and
+    what does not vary: None for any other statement."""
+    verb = text.lstrip()[:8].split(None, 1)
+    if not verb or verb[0].upper().encode() not in _DML_VERBS or '"' in text \
+            or split_store(text) is not None:
+        return None
+    engine = ctx.server.sql_engine
+    prepared = engine.prepare(ctx.db, text, params)
+    if prepared is None or params and len(prepared[1]) != len(params):
+        return None  # a multi-row INSERT, or literals among the placeholders
+    plan, values = prepared
+    return _Prepared(plan, [] if params else values, text, engine.schema_version)
 
 
 def _prepare(ctx, argv: list, varying: list) -> _Prepared | None:
@@ -172,8 +204,8 @@ def rows_reply(result: Rows, resp3: bool) -> list:
     header = result.wire_header or [name.encode() for name in result.header]
     # Text, integers and NULL are converted inline: a call per value would cost as much as
     # the rest of a point SELECT's reply.
-    return [header] + [[v.encode() if type(v) is str else v if type(v) in _AS_IS
-                        else _value(v, resp3) for v in row] for row in result.rows]
+    return [header, *[[v.encode() if type(v) is str else v if type(v) in _AS_IS
+                       else _value(v, resp3) for v in row] for row in result.rows]]
 
 
 _AS_IS = frozenset((int, bytes, type(None)))

@@ -120,7 +120,9 @@ class SelectPlan:
         return self.titles.rows(params, result)
 
     def _point(self, table: Table, params: list) -> "Rows":
-        key = tuple([e(None, params) for e in self.access.keys[0]])
+        parts = self.access.keys[0]
+        key = (parts[0](None, params),) if len(parts) == 1 else \
+            tuple([e(None, params) for e in parts])
         try:
             row = table.get(key) if None not in key else None
         except TypeError:  # a value of another type than the key column: no row equals it
