@@ -4,6 +4,10 @@ DML (SELECT, INSERT, REPLACE, UPDATE, DELETE) is lifted (alchemy.sql.scanner), l
 shape in an LRU cache, compiled by the planner on a miss, and run with the lifted values.
 DDL and introspection (CREATE, DROP, ALTER, DESC, SHOW, EXPLAIN) are parsed each time.
 Any schema change bumps a version that retires every cached plan.
+
+A front end that knows which statements share a plan before lifting them (the same text
+with new parameters, the same words with a new number at the end: alchemy.commands.sql)
+keeps what `prepare` gives and runs it with `run`, skipping the text altogether.
 """
 
 import re
