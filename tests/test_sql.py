@@ -125,6 +125,15 @@ def test_replace_and_on_duplicate_key_update(r):
     assert sql(r, "SELECT * FROM c") == [[b"k", b"n"], [b"a", 2], [b"b", 5]]
     sql(r, "REPLACE INTO c VALUES ('a', 42)")
     assert sql(r, "SELECT n FROM c WHERE k = 'a'") == [[b"n"], [42]]
+    # Over a unique index: the row's own value is no conflict, another row's is, and a
+    # failing row takes back the rows before it in the statement.
+    sql(r, "CREATE UNIQUE INDEX c_n ON c (n)")
+    sql(r, "REPLACE INTO c VALUES ('a', 42), ('b', 6)")
+    with pytest.raises(redis.ResponseError, match="unique index 'c_n'"):
+        sql(r, "REPLACE INTO c VALUES ('b', 7), ('a', 7)")
+    assert sql(r, "SELECT * FROM c") == [[b"k", b"n"], [b"a", 42], [b"b", 6]]
+    assert sql(r, "SELECT k FROM c WHERE n = 6") == [[b"k"], [b"b"]]
+    assert sql(r, "SELECT k FROM c WHERE n = 7") == [[b"k"]]
 
 
 def test_alter_add_column_and_desc(r):

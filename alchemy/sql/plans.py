@@ -262,6 +262,10 @@ class InsertPlan:
             if table.triggers:
                 fire(table, "UPDATE", existing, new)
             return
+        if existing is not None and self.replace and not table.triggers:
+            table.update(existing, row)  # what deleting and inserting would leave, cheaper
+            done.append(("update", existing, row))
+            return
         if existing is not None and self.replace:
             table.delete(table.key_of(existing))
             done.append(("delete", existing, None))
