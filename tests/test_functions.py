@@ -282,9 +282,10 @@ def test_function_kill_stops_a_looping_function(server, f):
             errors.append(str(e))
         client.close()
 
+    other = server.client()
+    other.ping()  # connected first: a connection made while a script runs waits for it
     runner = threading.Thread(target=run)
     runner.start()
-    other = server.client()
     deadline = time.time() + 10
     while True:
         try:
