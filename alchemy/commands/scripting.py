@@ -40,9 +40,7 @@ def _eval(ctx, argv, by_sha: bool, read_only: bool):
     if numkeys is None or numkeys > len(argv) - 3:
         numkeys = _numkeys(argv)  # a larger count, or the error
     scripts = ctx.server.scripts or ctx.server.lua
-    script = scripts.cache.get(argv[1]) if by_sha else None  # the usual EVALSHA
-    if script is None:
-        script = scripts.by_sha(argv[1]) if by_sha else scripts.by_body(argv[1])
+    script = scripts.by_sha(argv[1]) if by_sha else scripts.by_body(argv[1])
     flags = script.flags
     if flags is not None:  # a shebang: its flags decide, as in Redis 7
         no_writes = b"no-writes" in flags

@@ -34,10 +34,8 @@ def run_sql(ctx, text: str, params: tuple = ()):
     many parameters, runs its plan straight away."""
     server = ctx.server
     engine = server.sql_engine
-    key = (ctx.db.index, text, len(params))
-    prepared = engine.prepared.get(key, _UNKNOWN)
-    if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
-        prepared = _remember(engine, key, _prepare_text(ctx, text, params))
+    prepared = _kept(engine, (ctx.db.index, text, len(params)), _prepare_text, ctx, text,
+                     params)
     if prepared is None:
         result = _execute(ctx, text, params)
     else:
@@ -68,9 +66,7 @@ def run_words(ctx, argv: list):
         varying = tail[1]
         key = (ctx.db.index, *argv[:-1], tail[0])  # text: never equal to a cut word (bytes)
     engine = ctx.server.sql_engine
-    prepared = engine.prepared.get(key, _UNKNOWN)
-    if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
-        prepared = _remember(engine, key, _prepare(ctx, argv, varying))
+    prepared = _kept(engine, key, _prepare, ctx, argv, varying)
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
     result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
@@ -94,13 +90,16 @@ _TRAILING_INTEGER = re.compile(rb"(|.*[^\w$.])(\d+)")  # not the end of a name (
 _DML_VERBS = {b"SELECT", b"UPDATE", b"DELETE", b"SCAN", b"INSERT", b"REPLACE"}
 
 
-def _remember(engine, key: tuple, prepared: _Prepared | None) -> _Prepared | None:
-    """Keep a statement's _Prepared (None: it runs the long way) in engine.prepared, under
-    (db, text, parameters) or (db, words, the last word lifted or cut)."""
+def _kept(engine, key: tuple, prepare, *args) -> _Prepared | None:
+    """The statement's _Prepared (None: it runs the long way), kept in engine.prepared
+    under (db, text, parameters) or (db, words, the last word lifted or cut); made with
+    prepare(*args) when missing or older than the schema."""
     kept = engine.prepared
-    kept[key] = prepared
-    if len(kept) > _PREPARED_LIMIT:
-        kept.clear()
+    prepared = kept.get(key, _UNKNOWN)
+    if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
+        prepared = kept[key] = prepare(*args)
+        if len(kept) > _PREPARED_LIMIT:
+            kept.clear()
     return prepared
 
 
