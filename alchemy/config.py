@@ -138,6 +138,8 @@ SETTINGS = {s.name: s for s in [
     Setting("auto-aof-rewrite-percentage", 100, between(parse_int, 0, 2**31 - 1)),
     Setting("auto-aof-rewrite-min-size", 64 * 1024 * 1024, between(parse_memory, 0, 2**63 - 1)),
     Setting("dbfilename", "dump.rdb", str),
+    # Microseconds a snapshot writer waits per key: for tests that need a long snapshot.
+    Setting("rdb-key-save-delay", 0, between(parse_int, 0, 2**31 - 1)),
     Setting("save", [(3600, 1), (300, 100), (60, 10000)], parse_save),
     Setting("lua-time-limit", 5000, parse_int, aliases=("busy-reply-threshold",)),
     Setting("maxmemory", 0, parse_memory),

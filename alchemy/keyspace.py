@@ -4,17 +4,29 @@ Values are plain Python objects, one class per Redis type: bytes or bytearray (s
 bytearray once modified in place, so SETBIT/SETRANGE/APPEND cost O(1) amortised rather than
 a copy), and the collection classes each data-type module registers with `register_type`.
 
+Every key whose value is not a short bytes string is also listed in `apart` (a superset:
+a key overwritten by a short string stays there until deleted). A forked snapshot writer
+serializes those keys one by one and all the others in one walk that takes no references
+(alchemy.persistence.snapshot): reading millions of small strings must not write to each
+one's reference count, which would copy every page of them.
+
 Expiry is lazy (checked on every access) and active: a heap of (deadline, key) lets the
 event loop reclaim expired keys nobody touches, oldest first, in bounded slices. Heap entries
 for keys whose TTL changed are left in place and skipped when popped (lazy deletion).
 """
 
 import heapq
+from operator import itemgetter
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from alchemy.errors import WRONGTYPE, AlchemyError
+
+# Longer strings are kept `apart`: the one-walk snapshot copies a string whole, while
+# reading it by reference copies just the page holding its header.
+SHORT_STRING = 4096
+_second = itemgetter(1)
 
 
 @dataclass
@@ -59,6 +71,7 @@ class Keyspace:
         self.index = index
         self.data: dict = {}
         self.expires: dict = {}
+        self.apart: set = set()
         self._deadlines: list = []
         self._on_expired = on_expired
         # Keys some client WATCHes or BLPOPs on; empty almost always, so writes check cheaply.
@@ -96,12 +109,17 @@ class Keyspace:
 
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         self.data[key] = value
+        if type(value) is not bytes or len(value) > SHORT_STRING:
+            self.apart.add(key)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
     def set_many(self, pairs: list) -> None:
-        """set(key, value) of each pair in turn (a later pair of the same key wins)."""
+        """set(key, value) of each pair in turn (a later pair of the same key wins); the
+        values are bytes."""
         self.data.update(pairs)
+        if max(map(len, map(_second, pairs))) > SHORT_STRING:
+            self.apart.update(key for key, value in pairs if len(value) > SHORT_STRING)
         if self.expires:
             for key, _ in pairs:
                 self.expires.pop(key, None)
@@ -112,6 +130,8 @@ class Keyspace:
         del self.data[key]
         if self.expires:
             self.expires.pop(key, None)
+        if self.apart:
+            self.apart.discard(key)
         return True
 
     def exists(self, key: bytes) -> bool:
@@ -134,12 +154,14 @@ class Keyspace:
     def clear(self) -> None:
         self.data = {}
         self.expires = {}
+        self.apart = set()
         self._deadlines = []
 
     def swap(self, other: "Keyspace") -> None:
         """Exchange contents with another database (SWAPDB); watchers and waiters stay put."""
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires
+        self.apart, other.apart = other.apart, self.apart
         self._deadlines, other._deadlines = other._deadlines, self._deadlines
 
     def type_name(self, value) -> str:
@@ -148,6 +170,7 @@ class Keyspace:
     def _expire(self, key: bytes) -> None:
         del self.data[key]
         del self.expires[key]
+        self.apart.discard(key)
         self._on_expired(self, key)
 
     def expire_some(self, budget: int) -> int:

@@ -163,6 +163,39 @@ def test_snapshot_round_trip_without_log(tmp_path):
         proc.stop()
 
 
+def test_bgsave_keeps_strings_of_every_kind_and_leaves_the_server_whole(tmp_path):
+    """A forked writer puts short strings in one block and the rest key by key: a long
+    string, a bitmap, a string written over a hash, expiring and expired strings, an
+    MSET with a long value, SWAPDB'd databases all come back as they were."""
+    proc = make_server(tmp_path, appendonly=False).start()
+    try:
+        r = proc.client()
+        fill(r)
+        r.set("long", "L" * 5000)
+        r.hset("was-hash", "f", "v")
+        r.set("was-hash", "now a string")
+        r.mset({"m1": "short", "m2": "M" * 4097})
+        r.set("dies", "soon", px=300)
+        r.execute_command("SELECT", 7)
+        r.set("in7", "seven")
+        r.execute_command("SWAPDB", 7, 8)
+        r.execute_command("SELECT", 0)
+        before = dump_all(r)
+        r.bgsave()
+        deadline = time.time() + 20
+        while r.info("persistence")["rdb_saves"] == 0:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert dump_all(r) == before  # the child's taking apart left the server's data alone
+        time.sleep(0.4)
+        del before[(0, b"dies")]
+        r = restart(proc)
+        assert dump_all(r) == before
+        assert r.ttl("ttl") > 900 and r.getbit("bits", 7) == 1
+    finally:
+        proc.stop()
+
+
 def test_snapshot_then_log_tail_applies_each_write_once(tmp_path):
     proc = make_server(tmp_path).start()
     try:

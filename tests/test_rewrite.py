@@ -19,12 +19,14 @@ from conftest import ServerProcess
 from test_crash import CLIENTS, Writer, check_acknowledged, start_writers
 
 LOG = "appendonly.aof"
-KEYS = 200_000  # enough that the rewrite's snapshot takes a while to write
+KEYS = 50_000
+# 20 us per key: a rewrite of KEYS keys takes about a second, long enough to act during it.
+SLOW_SAVE = "rdb-key-save-delay 20\n"
 
 
 def make_server(tmp_path, settings: str = "", fsync: str = "always") -> ServerProcess:
     conf = tmp_path / "alchemy.conf"
-    conf.write_text(f'appendonly yes\nsave ""\n{settings}')
+    conf.write_text(f'appendonly yes\nsave ""\n{SLOW_SAVE}{settings}')
     return ServerProcess(tmp_path / "data", "--config", str(conf), "--appendfsync", fsync)
 
 

@@ -312,9 +312,10 @@ class Persistence:
     def _fork_snapshot(self) -> str | None:
         """Fork the snapshot writer; the error text if that failed."""
         dbs, path, origin = self.database.dbs, self.path("dbfilename"), self._origin()
+        delay = self.config["rdb-key-save-delay"] / 1e6
         try:
             pid, life = fork_child("snapshot writer", [],
-                                   lambda: snapshot.write(dbs, path, origin))
+                                   lambda: snapshot.write(dbs, path, origin, True, delay))
         except (OSError, RuntimeError) as e:
             self.last_bgsave_ok = False
             self.bgsave_pid = 0
@@ -464,9 +465,11 @@ class Persistence:
         turning_on = self.config["appendonly"] and self.appendlog is None
         dbs, temporary, origin = self.database.dbs, self._rewrite_path("dbfilename"), \
             self._origin()
+        delay = self.config["rdb-key-save-delay"] / 1e6
         try:
             pid, life = fork_child("log rewriter", [],
-                                   lambda: snapshot.write_file(dbs, temporary, origin))
+                                   lambda: snapshot.write_file(dbs, temporary, origin, True,
+                                                                delay))
         except (OSError, RuntimeError) as e:
             log.warning("Cannot fork the log rewriter: %s", e)
             self.last_rewrite_ok = False

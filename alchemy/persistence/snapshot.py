@@ -9,6 +9,9 @@ Layout (integers little endian):
         FUNCTION libraries; its owner writes and reads the payload, see Origin.sections)
     per non-empty database: b"D" u16 index u64 key count
         per key: u8 type number, i64 deadline ms (-1: none), key, payload
+      then, from a forked writer: b"M" u16 index, the marshal (version 2) of a dict of the
+        database's other keys, all short strings, and that of a dict key -> deadline ms
+        (it may name keys of the D part too; keys already expired are dropped on reading)
     b"E" u32 CRC-32 of every byte before it
 
 Byte strings are u64 length + bytes. A payload is a string's bytes; other types use a
@@ -22,6 +25,12 @@ flags of the type, u64 count, u8 width of a length, the lengths, the members bac
 then a tail of the type's own (a zset's scores). Members of up to 255 bytes cost one byte of
 framing each, and packing and unpacking run over whole arrays rather than member by member.
 
+A forked writer owns its copy of the databases and takes the short strings apart from the
+rest (see Keyspace.apart): marshal's version 2 walks a dict with borrowed references, so
+those keys and values, most of the objects of a typical dataset, are read without a write
+to their reference counts, and the pages holding them stay shared with the server
+(bench/cow.py). The server's own SAVE writes every key in the D part.
+
 The snapshot names the log and the offset in it that its data includes: start-up loads the
 snapshot, then replays that log from that offset.
 """
@@ -29,6 +38,7 @@ snapshot, then replays that log from that offset.
 from array import array
 from dataclasses import dataclass, field
 from itertools import accumulate
+import marshal
 import os
 import pickle
 import struct
@@ -37,12 +47,14 @@ import time
 import zlib
 from typing import Callable
 
-from alchemy.keyspace import TYPES
+from alchemy.keyspace import SHORT_STRING, TYPES, now_ms
 
 MAGIC = b"ALCHEMY-SNAPSHOT"
-VERSION = 3  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle;
-#               3: sections (version 2 files, which have none, are still read)
-READABLE = (2, 3)
+VERSION = 4  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle;
+#               3: sections (version 2 files, which have none, are still read);
+#               4: short strings in one marshal per database
+READABLE = (2, 3, 4)
+_MARSHAL_VERSION = 2  # later versions keep a reference to each object they write
 CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
 _BATCH = 1 << 16
 CODEC_FORMAT = 1  # the first byte of a collection codec's payload
@@ -119,6 +131,11 @@ class _Out:
         self.size = 0
 
     def put(self, data: bytes) -> None:
+        if len(data) > _BATCH:  # written as it is: joining it would copy it
+            self.flush()
+            self.crc = zlib.crc32(data, self.crc)
+            self.f.write(data)
+            return
         self.parts.append(data)
         self.size += len(data)
         if self.size > _BATCH:
@@ -146,16 +163,20 @@ def _payload(name: str, value) -> bytes:
     return codec[0](value) if codec else pickle.dumps(value, protocol=5)
 
 
-def write(dbs: list, path: str, origin: Origin) -> None:
+def write(dbs: list, path: str, origin: Origin, owned: bool = False,
+          key_delay: float = 0) -> None:
     """Write the databases to path through a temporary file: fsynced, then renamed into
     place and the directory fsynced, so path is always a whole snapshot."""
     temporary = f"{path}.tmp-{os.getpid()}"
-    write_file(dbs, temporary, origin)
+    write_file(dbs, temporary, origin, owned, key_delay)
     place(temporary, path)
 
 
-def write_file(dbs: list, path: str, origin: Origin) -> None:
-    """Write the databases to path itself and fsync it (not yet in place: see place)."""
+def write_file(dbs: list, path: str, origin: Origin, owned: bool = False,
+               key_delay: float = 0) -> None:
+    """Write the databases to path itself and fsync it (not yet in place: see place).
+    owned: the caller is a forked child whose copy of dbs this may take apart.
+    key_delay: seconds to wait per key written (rdb-key-save-delay), for tests."""
     names = _class_names()
     numbers: dict[type, int] = {}
     table: list[str] = []
@@ -178,7 +199,9 @@ def write_file(dbs: list, path: str, origin: Origin) -> None:
             out.blob(payload)
         for db in dbs:
             if db.data:
-                _write_db(out, db, numbers, names)
+                if key_delay:
+                    time.sleep(key_delay * len(db.data))
+                _write_db(out, db, numbers, names, owned)
         out.put(b"E")
         out.flush()
         f.write(struct.pack("<I", out.crc))
@@ -197,11 +220,12 @@ def place(temporary: str, path: str) -> None:
         os.close(directory)
 
 
-def _write_db(out: _Out, db, numbers: dict, names: dict) -> None:
+def _write_db(out: _Out, db, numbers: dict, names: dict, owned: bool) -> None:
     """O(N) in the keys and elements of db. Expired keys are left out."""
-    now = int(time.time() * 1000)
+    now = now_ms()
     expires = db.expires
-    live = [(key, value, expires.get(key, -1)) for key, value in db.data.items()
+    items = _take_apart(db) if owned else db.data.items()
+    live = [(key, value, expires.get(key, -1)) for key, value in items
             if not 0 <= expires.get(key, -1) <= now]
     out.put(b"D" + struct.pack("<HQ", db.index, len(live)))
     pack = struct.Struct("<Bq").pack
@@ -210,6 +234,24 @@ def _write_db(out: _Out, db, numbers: dict, names: dict) -> None:
         out.put(pack(numbers[cls], deadline))
         out.blob(key)
         out.blob(_payload(names[cls], value))
+    if owned and db.data:
+        out.put(b"M" + struct.pack("<H", db.index))
+        out.blob(marshal.dumps(db.data, _MARSHAL_VERSION))
+        out.blob(marshal.dumps(expires, _MARSHAL_VERSION))
+
+
+def _take_apart(db) -> list:
+    """Remove from db.data the keys holding anything but a short string, and return them
+    as (key, value) pairs: what is left is for one marshal walk."""
+    data = db.data
+    apart = []
+    for key in db.apart:
+        value = data.get(key)
+        if value is not None and (type(value) is not bytes or len(value) > SHORT_STRING):
+            apart.append((key, value))
+    for key, _ in apart:
+        del data[key]
+    return apart
 
 
 class _In:
@@ -266,12 +308,15 @@ def read(path: str, dbs: list) -> Origin:
             name = into.blob()
             sections[name] = into.blob()
             continue
-        if tag != b"D":
+        if tag not in (b"D", b"M"):
             raise SnapshotError(f"{path}: bad section at byte {into.pos - 1}")
-        index, count = into.unpack("<HQ")
+        (index,) = into.unpack("<H")
         if index >= len(dbs):
             raise SnapshotError(f"{path}: database {index} but only {len(dbs)} configured")
-        _read_db(into, dbs[index], count, table)
+        if tag == b"D":
+            _read_db(into, dbs[index], into.unpack("<Q")[0], table)
+        else:
+            _read_strings(into, dbs[index])
     return Origin(snapshot_id, log_id, log_offset, created, sections)
 
 
@@ -290,3 +335,22 @@ def _read_db(into: _In, db, count: int, table: list) -> None:
         db.set(key, value)
         if deadline >= 0:
             db.expire_at(key, deadline)
+
+
+def _read_strings(into: _In, db) -> None:
+    """An M part: short strings, then deadlines (of these keys and maybe others)."""
+    strings, deadlines = marshal.loads(into.blob()), marshal.loads(into.blob())
+    if type(strings) is not dict or type(deadlines) is not dict:
+        raise SnapshotError(f"{into.path}: bad strings of database {db.index}")
+    now = now_ms()
+    live = {}
+    for key, deadline in deadlines.items():
+        if key in strings:
+            if deadline <= now:
+                del strings[key]
+            else:
+                live[key] = deadline
+    if strings:
+        db.set_many(strings.items())
+    for key, deadline in live.items():
+        db.expire_at(key, deadline)
