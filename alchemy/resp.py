@@ -6,6 +6,7 @@ inline, or whose headers declare suspicious lengths, goes through `RequestParser
 applies Redis's rules and error texts exactly. Replies are encoded for RESP2 or RESP3.
 """
 
+from itertools import chain
 import re
 
 import hiredis
@@ -28,6 +29,27 @@ _SUSPICIOUS_COUNT = re.compile(rb"\*-|\*\d{7}")
 
 
 _HEAD_CHECKED = 2 * MAX_INLINE + 2
+# Of map(type, items): are they all arrays, all plain bytes?
+_only_lists = {list}.issuperset
+_only_bytes = {bytes}.issuperset
+_join = b"".join
+_JOIN_LIMIT = 64 * 1024
+
+
+def _sound(requests: list, size: int) -> bool:
+    """Are requests (what hiredis parsed from size bytes) all arrays of bulk strings?
+    hiredis also parses replies (integers, nulls, nested arrays), which are no requests.
+    A join of every argument at once raises at the first that is not bytes: in C, at about
+    half the cost of a type test per argument, but a copy, so not for large requests."""
+    if not _only_lists(map(type, requests)):
+        return False
+    if size > _JOIN_LIMIT:
+        return _only_bytes(map(type, chain.from_iterable(requests)))
+    try:
+        _join(chain.from_iterable(requests))
+    except TypeError:
+        return False
+    return True
 
 
 def _suspicious(data: bytes) -> bool:
@@ -56,6 +78,8 @@ class RequestReader:
         # The head of the request hiredis is waiting for, from a request boundary, until
         # its headers are known to be sound.
         self.unchecked: bytes | None = None
+        self.pending: list = []  # taken, given back by unread
+        self.error: ProtocolError | None = None  # raised once the requests before it are taken
 
     def feed(self, data: bytes) -> None:
         at_boundary = self.slow is None and not self.mid_request
@@ -78,33 +102,79 @@ class RequestReader:
         if self.partial_bytes > self.max_query_buffer:
             raise ProtocolError("Protocol error: query buffer limit exceeded")
 
-    def gets(self):
-        """The next complete request, or False when more bytes are needed."""
+    def take(self) -> list:
+        """Every complete request buffered, in order (one call per read, not per request).
+        A broken stream raises ProtocolError once the requests before the break are taken:
+        their replies go out first, as in Redis."""
+        if self.pending:
+            requests, self.pending = self.pending, []
+            return requests
+        if self.error is not None:
+            raise self.error
         if self.slow is not None:
-            request = self.slow.next()
-            self.partial_bytes = len(self.slow.buffer)
-            if request is False and not self.slow.buffer:
-                self.slow = None
-            return request
-        try:
-            request = self.fast.gets()
-        except hiredis.ProtocolError as e:
-            raise ProtocolError(_hiredis_message(str(e))) from None
-        except MemoryError:
-            raise ProtocolError("Protocol error: invalid multibulk length") from None
-        if request is False:
-            if self.unchecked is not None and self.fast.has_data():
-                self._check_headers()
-            return False
-        self.partial_bytes = 0
-        self.mid_request = self.fast.has_data()
-        if type(request) is not list:
-            raise ProtocolError(f"Protocol error: expected '*', got '{_type_char(request)}'")
-        for arg in request:
-            if type(arg) is not bytes:
-                raise ProtocolError(f"Protocol error: expected '$', got '{_type_char(arg)}'")
-        return request
+            requests = self._take_slow()
+        else:
+            requests = self._take_fast()
+        if self.error is not None and not requests:
+            raise self.error
+        return requests
 
+    def unread(self, requests: list) -> None:
+        """Give back requests taken but not run (the client blocked): the next take
+        returns them first."""
+        self.pending = requests + self.pending
+
+    def _take_slow(self) -> list:
+        requests, self.error = self.slow.take_all()
+        self.partial_bytes = len(self.slow.buffer)
+        if not self.slow.buffer:
+            self.slow = None
+        return requests
+
+    def _take_fast(self) -> list:
+        fast = self.fast
+        has_data, gets = fast.has_data, fast.gets
+        requests: list = []
+        try:
+            # hiredis's has_data() is False between two arguments of an array once their
+            # bytes are consumed: the loop ends either at a request boundary (has_data()
+            # False after a complete request) or inside a request (gets() gives False).
+            while has_data():
+                request = gets()
+                if request is False:
+                    if self.unchecked is not None and has_data():
+                        self._check_headers()
+                    break
+                requests.append(request)
+            else:
+                if requests:
+                    self.mid_request = False
+        except hiredis.ProtocolError as e:
+            self.error = ProtocolError(_hiredis_message(str(e)))
+        except MemoryError:
+            self.error = ProtocolError("Protocol error: invalid multibulk length")
+        except ProtocolError as e:
+            self.error = e
+        if requests:
+            if not _sound(requests, self.partial_bytes):
+                requests = self._sound_prefix(requests)
+            self.partial_bytes = 0
+        return requests
+
+    def _sound_prefix(self, requests: list) -> list:
+        """The requests before the first that is not an array of bulk strings; that one
+        is the protocol error."""
+        for index, request in enumerate(requests):
+            if type(request) is not list:
+                message = f"expected '*', got '{_type_char(request)}'"
+            else:
+                bad = [arg for arg in request if type(arg) is not bytes]
+                if not bad:
+                    continue
+                message = f"expected '$', got '{_type_char(bad[0])}'"
+            self.error = ProtocolError("Protocol error: " + message)
+            return requests[:index]
+        return requests
 
     def _check_headers(self) -> None:
         """hiredis waits for a request that is still incomplete. If it is one whose declared
@@ -161,6 +231,30 @@ class RequestParser:
             if request:
                 return request
         return False
+
+    def take_all(self) -> tuple[list, ProtocolError | None]:
+        """Every complete request buffered, and the error that stopped the parse (None
+        when it ran out of bytes)."""
+        requests = self._simple_inline()
+        try:
+            while (request := self.next()) is not False:
+                requests.append(request)
+        except ProtocolError as error:
+            return requests, error
+        return requests, None
+
+    def _simple_inline(self) -> list:
+        """The whole lines buffered when they are all inline commands without quotes
+        (PING_INLINE pipelined): split in C, not a line at a time. bytes.split() strips
+        the '\r' and drops empty lines' words, as _inline does."""
+        buf = self.buffer
+        end = buf.rfind(b"\n") + 1
+        if not end or buf.find(b"*", 0, end) >= 0 or buf.find(b'"', 0, end) >= 0 \
+                or buf.find(b"'", 0, end) >= 0:
+            return []
+        lines = bytes(buf[:end]).split(b"\n")
+        del buf[:end]
+        return [args for args in map(bytes.split, lines) if args]
 
     def _inline(self):
         buf = self.buffer
@@ -295,7 +389,6 @@ def encode(value, resp3: bool = False) -> bytes:
     return b"".join(out)
 
 
-_only_bytes = {bytes}.issuperset  # of map(type, items): are they all plain bytes?
 # "$<length>" of bulk strings up to 4 KiB: a list lookup instead of a %-format per item.
 _BULK_HEADS = [b"$%d" % length for length in range(4096)]
 _bulk_head = _BULK_HEADS.__getitem__

@@ -90,42 +90,56 @@ class Connection(asyncio.Protocol):
         try:
             while client.blocked is None and not client.closing:
                 try:
-                    request = reader.gets()
+                    requests = reader.take()
                 except ProtocolError as e:
                     # Replies to the requests before the bad one go out first, as in Redis.
                     out.append(_error_line(e))
                     client.closing = True
                     break
-                if request is False:
+                if not requests:
                     break
-                if not request:
-                    continue
-                reply = db.call(client, request)
-                # Waiters are served before the next request runs, as Redis does after each
-                # command: a pipelined LPUSH k x; LPOP k leaves x to the client waiting on k.
-                if db.ready:
-                    db.serve_ready()
-                if reply is NO_REPLY:
-                    self._arm_timeout()
-                    continue
-                if client.muted:  # CLIENT REPLY OFF (-1), or SKIP of this reply (1)
-                    client.muted -= client.muted > 0
-                    continue
-                kind = type(reply)
-                if kind is bytes:
-                    out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
-                elif kind is Status:
-                    out.append(reply.encoded)
-                elif kind is int:
-                    out.append(b":%d\r\n" % reply)
-                else:
-                    write_reply(out, reply, client.resp3)
+                self._run(requests, out)
         finally:
             self.out = None
             if out:
                 self._reply(b"".join(out), log, logged)
         if client.closing and not self.held:
             self.transport.close()
+
+    def _run(self, requests: list, out: list) -> None:
+        """Run requests in order, their replies appended to out, until the client blocks
+        (the requests after that one go back to the reader) or closes (they are dropped)."""
+        client, db = self.client, self.db
+        call = db.call
+        requests = iter(requests)
+        for request in requests:
+            if client.closing:
+                return
+            if not request:
+                continue
+            reply = call(client, request)
+            # Waiters are served before the next request runs, as Redis does after each
+            # command: a pipelined LPUSH k x; LPOP k leaves x to the client waiting on k.
+            if db.ready:
+                db.serve_ready()
+            if reply is NO_REPLY:
+                self._arm_timeout()
+                if client.blocked is not None:
+                    self.reader.unread(list(requests))
+                    return
+                continue
+            if client.muted:  # CLIENT REPLY OFF (-1), or SKIP of this reply (1)
+                client.muted -= client.muted > 0
+                continue
+            kind = type(reply)
+            if kind is bytes:
+                out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+            elif kind is Status:
+                out.append(reply.encoded)
+            elif kind is int:
+                out.append(b":%d\r\n" % reply)
+            else:
+                write_reply(out, reply, client.resp3)
 
     # -- while a script runs past its time limit -------------------------------------
 
@@ -152,13 +166,13 @@ class Connection(asyncio.Protocol):
         out: list = []
         try:
             self.reader.feed(data)
-            while not self.client.closing:
-                request = self.reader.gets()
-                if request is False:
-                    break
-                if request:
-                    write_reply(out, self.db.call_while_busy(self.client, request),
-                                self.client.resp3)
+            while not self.client.closing and (requests := self.reader.take()):
+                for request in requests:
+                    if self.client.closing:
+                        break
+                    if request:
+                        write_reply(out, self.db.call_while_busy(self.client, request),
+                                    self.client.resp3)
         except ProtocolError as e:
             out.append(_error_line(e))
             self.client.closing = True

@@ -20,8 +20,7 @@ def test_large_pipelined_requests_survive_any_chunking(chunk):
     reader, got = RequestReader(), []
     for i in range(0, len(stream), chunk):
         reader.feed(stream[i:i + chunk])
-        while (request := reader.gets()) is not False:
-            got.append(request)
+        got += reader.take()
     assert got == requests
 
 
@@ -30,7 +29,7 @@ def test_unfinished_header_is_refused_whatever_the_chunk_sizes(start):
     # A small first read, then one large enough to pass the checked bound at once.
     reader = RequestReader()
     reader.feed(start + b"A" * 1000)
-    assert reader.gets() is False
+    assert reader.take() == []
     with pytest.raises(ProtocolError, match="too big"):
         reader.feed(b"A" * 200_000)
-        reader.gets()
+        reader.take()
