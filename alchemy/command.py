@@ -120,3 +120,7 @@ def lookup(name: bytes) -> "Command | None":
         if cmd is not None and len(_SPELLINGS) < 4096:
             _SPELLINGS[name] = cmd
     return cmd
+
+
+# lookup's first step, a spelling seen before, for the dispatcher to try without a call.
+seen_spelling = _SPELLINGS.get

@@ -13,7 +13,7 @@ from typing import Callable
 
 from alchemy import commands, notify  # noqa: F401  (registers every command)
 from alchemy.client import Client
-from alchemy.command import Command, lookup
+from alchemy.command import Command, lookup, seen_spelling
 from alchemy.config import Config
 from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import TYPES, Keyspace
@@ -150,74 +150,46 @@ class Database:
             return self.call(client, argv)
         return self._reject(client, AlchemyError(self.busy), checked)
 
-    def call(self, client: Client, argv: list):
-        """Run a request from a client: the reply, with errors as AlchemyError values."""
-        cmd = lookup(argv[0])
+    def call(self, client: Client, argv: list, cmd: Command | None = None):
+        """Run a request from a client: the reply, with errors as AlchemyError values.
+        Given cmd, argv has passed the checks: see run, which is this without them (one
+        function for both spares every request a call)."""
         if cmd is None:
-            return self._reject(client, unknown_command(argv))
-        arity = cmd.arity
-        if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
-            return self._reject(client, wrong_arity(cmd.name), cmd)
-        if not client.authenticated and not cmd.no_auth:
-            return self._reject(client, AlchemyError(NOAUTH), cmd)
-        if client.multi is not None and not cmd.no_queue:
-            if "no_multi" in cmd.flags:
-                return self._reject(client, AlchemyError(
-                    f"ERR Command not allowed inside a transaction"), cmd)
-            client.multi.append((cmd, argv))
-            return QUEUED
-        if client.channels or client.patterns:
-            if not client.resp3 and "pubsub_ok" not in cmd.flags:
-                return self._reject(client, AlchemyError(
-                    f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
-                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
-        if self.log is not None and self.log.refusal is not None and _writes(client, cmd):
-            if client.multi is not None:
-                client.multi = None
-                self.unwatch_all(client)
-            return self._reject(client, AlchemyError(self.log.refusal), cmd)
-        return self.run(client, cmd, argv)
-
-    def _reject(self, client: Client, error: AlchemyError,
-                cmd: Command | None = None) -> AlchemyError:
-        if cmd is not None:
-            cmd.rejected_calls += 1
-        if client.multi is not None:
-            client.multi_error = True
-            if cmd is not None and cmd.name == "exec":
-                # A refused EXEC (a busy script, say) ends the transaction, as in Redis.
-                client.multi = None
-                client.multi_error = False
-                self.unwatch_all(client)
-                error = AlchemyError(
-                    f"EXECABORT Transaction discarded because of: {error.message}")
-        self.count_error(error)
-        return error
-
-    def count_error(self, error: AlchemyError) -> None:
-        """Count an error reply once in INFO's total_error_replies and errorstats."""
-        if error.counted:
-            return
-        error.counted = True
-        stats = self.stats
-        stats.error_replies += 1
-        code = error.message.split(" ", 1)[0] if " " in error.message[:32] else "ERR"
-        # Redis stops adding codes at 128, so scripts inventing codes cannot grow the table.
-        if code in stats.errors or len(stats.errors) < MAX_ERROR_CODES:
-            stats.errors[code] = stats.errors.get(code, 0) + 1
-
-    def run(self, client: Client, cmd: Command, argv: list):
-        """Run a command that passed the checks (EXEC and scripts come in here too)."""
+            cmd = seen_spelling(argv[0]) or lookup(argv[0])
+            if cmd is None:
+                return self._reject(client, unknown_command(argv))
+            arity = cmd.arity
+            if len(argv) != arity and (arity >= 0 or len(argv) < -arity):
+                return self._reject(client, wrong_arity(cmd.name), cmd)
+            if not client.authenticated and not cmd.no_auth:
+                return self._reject(client, AlchemyError(NOAUTH), cmd)
+            if client.multi is not None and not cmd.no_queue:
+                if "no_multi" in cmd.flags:
+                    return self._reject(client, AlchemyError(
+                        f"ERR Command not allowed inside a transaction"), cmd)
+                client.multi.append((cmd, argv))
+                return QUEUED
+            if client.channels or client.patterns:
+                if not client.resp3 and "pubsub_ok" not in cmd.flags:
+                    return self._reject(client, AlchemyError(
+                        f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
+                        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+            if self.log is not None and self.log.refusal is not None and _writes(client, cmd):
+                if client.multi is not None:
+                    client.multi = None
+                    self.unwatch_all(client)
+                return self._reject(client, AlchemyError(self.log.refusal), cmd)
         self.stats.commands += 1
         cmd.calls += 1
         client.last_command = cmd.name
-        if cmd.write and Table.exists_any and not cmd.table_ok:
-            refused = _table_among(client.db, cmd.keys(argv))
-            if refused is not None:
-                self.count_error(refused)
-                return refused
-        if self.undo_log is not None and cmd.write:
-            self._save_for_undo(client.db, cmd.keys(argv))
+        if cmd.write:
+            if Table.exists_any and not cmd.table_ok:
+                refused = _table_among(client.db, cmd.keys(argv))
+                if refused is not None:
+                    self.count_error(refused)
+                    return refused
+            if self.undo_log is not None:
+                self._save_for_undo(client.db, cmd.keys(argv))
         dirty = self.dirty
         outer, self._replacement = self._replacement, None
         self._depth += 1
@@ -249,6 +221,38 @@ class Database:
         if self._propagated and not self._depth:
             self._flush_propagated()
         return reply
+
+    def _reject(self, client: Client, error: AlchemyError,
+                cmd: Command | None = None) -> AlchemyError:
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        if client.multi is not None:
+            client.multi_error = True
+            if cmd is not None and cmd.name == "exec":
+                # A refused EXEC (a busy script, say) ends the transaction, as in Redis.
+                client.multi = None
+                client.multi_error = False
+                self.unwatch_all(client)
+                error = AlchemyError(
+                    f"EXECABORT Transaction discarded because of: {error.message}")
+        self.count_error(error)
+        return error
+
+    def count_error(self, error: AlchemyError) -> None:
+        """Count an error reply once in INFO's total_error_replies and errorstats."""
+        if error.counted:
+            return
+        error.counted = True
+        stats = self.stats
+        stats.error_replies += 1
+        code = error.message.split(" ", 1)[0] if " " in error.message[:32] else "ERR"
+        # Redis stops adding codes at 128, so scripts inventing codes cannot grow the table.
+        if code in stats.errors or len(stats.errors) < MAX_ERROR_CODES:
+            stats.errors[code] = stats.errors.get(code, 0) + 1
+
+    def run(self, client: Client, cmd: Command, argv: list):
+        """Run a command that passed the checks (EXEC and scripts come in here too)."""
+        return self.call(client, argv, cmd)
 
     def _save_for_undo(self, db: Keyspace, keys: list) -> None:
         """Keep a copy of each key as it is, for a SQL statement to put back if it fails
@@ -386,7 +390,7 @@ class Database:
                 self.unblock(client, None)
                 self.ready_key = key
                 try:
-                    reply = self.run(client, lookup(argv[0]), argv)
+                    reply = self.call(client, argv, lookup(argv[0]))
                 finally:
                     self.ready_key = None
                 if reply is not NO_REPLY:

@@ -39,7 +39,7 @@ def exec_(ctx, argv):
         return NULL_ARRAY
     ctx.in_exec = True
     try:
-        return [server.run(ctx, cmd, args) for cmd, args in queued]
+        return [server.call(ctx, args, cmd) for cmd, args in queued]
     finally:
         ctx.in_exec = False
 

@@ -332,7 +332,7 @@ class LuaRuntime:
                     raise _rejected(checked, log_.refusal)
                 if checked.write:
                     run.wrote = True
-            return self.server.run(self.client, cmd, argv)
+            return self.server.call(self.client, argv, cmd)
         except AlchemyError as error:
             self.server.count_error(error)
             return error
