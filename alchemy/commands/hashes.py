@@ -10,6 +10,8 @@ HINCRBYFLOAT computes in long double as Redis does (alchemy.longdouble): 0.1 + 0
 "0.3", where doubles would give "0.30000000000000004".
 """
 
+from itertools import chain
+
 from alchemy.command import command
 from alchemy.commands.keys import parse_cursor
 from alchemy.commands.sets import (parse_random_count, random_member, random_members,
@@ -75,10 +77,9 @@ def _put(ctx, key: bytes, value: Hash | None, pairs: list, event: bytes) -> int:
     before = len(value)
     value.update(pairs)
     if value.listpack:
-        config = ctx.server.config
-        longest = config["hash-max-listpack-value"]
-        if len(value) > config["hash-max-listpack-entries"] or any(
-                len(field) > longest or len(item) > longest for field, item in pairs):
+        limits = ctx.server.config.values
+        if len(value) > limits["hash-max-listpack-entries"] or max(
+                map(len, chain.from_iterable(pairs))) > limits["hash-max-listpack-value"]:
             value.listpack = False
     notify(ctx, HASH, event, key)
     return len(value) - before
@@ -94,7 +95,7 @@ def _pairs(argv: list, name: str) -> list:
          summary="Set the string value of a hash field")
 def hset(ctx, argv):
     pairs = _pairs(argv, "hset")
-    added = _put(ctx, argv[1], _hash(ctx, argv[1]), pairs, b"hset")
+    added = _put(ctx, argv[1], ctx.db.get_typed(argv[1], Hash), pairs, b"hset")
     ctx.server.dirty += len(pairs)
     return added
 
