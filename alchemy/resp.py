@@ -56,8 +56,10 @@ def _suspicious(data: bytes) -> bool:
     """Does a chunk that starts a request hold an array header hiredis must not see?
     Without pipelining a read is one request, whose only '*' is its own header: when that
     header is short and not negative, two C-level scans settle it without the regular
-    expression (which costs about a tenth of a non-pipelined GET)."""
-    if data.count(b"*") == 1 and data[1:2] != b"-" and data.find(b"\r\n", 1, 9) > 0:
+    expression (which costs about a tenth of a non-pipelined GET). The search for a second
+    '*' stops at the next request of a pipelined chunk, where counting them all cost as
+    much as the expression."""
+    if data.find(b"*", 1) < 0 and data[1:2] != b"-" and data.find(b"\r\n", 1, 9) > 0:
         return False
     return _SUSPICIOUS_COUNT.search(data) is not None
 
