@@ -10,8 +10,6 @@ HINCRBYFLOAT computes in long double as Redis does (alchemy.longdouble): 0.1 + 0
 "0.3", where doubles would give "0.30000000000000004".
 """
 
-from itertools import chain
-
 from alchemy.command import command
 from alchemy.commands.keys import parse_cursor
 from alchemy.commands.sets import (parse_random_count, random_member, random_members,
@@ -78,9 +76,13 @@ def _put(ctx, key: bytes, value: Hash | None, pairs: list, event: bytes) -> int:
     value.update(pairs)
     if value.listpack:
         limits = ctx.server.config.values
-        if len(value) > limits["hash-max-listpack-entries"] or max(
-                map(len, chain.from_iterable(pairs))) > limits["hash-max-listpack-value"]:
-            value.listpack = False
+        longest = limits["hash-max-listpack-value"]
+        value.listpack = len(value) <= limits["hash-max-listpack-entries"]
+        # A plain loop: pairs are mostly one, where max() or any() over a generator cost
+        # more than the loop's bytecodes.
+        for field, item in pairs:
+            if len(field) > longest or len(item) > longest:
+                value.listpack = False
     notify(ctx, HASH, event, key)
     return len(value) - before
 
