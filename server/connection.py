@@ -15,7 +15,7 @@ import os
 import time
 
 from alchemy.reply import NO_REPLY, Status
-from alchemy.resp import ProtocolError, RequestReader, write_reply
+from alchemy.resp import BULK_HEADERS, INTEGERS, ProtocolError, RequestReader, write_reply
 
 
 class Connection(asyncio.Protocol):
@@ -131,13 +131,14 @@ class Connection(asyncio.Protocol):
             if client.muted:  # CLIENT REPLY OFF (-1), or SKIP of this reply (1)
                 client.muted -= client.muted > 0
                 continue
+            # write_reply's commonest cases, here without a call.
             kind = type(reply)
-            if kind is bytes:
-                out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+            if kind is bytes and len(reply) < 4096:
+                out += (BULK_HEADERS[len(reply)], reply, b"\r\n")
             elif kind is Status:
                 out.append(reply.encoded)
-            elif kind is int:
-                out.append(b":%d\r\n" % reply)
+            elif kind is int and 0 <= reply < 1024:
+                out.append(INTEGERS[reply])
             else:
                 write_reply(out, reply, client.resp3)
 
