@@ -122,9 +122,11 @@ class _Leaf:
         ends = self.ends
         return (ends[j - 1] if j else 0), ends[j]
 
-    def payload(self, j: int) -> bytes:
+    def payload(self, j: int) -> bytearray:
+        """A copy of entry j's payload. A slice of the blob, not bytes: readers only
+        decode it, and the conversion would cost as much as the slice."""
         ends = self.ends
-        return bytes(self.blob[ends[j - 1] if j else 0:ends[j]])
+        return self.blob[ends[j - 1] if j else 0:ends[j]]
 
     def search(self, key, right: bool) -> int:
         """Where a key (a prefix of an entry: some leading parts) falls in this leaf."""
@@ -235,8 +237,9 @@ class SortedColumns:
 
     def payloads(self, keys):
         """(key, payload) of each of keys that has an entry. Keys in order, as an index
-        walk gives its primary keys, mostly fall in the leaf of the one before: that leaf
-        is searched again without the bisect over all leaves and a call per key."""
+        walk gives its primary keys, mostly fall in the leaf of the one before, often in
+        the next slot (rows inserted together): the slot after the last found is tried
+        first, then that leaf is searched, and only then all leaves."""
         if not self._scalar:
             for key in keys:
                 payload = self.get(key)
@@ -244,18 +247,23 @@ class SortedColumns:
                     yield key, payload
             return
         maxes, leaves = self._maxes, self._leaves
-        i, column = -1, ()
+        i, j, column, leaf = -1, -1, (), None
         for key in keys:
             value = key[0]
-            if not column or not column[0] <= value <= maxes[i]:
-                i = bisect_left(maxes, value)
-                if i == len(leaves):
-                    column = ()
+            j += 1
+            if j >= len(column) or column[j] != value:
+                if not column or not column[0] <= value <= maxes[i]:
+                    i = bisect_left(maxes, value)
+                    if i == len(leaves):
+                        column = ()
+                        continue
+                    leaf = leaves[i]
+                    column = leaf.parts[0]
+                j = bisect_left(column, value)
+                if j == len(column) or column[j] != value:
                     continue
-                column = leaves[i].parts[0]
-            j = bisect_left(column, value)
-            if j < len(column) and column[j] == value:
-                yield key, leaves[i].payload(j)
+            ends = leaf.ends
+            yield key, leaf.blob[ends[j - 1] if j else 0:ends[j]]
 
     # -- changing ----------------------------------------------------------------------
 

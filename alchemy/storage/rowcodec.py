@@ -32,6 +32,8 @@ SPARSE = 0xFF
 
 _DOUBLE = struct.Struct("<d")
 _LEN = struct.Struct("<I")
+_from_bytes = int.from_bytes
+_WRAP = [1 << 8 * size for size in range(9)]  # an n-byte two's complement wraps at this
 
 
 class RowCodec:
@@ -129,16 +131,18 @@ class RowCodec:
 
     # -- decoding ----------------------------------------------------------------------
 
-    def decode(self, row) -> list:
-        """All columns of an encoded row, as Python values."""
+    def decode(self, row, head: tuple = ()) -> list:
+        """All columns of an encoded row (bytes or a bytearray slice), as Python values,
+        after the values of head (a row's key parts, which lead the row)."""
         if row and row[0] == SPARSE:
-            return self._decode_sparse(row)
-        values = []
+            return [*head, *self._decode_sparse(row)]
+        values = [*head]
         append = values.append
         pos = 0
         end = len(row)
         # Short texts and integers, the usual columns, are decoded inline: a method call
-        # per column would cost as much as the decoding.
+        # per column would cost as much as the decoding. An integer is read unsigned (a
+        # keyword argument costs from_bytes half its time) and its sign applied after.
         for kind in self.kinds:
             if pos >= end:
                 append(None)  # a column added after this row was written
@@ -150,7 +154,8 @@ class RowCodec:
                 pos = stop
             elif 0 < tag <= 8:
                 stop = pos + 1 + tag
-                append(int.from_bytes(row[pos + 1:stop], "little", signed=True))
+                value = _from_bytes(row[pos + 1:stop], "little")
+                append(value if row[stop - 1] < 0x80 else value - _WRAP[tag])
                 pos = stop
             else:
                 value, pos = self._decode_value(row, pos, kind)

@@ -205,7 +205,7 @@ class Table:
 
     def _row(self, key: tuple, payload: bytes) -> list:
         if self.key_positions == self._leading:  # the usual layout: key columns first
-            return [*key, *self.codec.decode(payload)]
+            return self.codec.decode(payload, key)
         row = [None] * len(self.columns)
         for p, value in zip(self.key_positions, key):
             row[p] = value
