@@ -18,8 +18,12 @@ class Client:
         self.db = server.dbs[0]
         self.resp3 = False
         self.sql_output = "resp"  # or "text": AlchemyDB's comma-separated rows
-        self.authenticated = not server.config["requirepass"]
-        self.multi: list | None = None
+        # Pub/sub state lives here so every front end shares it.
+        self.channels: set = set()
+        self.patterns: dict = {}  # ordered: Redis answers PUNSUBSCRIBE-all in subscription order
+        self._authenticated = not server.config["requirepass"]
+        self._multi: list | None = None
+        self.refresh()
         self.multi_error = False
         self.in_exec = False
         self.watched: list = []
@@ -35,9 +39,34 @@ class Client:
         self.muted = 0  # CLIENT REPLY: 0 on, -1 off, 1 skip the next reply
         self.push: Callable | None = None
         self.kill: Callable | None = None
-        # Pub/sub state lives here so every front end shares it.
-        self.channels: set = set()
-        self.patterns: dict = {}  # ordered: Redis answers PUNSUBSCRIBE-all in subscription order
+
+    # `plain`: authenticated, not in MULTI, not subscribed, which lets Database.call pass
+    # the checks of those states with one test. The setters keep it, and so does PubSub
+    # (refresh) when subscriptions change.
+
+    @property
+    def authenticated(self) -> bool:
+        return self._authenticated
+
+    @authenticated.setter
+    def authenticated(self, value: bool) -> None:
+        self._authenticated = value
+        self.refresh()
+
+    @property
+    def multi(self) -> list | None:
+        """The commands queued since MULTI, None outside a transaction."""
+        return self._multi
+
+    @multi.setter
+    def multi(self, value: list | None) -> None:
+        self._multi = value
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute `plain` after auth, transaction or subscription state changed."""
+        self.plain = (self._authenticated and self._multi is None and not self.channels
+                      and not self.patterns)
 
     @property
     def can_block(self) -> bool:

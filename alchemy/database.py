@@ -161,19 +161,10 @@ class Database:
             arity = cmd.arity
             if len(argv) != arity and (arity >= 0 or len(argv) < -arity):
                 return self._reject(client, wrong_arity(cmd.name), cmd)
-            if not client.authenticated and not cmd.no_auth:
-                return self._reject(client, AlchemyError(NOAUTH), cmd)
-            if client.multi is not None and not cmd.no_queue:
-                if "no_multi" in cmd.flags:
-                    return self._reject(client, AlchemyError(
-                        f"ERR Command not allowed inside a transaction"), cmd)
-                client.multi.append((cmd, argv))
-                return QUEUED
-            if client.channels or client.patterns:
-                if not client.resp3 and "pubsub_ok" not in cmd.flags:
-                    return self._reject(client, AlchemyError(
-                        f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
-                        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+            if not client.plain:
+                refused = self._state_refusal(client, cmd, argv)
+                if refused is not None:
+                    return refused
             if self.log is not None and self.log.refusal is not None and _writes(client, cmd):
                 if client.multi is not None:
                     client.multi = None
@@ -221,6 +212,24 @@ class Database:
         if self._propagated and not self._depth:
             self._flush_propagated()
         return reply
+
+    def _state_refusal(self, client: Client, cmd: Command, argv: list):
+        """What a client that is not `plain` gets instead of running cmd: NOAUTH, QUEUED
+        inside MULTI, refusal while subscribed; None when cmd runs."""
+        if not client.authenticated and not cmd.no_auth:
+            return self._reject(client, AlchemyError(NOAUTH), cmd)
+        if client.multi is not None and not cmd.no_queue:
+            if "no_multi" in cmd.flags:
+                return self._reject(client, AlchemyError(
+                    f"ERR Command not allowed inside a transaction"), cmd)
+            client.multi.append((cmd, argv))
+            return QUEUED
+        if client.channels or client.patterns:
+            if not client.resp3 and "pubsub_ok" not in cmd.flags:
+                return self._reject(client, AlchemyError(
+                    f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
+                    "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+        return None
 
     def _reject(self, client: Client, error: AlchemyError,
                 cmd: Command | None = None) -> AlchemyError:

@@ -17,6 +17,7 @@ class PubSub:
         if channel in client.channels:
             return False
         client.channels.add(channel)
+        client.refresh()
         self.channels.setdefault(channel, set()).add(client)
         return True
 
@@ -24,6 +25,7 @@ class PubSub:
         if channel not in client.channels:
             return False
         client.channels.discard(channel)
+        client.refresh()
         _remove(self.channels, channel, client)
         return True
 
@@ -31,6 +33,7 @@ class PubSub:
         if pattern in client.patterns:
             return False
         client.patterns[pattern] = None
+        client.refresh()
         self.patterns.setdefault(pattern, set()).add(client)
         return True
 
@@ -38,6 +41,7 @@ class PubSub:
         if pattern not in client.patterns:
             return False
         del client.patterns[pattern]
+        client.refresh()
         _remove(self.patterns, pattern, client)
         return True
 
