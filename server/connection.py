@@ -88,17 +88,18 @@ class Connection(asyncio.Protocol):
         logged = log.end if log is not None else 0
         out = self.out = []
         try:
+            # One take has every complete request; a second only raises the protocol error
+            # the reader found after them (their replies go out first, as in Redis).
             while client.blocked is None and not client.closing:
                 try:
                     requests = reader.take()
                 except ProtocolError as e:
-                    # Replies to the requests before the bad one go out first, as in Redis.
                     out.append(_error_line(e))
                     client.closing = True
                     break
-                if not requests:
-                    break
                 self._run(requests, out)
+                if reader.error is None:
+                    break
         finally:
             self.out = None
             if out:
