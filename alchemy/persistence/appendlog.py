@@ -218,6 +218,20 @@ class AppendLog:
 
     def propagate(self, commands: list) -> None:
         """Append the writes of one command (a list of (db index, argv)) as one unit."""
+        if len(commands) == 1 and commands[0][0] == self._db:
+            self.unconfirmed += encode_record(commands[0][1])  # most writes: one record
+        else:
+            self.unconfirmed += b"".join(self._records(commands))
+        if self._writing or self._send_scheduled:
+            return
+        if self.loop is None:
+            self._send()
+        else:
+            # One write for everything the commands of this loop iteration logged.
+            self._send_scheduled = True
+            self.loop.call_soon(self._send)
+
+    def _records(self, commands: list) -> list:
         records = []
         if len(commands) > 1:
             records.append(_MULTI)
@@ -228,15 +242,7 @@ class AppendLog:
             records.append(encode_record(argv))
         if len(commands) > 1:
             records.append(_EXEC)
-        self.unconfirmed += b"".join(records)
-        if self._writing or self._send_scheduled:
-            return
-        if self.loop is None:
-            self._send()
-        else:
-            # One write for everything the commands of this loop iteration logged.
-            self._send_scheduled = True
-            self.loop.call_soon(self._send)
+        return records
 
     def _send(self) -> None:
         self._send_scheduled = False

@@ -26,7 +26,15 @@ _MULTI = (b"multi", b"MULTI")
 _EXEC = (b"exec", b"EXEC")
 
 
+_BODY_OF_THREE = b"$%d\r\n%s\r\n" * 3
+
+
 def _body(argv: list) -> bytes:
+    if len(argv) == 3:
+        # Most writes have three arguments (SET, LPUSH, SADD, one HSET field): one
+        # format of them all costs about half of three formats and a join.
+        first, second, third = argv
+        return _BODY_OF_THREE % (len(first), first, len(second), second, len(third), third)
     return b"".join([b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in argv])
 
 
