@@ -150,7 +150,7 @@ def _zset(ctx, key: bytes) -> ZSet | None:
 
 
 def _fits_listpack(ctx, size: int, longest: int) -> bool:
-    config = ctx.server.config
+    config = ctx.server.config.values
     return (size <= config["zset-max-listpack-entries"]
             and longest <= config["zset-max-listpack-value"])
 
@@ -256,7 +256,7 @@ def _zadd(ctx, key: bytes, flags: set, args: list):
             raise AlchemyError(INCR_PAIR)
     scores = [parse_score(arg) for arg in args[::2]]
     members = args[1::2]
-    zset = _zset(ctx, key)
+    zset = ctx.db.get_typed(key, ZSet)
     if zset is None:
         if xx:
             return None if incr else 0
