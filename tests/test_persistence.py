@@ -336,6 +336,20 @@ def test_torn_transaction_is_dropped_whole(tmp_path):
         proc.stop()
 
 
+def test_a_second_server_on_the_same_log_does_not_start(tmp_path):
+    """The running server's log writer holds its file: a second server on the same
+    directory waits for it (as a restart waits for a killed server's writer), then gives up
+    with a clear error instead of writing the same log."""
+    first = make_server(tmp_path).start()
+    try:
+        first.client().set("k", "v")
+        with pytest.raises(RuntimeError, match="still being written by another process"):
+            make_server(tmp_path).start()
+        assert first.client().get("k") == b"v"
+    finally:
+        first.stop()
+
+
 def test_damage_in_the_middle_stops_start_up_and_check_log_fixes_it(tmp_path):
     proc = make_server(tmp_path).start()
     r = proc.client()

@@ -43,8 +43,14 @@ the rewrite is tried again. Turning it off hands the writer everything, lets it 
 exit, and stops a rewrite in progress. The files stay: while the log is off, a snapshot
 names the old log at its end, so turning it on again (or restarting with it on) replays
 nothing twice.
+
+A log writer holds an exclusive lock (flock) on its file while it runs. When the server is
+killed its writer goes on draining the pipe into the log; start-up waits for that lock to
+be free before reading the log, so a restart right after a crash sees every record the
+killed server acknowledged (and two servers never write one log).
 """
 
+import fcntl
 import logging
 import os
 import time
@@ -57,6 +63,9 @@ from alchemy.persistence.fork import FORKS, fork_child
 log = logging.getLogger("alchemy")
 
 BGSAVE_RETRY_SECONDS = 5  # after a failed background save, as Redis waits
+
+
+WRITER_WAIT = 10.0  # seconds start-up waits for the writer of a killed server to finish
 
 
 class StartupError(Exception):
@@ -134,6 +143,7 @@ class Persistence:
 
     def _load_log(self, origin: snapshot.Origin | None) -> None:
         path = self.path("appendfilename")
+        _wait_for_writer(path)
         header = logfile.read_header(path) if os.path.exists(path) else None
         if header is None:
             if os.path.exists(path) and os.path.getsize(path):
@@ -603,3 +613,24 @@ def _copy_range(path: str, start: int, end: int, out) -> None:
                 raise OSError(f"{path} ends before byte {end}")
             out.write(chunk)
             left -= len(chunk)
+
+
+def _wait_for_writer(path: str) -> None:
+    """Return once no process writes the log at path (see the module's last paragraph)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        deadline = time.monotonic() + WRITER_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"{path} is still being written by another process "
+                                       "(another server on this directory?)") from None
+                time.sleep(0.01)
+    finally:
+        os.close(fd)  # and with it the shared lock
