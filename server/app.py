@@ -60,6 +60,7 @@ class Server:
         self.db = db
         self.loop: asyncio.AbstractEventLoop | None = None
         self.listeners: list = []
+        self.sockets: list = []  # the listening sockets
         self.connections: set = set()  # every open RESP Connection
 
     def run(self) -> None:
@@ -74,7 +75,8 @@ class Server:
         self.loop = loop = new_event_loop()
         asyncio.set_event_loop(loop)
         self.db.persistence.start(loop)  # forks the log writer before any socket exists
-        sockets = [listening_socket(a, config["port"]) for a in config["bind"].split()]
+        self.sockets = sockets = [listening_socket(a, config["port"])
+                                  for a in config["bind"].split()]
         for sock in sockets:
             self.listeners.append(loop.run_until_complete(
                 loop.create_server(lambda: Connection(self), sock=sock)))
@@ -118,7 +120,9 @@ class Server:
     def answer_while_busy(self) -> None:
         """Database.busy_poll: called from inside a script that runs past lua-time-limit,
         while the loop is stalled. Clients with something to read get their answers now
-        (-BUSY, or SCRIPT KILL obeyed); new connections wait in the backlog."""
+        (-BUSY, or SCRIPT KILL obeyed), new connections included: the usual way out of a
+        runaway script is a new redis-cli sending SCRIPT KILL."""
+        self._accept_while_busy()
         waiting = {conn.client.fd: conn for conn in self.connections
                    if conn.can_read_while_busy()}
         if not waiting:
@@ -129,7 +133,78 @@ class Server:
         for fd, _ in poller.poll(0):
             waiting[fd].read_while_busy()
 
+    def _accept_while_busy(self) -> None:
+        """Accept the connections waiting on the listening sockets. Each gets a Connection
+        whose replies are sent directly until the loop, running again, takes it over."""
+        for listener in self.sockets:
+            while True:
+                try:
+                    sock, _ = listener.accept()
+                except OSError:  # none left (EAGAIN), or none possible now (EMFILE)
+                    break
+                sock.setblocking(False)
+                connection = Connection(self)
+                connection.connection_made(EarlyTransport(sock))
+                self.loop.call_soon(self._adopt, connection, sock)
+
+    def _adopt(self, connection: Connection, sock: socket.socket) -> None:
+        early = connection.transport
+        if early.is_closing():  # refused (maxclients), QUIT, or CLIENT KILL meanwhile
+            early.flush_and_close()
+            connection.connection_lost(None)
+            return
+        self.loop.create_task(self.loop.connect_accepted_socket(lambda: connection, sock))
+
     def _cron(self) -> None:
         self.db.cron()
         self.db.persistence.cron()
         self.loop.call_later(1 / max(self.db.config["hz"], 1), self._cron)
+
+
+class EarlyTransport:
+    """The transport of a connection accepted while a script holds the loop (see
+    Server.answer_while_busy): the few replies it gets then (-BUSY, SCRIPT KILL's) go out
+    with send(); what the socket would not take waits for the loop's transport."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.unsent = b""
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        if not self.unsent:
+            try:
+                data = data[self.sock.send(data):]
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.closing = True
+                return
+        self.unsent += data
+
+    def get_extra_info(self, name: str, default=None):
+        try:
+            return {"peername": self.sock.getpeername, "sockname": self.sock.getsockname,
+                    "socket": lambda: self.sock}[name]()
+        except (KeyError, OSError):
+            return default
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def flush_and_close(self) -> None:
+        """Send what is left as far as the socket takes it now, then close."""
+        try:
+            self.sock.send(self.unsent)
+        except OSError:
+            pass
+        self.sock.close()

@@ -32,6 +32,9 @@ class Connection(asyncio.Protocol):
     # -- asyncio callbacks -----------------------------------------------------------
 
     def connection_made(self, transport) -> None:
+        if self.transport is not None:
+            self._take_over(transport)
+            return
         self.transport = transport
         db = self.db
         if len(db.clients) >= db.config["maxclients"]:
@@ -51,6 +54,15 @@ class Connection(asyncio.Protocol):
         config = db.config
         self.reader = RequestReader(config["proto-max-bulk-len"],
                                     config["client-query-buffer-limit"])
+
+    def _take_over(self, transport) -> None:
+        """The loop's own transport for a connection accepted while a script held the loop
+        (server.app.EarlyTransport): what that one could not send yet goes first."""
+        early, self.transport = self.transport, transport
+        sock = transport.get_extra_info("socket")
+        self.client.fd = sock.fileno() if sock is not None else -1
+        if early.unsent:
+            transport.write(early.unsent)
 
     def connection_lost(self, exc) -> None:
         self.front.connections.discard(self)

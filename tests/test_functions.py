@@ -472,19 +472,20 @@ def test_library_changes_are_refused_while_the_log_cannot_take_writes(tmp_path):
         proc.stop()
 
 
-def test_snapshot_version_2_is_still_read(tmp_path):
+@pytest.mark.parametrize("version", [2, 3])
+def test_older_snapshot_versions_are_still_read(tmp_path, version):
     import struct
     import zlib
     from alchemy.keyspace import Keyspace
     from alchemy.persistence import snapshot
-    path = str(tmp_path / "v2.snapshot")
+    path = str(tmp_path / "old.snapshot")
     dbs = [Keyspace(0, lambda db, key: None)]
     dbs[0].set(b"k", b"v")
-    snapshot.write(dbs, path, snapshot.Origin(b"id", b"log", 0, 0))
-    data = bytearray(open(path, "rb").read())
+    snapshot.write(dbs, path, snapshot.Origin(b"id", b"log", 0, 0))  # the server's SAVE:
+    data = bytearray(open(path, "rb").read())                          # no M part
     at = len(snapshot.MAGIC)
-    assert struct.unpack_from("<H", data, at)[0] == 3
-    struct.pack_into("<H", data, at, 2)  # the same layout, without sections
+    assert struct.unpack_from("<H", data, at)[0] == 4
+    struct.pack_into("<H", data, at, version)  # the same layout (version 2: no sections)
     data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
     open(path, "wb").write(bytes(data))
     into = [Keyspace(0, lambda db, key: None)]

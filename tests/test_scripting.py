@@ -550,6 +550,27 @@ def test_script_kill_stops_a_busy_script(server):
         other.config_set("lua-time-limit", 5000)
 
 
+def test_a_client_connecting_during_a_busy_script_can_kill_it(server):
+    """As in Redis, a connection made while a script runs past its time limit is answered
+    at once: the usual way out is a new redis-cli sending SCRIPT KILL."""
+    runner, other = server.client(), server.client()
+    other.config_set("lua-time-limit", 50)
+    try:
+        thread, result = _run_in_thread(runner.eval, "while true do end", 0)
+        _wait_busy(other)
+        late = server.client(socket_timeout=5)
+        with pytest.raises(redis.ResponseError, match="^BUSY Redis is busy running a script"):
+            late.get("x")
+        assert late.script_kill() is True
+        thread.join(10)
+        assert "killed by user" in str(result["error"])
+        assert late.ping() and late.set("after", 1) and other.get("after") == b"1"
+        ids = [c["id"] for c in other.client_list()]
+        assert ids.count(str(late.client_id())) == 1  # one client, made when it connected
+    finally:
+        other.config_set("lua-time-limit", 5000)
+
+
 def test_exec_refused_by_a_busy_script_ends_the_transaction(server):
     runner, other = server.client(), server.client()
     queued = server.client(single_connection_client=True)
