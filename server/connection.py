@@ -150,8 +150,8 @@ class Connection(asyncio.Protocol):
                 out += (BULK_HEADERS[len(reply)], reply, b"\r\n")
             elif kind is Status:
                 out.append(reply.encoded)
-            elif kind is int and 0 <= reply < 1024:
-                out.append(INTEGERS[reply])
+            elif kind is int:
+                out.append(INTEGERS[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
             else:
                 write_reply(out, reply, client.resp3)
 
