@@ -189,6 +189,11 @@ class JoinSource:
 def _join(outer_rows, step: Step, table: Table, params: list):
     candidates = _candidates(step, table, params)
     on, check, left = step.on, step.filter, step.source.left
+    if on is None and check is None and not left:  # an inner join its access decides
+        for outer in outer_rows:
+            for inner in candidates(outer):
+                yield outer + inner
+        return
     pad = [None] * len(table.columns)
     for outer in outer_rows:
         matched = False

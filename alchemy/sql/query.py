@@ -126,7 +126,9 @@ class QueryPlan:
         width = len(self.names)
         project = self._projector(params)
         if not self.order and not self.distinct:
-            return titles.rows(params, _window(map(project, rows), offset, limit, width))
+            rows = map(project, rows)  # without ORDER BY no hidden columns: rows are width
+            return titles.rows(params, list(rows) if not offset and limit is None
+                               else _window(rows, offset, limit, width))
         out = list(map(project, rows))
         if self.distinct:
             seen, unique = set(), []
