@@ -114,3 +114,20 @@ def test_two_databases_keep_their_own_plans():
     second.sql("INSERT INTO s VALUES (?, ?)", "uno", 1)
     assert first.sql("SELECT v FROM s WHERE id = ?", 1) == [("one",)]
     assert second.sql("SELECT v FROM s WHERE id = ?", 1) == [("uno",)]
+
+
+def test_a_key_found_by_an_equal_value_of_another_type_shows_as_stored(db):
+    """13.0 finds the row of 13 and 2 the row of 2.0, as in SQLite; the row shows its key
+    as stored, whichever way the statement reaches it."""
+    db.sql("CREATE TABLE ti (id INT PRIMARY KEY, name TEXT)")
+    db.sql("CREATE TABLE tf (x FLOAT PRIMARY KEY, name TEXT)")
+    db.sql("INSERT INTO ti VALUES (13, 'a')")
+    db.sql("INSERT INTO tf VALUES (2.5, 'b'), (2.0, 'c')")
+    assert db.sql("SELECT * FROM ti WHERE id = 1.3e1") == [(13, "a")]
+    assert db.sql("SELECT id FROM ti WHERE id IN (13.0, 14)") == [(13,)]
+    assert db.sql("SELECT * FROM ti WHERE id = ?", 13.0) == [(13, "a")]
+    assert db.sql("SELECT * FROM ti WHERE id = 13.5") == []
+    assert db.sql("SELECT * FROM tf WHERE x = 2") == [(2.0, "c")]
+    assert type(db.sql("SELECT x FROM tf WHERE x = 2")[0][0]) is float
+    assert db.execute("SELECT", "*", "FROM", "ti", "WHERE", "id=13.0") == [[b"id", b"name"],
+                                                                           [13, b"a"]]

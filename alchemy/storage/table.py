@@ -16,6 +16,7 @@ from alchemy.storage.rowcodec import RowCodec
 
 # Column type -> value kind. BOOL is stored as a 0/1 integer, LUATABLE as a document.
 KINDS = {"INT": "i", "FLOAT": "f", "TEXT": "s", "BLOB": "b", "BOOL": "i", "LUATABLE": "d"}
+_STORED_TYPES = {"i": int, "f": float, "s": str, "b": bytes}  # the Python type of each kind
 
 
 class ConstraintError(AlchemyError):
@@ -158,6 +159,7 @@ class Table:
         self.key_positions = key_positions
         self.value_positions = [i for i in range(len(columns)) if i not in key_positions]
         self._leading = list(range(len(key_positions)))
+        self._key_types = self._stored_key_types()
         kinds = "".join(_tree_kind(columns[p].kind) for p in key_positions)
         self.rows = SortedColumns(kinds, payload=True, nullable=False)
         self.codec = RowCodec("".join(columns[p].kind for p in self.value_positions), dictionary)
@@ -173,6 +175,10 @@ class Table:
         Table.exists_any = True
         state.setdefault("triggers", [])  # saved before tables had triggers
         self.__dict__.update(state)
+        self._key_types = self._stored_key_types()
+
+    def _stored_key_types(self) -> tuple:
+        return tuple(_STORED_TYPES.get(self.columns[p].kind) for p in self.key_positions)
 
     def position(self, name: str) -> int | None:
         for i, column in enumerate(self.columns):
@@ -196,7 +202,13 @@ class Table:
 
     def get(self, key: tuple) -> list | None:
         payload = self.rows.get(key)
-        return None if payload is None else self._row(key, payload)
+        if payload is None:
+            return None
+        if tuple(map(type, key)) != self._key_types:
+            # An equal value of another type found the row (13.0 finds 13): the row shows
+            # its key as stored.
+            key = tuple([kind(value) for kind, value in zip(self._key_types, key)])
+        return self._row(key, payload)
 
     def rows_of(self, keys):
         """The rows of primary keys (an index walk's), in the order given, in one walk of
