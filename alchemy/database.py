@@ -152,8 +152,8 @@ class Database:
 
     def call(self, client: Client, argv: list, cmd: Command | None = None):
         """Run a request from a client: the reply, with errors as AlchemyError values.
-        Given cmd, argv has passed the checks: see run, which is this without them (one
-        function for both spares every request a call)."""
+        Given cmd, argv has passed the checks (EXEC, redis.call and retried waiters run
+        their commands so: one function for both spares every request a call)."""
         if cmd is None:
             cmd = seen_spelling(argv[0]) or lookup(argv[0])
             if cmd is None:
@@ -258,10 +258,6 @@ class Database:
         # Redis stops adding codes at 128, so scripts inventing codes cannot grow the table.
         if code in stats.errors or len(stats.errors) < MAX_ERROR_CODES:
             stats.errors[code] = stats.errors.get(code, 0) + 1
-
-    def run(self, client: Client, cmd: Command, argv: list):
-        """Run a command that passed the checks (EXEC and scripts come in here too)."""
-        return self.call(client, argv, cmd)
 
     def _save_for_undo(self, db: Keyspace, keys: list) -> None:
         """Keep a copy of each key as it is, for a SQL statement to put back if it fails

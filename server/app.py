@@ -195,12 +195,6 @@ class EarlyTransport:
     def close(self) -> None:
         self.closing = True
 
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
     def flush_and_close(self) -> None:
         """Send what is left as far as the socket takes it now, then close."""
         try:

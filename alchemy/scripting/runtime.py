@@ -2,7 +2,7 @@
 
 One `LuaRuntime` wraps one lupa Lua 5.1 state set up by sandbox.lua. It runs functions
 compiled in it (`compile`, `run`) for one caller at a time, as Redis runs scripts:
-atomically, with `redis.call`/`redis.pcall` going through `Database.run` with a script
+atomically, with `redis.call`/`redis.pcall` going through `Database.call` with a script
 client that starts in the caller's database, under RESP2 until `redis.setresp(3)`.
 
 Limits: lupa's max_memory caps the state's memory; a count hook (every 100k Lua
@@ -420,7 +420,7 @@ class LuaRuntime:
                        for p in params)
         client = self.sql_client
         client.db = self.client.db
-        reply = self.server.run(client, lookup(b"sql"), [b"SQL", statement, *values])
+        reply = self.server.call(client, [b"SQL", statement, *values], lookup(b"sql"))
         if isinstance(reply, AlchemyError):
             return None, reply.message.encode("utf-8", "replace")
         rows = getattr(reply, "rows", None)

@@ -28,7 +28,7 @@ Who runs the statement (the client whose database redis.call uses) is kept on a 
 
 A statement that fails leaves nothing half-applied: its plan takes its rows back, and the
 Redis keys its triggers wrote are put back as they were: while a trigger runs,
-Database.run saves each key a write command declares before it changes it, and the
+Database.call saves each key a write command declares before it changes it, and the
 statement's writes are dropped from what goes to the log. Rows a trigger writes into other
 tables through SQL are not in that journal: a failing statement keeps them.
 """
