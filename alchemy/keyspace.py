@@ -4,11 +4,12 @@ Values are plain Python objects, one class per Redis type: bytes or bytearray (s
 bytearray once modified in place, so SETBIT/SETRANGE/APPEND cost O(1) amortised rather than
 a copy), and the collection classes each data-type module registers with `register_type`.
 
-Every key whose value is not a short bytes string is also listed in `apart` (a superset:
-a key overwritten by a short string stays there until deleted). A forked snapshot writer
-serializes those keys one by one and all the others in one walk that takes no references
-(alchemy.persistence.snapshot): reading millions of small strings must not write to each
-one's reference count, which would copy every page of them.
+Every key whose value is not a short bytes string or an exact dict (a hash in the listpack
+encoding) is also listed in `apart` (a superset: a key overwritten by a short string stays
+there until deleted). A forked snapshot writer serializes those keys one by one and all the
+others in one walk that takes no references (alchemy.persistence.snapshot): reading
+millions of small strings and hashes must not write to each one's reference count, nor to
+its key's, which would copy every page of them.
 
 Expiry is lazy (checked on every access) and active: a heap of (deadline, key) lets the
 event loop reclaim expired keys nobody touches, oldest first, in bounded slices. Heap entries
@@ -109,7 +110,7 @@ class Keyspace:
 
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         self.data[key] = value
-        if type(value) is not bytes or len(value) > SHORT_STRING:
+        if type(value) is not bytes and type(value) is not dict or len(value) > SHORT_STRING:
             self.apart.add(key)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)

@@ -484,7 +484,7 @@ def test_older_snapshot_versions_are_still_read(tmp_path, version):
     snapshot.write(dbs, path, snapshot.Origin(b"id", b"log", 0, 0))  # the server's SAVE:
     data = bytearray(open(path, "rb").read())                          # no M part
     at = len(snapshot.MAGIC)
-    assert struct.unpack_from("<H", data, at)[0] == 4
+    assert struct.unpack_from("<H", data, at)[0] == snapshot.VERSION
     struct.pack_into("<H", data, at, version)  # the same layout (version 2: no sections)
     data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
     open(path, "wb").write(bytes(data))

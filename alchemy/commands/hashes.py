@@ -1,10 +1,13 @@
 """Hash commands (t_hash.c): HSET/HGET and friends, counters, HRANDFIELD, HSCAN.
 
-A hash is a `Hash`: a dict of field -> value, both bytes. Redis 7.0 keeps a small hash in a
-listpack and converts it to a hash table, for good, once it holds more than
-hash-max-listpack-entries fields or is given a field or value longer than
-hash-max-listpack-value bytes; `Hash.listpack` records which, so OBJECT ENCODING answers as
-Redis does.
+A hash is a dict of field -> value, both bytes. Redis 7.0 keeps a small hash in a listpack
+and converts it to a hash table, for good, once it holds more than hash-max-listpack-entries
+fields or is given a field or value longer than hash-max-listpack-value bytes. The class
+records which, so OBJECT ENCODING answers as Redis does: a hash still in the listpack
+encoding is an exact `dict`, one converted is a `Hash` (a dict subclass), and conversion
+replaces the value, once. Small hashes are exact dicts because a forked snapshot writer
+serializes exact dicts in one marshal walk that writes no reference count
+(alchemy.persistence.snapshot): their pages stay shared with the server.
 
 HINCRBYFLOAT computes in long double as Redis does (alchemy.longdouble): 0.1 + 0.2 gives
 "0.3", where doubles would give "0.30000000000000004".
@@ -14,7 +17,8 @@ from alchemy.command import command
 from alchemy.commands.keys import parse_cursor
 from alchemy.commands.sets import (parse_random_count, random_member, random_members,
                                    scan_collection)
-from alchemy.errors import NOT_FLOAT, OVERFLOW, SYNTAX, AlchemyError, wrong_arity
+from alchemy.errors import (NOT_FLOAT, OVERFLOW, SYNTAX, WRONGTYPE, AlchemyError,
+                            wrong_arity)
 from alchemy.keyspace import register_type
 from alchemy.longdouble import ZERO, add, format_long_double, parse_long_double
 from alchemy.notify import GENERIC, HASH, NEW, notify
@@ -29,62 +33,61 @@ _WITHVALUES_MAX = (2**63 - 1) // 2
 
 
 class Hash(dict):
-    """A hash value; `listpack` stays True while Redis 7.0 would still use a listpack."""
+    """A hash in the hashtable encoding (see the module's docstring)."""
 
-    __slots__ = ("listpack",)
-
-    def __init__(self, pairs=()):
-        super().__init__(pairs)
-        self.listpack = True
+    __slots__ = ()
 
 
-def _copy(value: Hash) -> Hash:
-    duplicate = Hash(value)
-    duplicate.listpack = value.listpack
-    return duplicate
-
-
-def _encode(value: Hash) -> bytes:
+def _encode(value: dict) -> bytes:
     """Snapshot payload: the listpack flag, then the fields, then their values."""
-    return pack_collection(value.listpack, [*value, *value.values()])
+    return pack_collection(type(value) is dict, [*value, *value.values()])
 
 
-def _decode(payload: bytes) -> Hash:
+def _decode(payload: bytes) -> dict:
     listpack, items, _ = unpack_collection(payload, "hash")
     half = len(items) // 2
-    value = Hash(zip(items[:half], items[half:]))
-    value.listpack = bool(listpack)
-    return value
+    return (dict if listpack else Hash)(zip(items[:half], items[half:]))
 
 
-register_type(Hash, "hash", _copy, lambda value: "listpack" if value.listpack else "hashtable")
+register_type(dict, "hash", dict, lambda value: "listpack")
+register_type(Hash, "hash", Hash, lambda value: "hashtable")
 CODECS["hash"] = (_encode, _decode)
 
 
-def _hash(ctx, key: bytes) -> Hash | None:
-    return ctx.db.get_typed(key, Hash)
+def _hash(ctx, key: bytes) -> dict | None:
+    """The hash at key (a dict or a Hash), None if absent; WRONGTYPE for another type."""
+    value = ctx.db.get(key)
+    if value is not None and type(value) is not dict and type(value) is not Hash:
+        raise AlchemyError(WRONGTYPE)
+    return value
 
 
-def _put(ctx, key: bytes, value: Hash | None, pairs: list, event: bytes) -> int:
+def _put(ctx, key: bytes, value: dict | None, pairs: list, event: bytes) -> int:
     """Set (field, value) pairs in the hash at key (value; a new hash when None) and notify
     event; how many fields are new."""
     if value is None:
-        value = Hash()
+        value = {}
         notify(ctx, NEW, b"new", key)
         ctx.db.set(key, value)
     before = len(value)
     value.update(pairs)
-    if value.listpack:
-        limits = ctx.server.config.values
-        longest = limits["hash-max-listpack-value"]
-        value.listpack = len(value) <= limits["hash-max-listpack-entries"]
-        # A plain loop: pairs are mostly one, where max() or any() over a generator cost
-        # more than the loop's bytecodes.
-        for field, item in pairs:
-            if len(field) > longest or len(item) > longest:
-                value.listpack = False
+    if type(value) is dict and _outgrows_listpack(ctx, value, pairs):
+        ctx.db.set(key, Hash(value), keep_ttl=True)
     notify(ctx, HASH, event, key)
     return len(value) - before
+
+
+def _outgrows_listpack(ctx, value: dict, pairs: list) -> bool:
+    limits = ctx.server.config.values
+    if len(value) > limits["hash-max-listpack-entries"]:
+        return True
+    longest = limits["hash-max-listpack-value"]
+    # A plain loop: pairs are mostly one, where max() or any() over a generator cost more
+    # than the loop's bytecodes.
+    for field, item in pairs:
+        if len(field) > longest or len(item) > longest:
+            return True
+    return False
 
 
 def _pairs(argv: list, name: str) -> list:
@@ -97,7 +100,7 @@ def _pairs(argv: list, name: str) -> list:
          summary="Set the string value of a hash field")
 def hset(ctx, argv):
     pairs = _pairs(argv, "hset")
-    added = _put(ctx, argv[1], ctx.db.get_typed(argv[1], Hash), pairs, b"hset")
+    added = _put(ctx, argv[1], _hash(ctx, argv[1]), pairs, b"hset")
     ctx.server.dirty += len(pairs)
     return added
 
@@ -258,6 +261,6 @@ def hscan(ctx, argv):
     value = _hash(ctx, argv[1])
     if value is None:
         return [b"0", []]
-    return scan_collection(ctx, argv, cursor, value, value.listpack,
+    return scan_collection(ctx, argv, cursor, value, type(value) is dict,
                            lambda field: (field, value[field]))
 

@@ -86,7 +86,7 @@ def _lookup(db, pattern: bytes, element: bytes):
     name = pattern[:arrow] if field is not None else pattern
     value = db.get(name[:star] + element + name[star + 1:])
     if field is not None:
-        return value.get(field) if type(value) is Hash else None
+        return value.get(field) if type(value) in (dict, Hash) else None
     return bytes(value) if type(value) in (bytes, bytearray) else None
 
 

@@ -10,8 +10,10 @@ Layout (integers little endian):
     per non-empty database: b"D" u16 index u64 key count
         per key: u8 type number, i64 deadline ms (-1: none), key, payload
       then, from a forked writer: b"M" u16 index, the marshal (version 2) of a dict of the
-        database's other keys, all short strings, and that of a dict key -> deadline ms
-        (it may name keys of the D part too; keys already expired are dropped on reading)
+        database's other keys, whose values are short strings (bytes) or, from version 5,
+        hashes in the listpack encoding (exact dicts), and that of a dict key -> deadline
+        ms (it may name keys of the D part too; keys already expired are dropped on
+        reading)
     b"E" u32 CRC-32 of every byte before it
 
 Byte strings are u64 length + bytes. A payload is a string's bytes; other types use a
@@ -25,11 +27,12 @@ flags of the type, u64 count, u8 width of a length, the lengths, the members bac
 then a tail of the type's own (a zset's scores). Members of up to 255 bytes cost one byte of
 framing each, and packing and unpacking run over whole arrays rather than member by member.
 
-A forked writer owns its copy of the databases and takes the short strings apart from the
-rest (see Keyspace.apart): marshal's version 2 walks a dict with borrowed references, so
-those keys and values, most of the objects of a typical dataset, are read without a write
-to their reference counts, and the pages holding them stay shared with the server
-(bench/cow.py). The server's own SAVE writes every key in the D part.
+A forked writer owns its copy of the databases and takes the keys marshal cannot walk apart
+from the rest (see Keyspace.apart): marshal's version 2 walks a dict, and the dicts in it,
+with borrowed references, so the short strings and small hashes, most of the objects of a
+typical dataset, are read without a write to their reference counts, and the pages holding
+them stay shared with the server (bench/cow.py). The server's own SAVE writes every key in
+the D part.
 
 The snapshot names the log and the offset in it that its data includes: start-up loads the
 snapshot, then replays that log from that offset.
@@ -50,10 +53,11 @@ from typing import Callable
 from alchemy.keyspace import SHORT_STRING, TYPES, now_ms
 
 MAGIC = b"ALCHEMY-SNAPSHOT"
-VERSION = 4  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle;
+VERSION = 5  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle;
 #               3: sections (version 2 files, which have none, are still read);
-#               4: short strings in one marshal per database
-READABLE = (2, 3, 4)
+#               4: short strings in one marshal per database;
+#               5: listpack hashes in that marshal too
+READABLE = (2, 3, 4, 5)
 _MARSHAL_VERSION = 2  # later versions keep a reference to each object they write
 CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
 _BATCH = 1 << 16
@@ -241,13 +245,15 @@ def _write_db(out: _Out, db, numbers: dict, names: dict, owned: bool) -> None:
 
 
 def _take_apart(db) -> list:
-    """Remove from db.data the keys holding anything but a short string, and return them
-    as (key, value) pairs: what is left is for one marshal walk."""
+    """Remove from db.data the keys holding anything but a short string or a listpack hash
+    (an exact dict), and return them as (key, value) pairs: what is left is for one marshal
+    walk."""
     data = db.data
     apart = []
     for key in db.apart:
         value = data.get(key)
-        if value is not None and (type(value) is not bytes or len(value) > SHORT_STRING):
+        if value is not None and type(value) is not dict and (
+                type(value) is not bytes or len(value) > SHORT_STRING):
             apart.append((key, value))
     for key, _ in apart:
         del data[key]
@@ -316,7 +322,7 @@ def read(path: str, dbs: list) -> Origin:
         if tag == b"D":
             _read_db(into, dbs[index], into.unpack("<Q")[0], table)
         else:
-            _read_strings(into, dbs[index])
+            _read_marshalled(into, dbs[index])
     return Origin(snapshot_id, log_id, log_offset, created, sections)
 
 
@@ -337,20 +343,23 @@ def _read_db(into: _In, db, count: int, table: list) -> None:
             db.expire_at(key, deadline)
 
 
-def _read_strings(into: _In, db) -> None:
-    """An M part: short strings, then deadlines (of these keys and maybe others)."""
-    strings, deadlines = marshal.loads(into.blob()), marshal.loads(into.blob())
-    if type(strings) is not dict or type(deadlines) is not dict:
-        raise SnapshotError(f"{into.path}: bad strings of database {db.index}")
+def _read_marshalled(into: _In, db) -> None:
+    """An M part: short strings and listpack hashes, then deadlines (of these keys and maybe
+    others)."""
+    values, deadlines = marshal.loads(into.blob()), marshal.loads(into.blob())
+    if type(values) is not dict or type(deadlines) is not dict:
+        raise SnapshotError(f"{into.path}: bad marshalled keys of database {db.index}")
     now = now_ms()
     live = {}
     for key, deadline in deadlines.items():
-        if key in strings:
+        if key in values:
             if deadline <= now:
-                del strings[key]
+                del values[key]
             else:
                 live[key] = deadline
-    if strings:
-        db.set_many(strings.items())
+    for key in [key for key, value in values.items() if type(value) is dict]:
+        db.set(key, values.pop(key))
+    if values:
+        db.set_many(values.items())
     for key, deadline in live.items():
         db.expire_at(key, deadline)
