@@ -225,12 +225,14 @@ class Connection(asyncio.Protocol):
         """Send data, or hold it while it may show writes past `logged` in `log` (the log
         when they began) that the log has not released."""
         current = self.db.log
-        if current is not None and (current is not log or current.end != logged) \
-                and current.released < current.end:
-            # Held until the log's one pipe write of this loop pass (or its fsync): a
-            # write per read would wake the writer once per request.
-            self._hold(data, current.end)
-            return
+        if current is not None:
+            end = current.end
+            if (current is not log or end != logged) and current.released < end:
+                # Held until the log's one pipe write of this loop pass (or its fsync):
+                # cheaper than a pipe write per read.
+                self.held.append((data, end))
+                current.when_released(end, self._release)
+                return
         self._send(data)
 
     def _send(self, data: bytes) -> None:
@@ -239,11 +241,6 @@ class Connection(asyncio.Protocol):
             return
         self.db.stats.net_output_bytes += len(data)
         self.transport.write(data)
-
-    def _hold(self, data: bytes, offset: int) -> None:
-        """Send data once the log has released offset."""
-        self.held.append((data, offset))
-        self.db.log.when_released(offset, self._release)
 
     def _release(self) -> None:
         released, held = self.db.log.released, self.held

@@ -54,6 +54,10 @@ class AppendLog:
         self.confirmed = size  # end of the file the writer reported safe
         self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
         self.sent = size  # end of what went down the current writer's pipe
+        # `end` and `released` are read for every request that writes: kept up to date
+        # (by propagate and _advanced) rather than computed on each read.
+        self.end = size  # end of the log once everything handed over is written
+        self.released = size  # the end up to which replies may go: see the docstring
         self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
         self.refusal: str | None = None
         self.pid = 0
@@ -71,17 +75,10 @@ class AppendLog:
         self._on_stopped: Callable[[], None] | None = None  # pause: call once the writer exits
         self.last_error = ""
 
-    @property
-    def end(self) -> int:
-        """End of the log once everything handed over is written."""
-        return self.confirmed + len(self.unconfirmed)
-
-    @property
-    def released(self) -> int:
-        """The end up to which replies may go: see the module's docstring."""
-        if self.policy == "always":
-            return self.confirmed
-        return max(self.sent, self.confirmed)
+    def _advanced(self) -> None:
+        """`confirmed`, `sent` or the policy changed: so may `released`."""
+        self.released = self.confirmed if self.policy == "always" \
+            else max(self.sent, self.confirmed)
 
     @property
     def file_end(self) -> int:
@@ -122,6 +119,7 @@ class AppendLog:
         self._ack_buffer = b""
         self._started_at = time.monotonic()
         self.sent = self.confirmed
+        self._advanced()
         os.set_blocking(pipe, False)
         os.set_blocking(acks, False)
         if self.loop is not None:
@@ -139,6 +137,7 @@ class AppendLog:
         """CONFIG SET appendfsync: the writer finishes (fsyncs, reports, exits) and one with
         the new policy takes over. With none running, the next one started has it."""
         self.policy = policy
+        self._advanced()
         if self.pid:
             self._replacing = True
             self._stop_feeding()
@@ -222,6 +221,7 @@ class AppendLog:
             self.unconfirmed += encode_record(commands[0][1])  # most writes: one record
         else:
             self.unconfirmed += b"".join(self._records(commands))
+        self.end = self.confirmed + len(self.unconfirmed)
         if self._writing or self._send_scheduled:
             return
         if self.loop is None:
@@ -261,6 +261,7 @@ class AppendLog:
                     raise
             self.sent += written
             start += written
+        self._advanced()
         if self._waiters and self.policy != "always":
             self._release_waiters()
         pending = start < len(self.unconfirmed)
@@ -306,6 +307,7 @@ class AppendLog:
             return
         del self.unconfirmed[:offset - self.confirmed]
         self.confirmed = offset
+        self._advanced()
         self._release_waiters()
 
     def _release_waiters(self) -> None:

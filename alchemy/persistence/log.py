@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import os
 import zlib
 
-from alchemy.resp import ProtocolError, RequestParser
+from alchemy.resp import BULK_HEADERS, ProtocolError, RequestParser
 
 MAGIC = b"ALCHEMY-LOG"
 VERSION = b"1"
@@ -26,15 +26,15 @@ _MULTI = (b"multi", b"MULTI")
 _EXEC = (b"exec", b"EXEC")
 
 
-_BODY_OF_THREE = b"$%d\r\n%s\r\n" * 3
-
-
 def _body(argv: list) -> bytes:
     if len(argv) == 3:
-        # Most writes have three arguments (SET, LPUSH, SADD, one HSET field): one
-        # format of them all costs about half of three formats and a join.
+        # Most writes have three arguments (SET, LPUSH, SADD, one HSET field): one join
+        # with the lengths' headers from a table costs about half of formatting them.
         first, second, third = argv
-        return _BODY_OF_THREE % (len(first), first, len(second), second, len(third), third)
+        if len(first) < 4096 and len(second) < 4096 and len(third) < 4096:
+            return b"".join((BULK_HEADERS[len(first)], first, b"\r\n",
+                             BULK_HEADERS[len(second)], second, b"\r\n",
+                             BULK_HEADERS[len(third)], third, b"\r\n"))
     return b"".join([b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in argv])
 
 
