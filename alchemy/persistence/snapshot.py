@@ -39,6 +39,7 @@ snapshot, then replays that log from that offset.
 """
 
 from array import array
+import ctypes
 from dataclasses import dataclass, field
 from itertools import accumulate
 import marshal
@@ -68,6 +69,22 @@ _SWAP = sys.byteorder == "big"  # payload arrays are little endian
 
 class SnapshotError(Exception):
     pass
+
+
+def _c_function(library, name: str, restype, *argtypes):
+    function = getattr(library, name)
+    function.restype, function.argtypes = restype, argtypes
+    return function
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_fdopen = _c_function(_LIBC, "fdopen", ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+_ferror = _c_function(_LIBC, "ferror", ctypes.c_int, ctypes.c_void_p)
+_fclose = _c_function(_LIBC, "fclose", ctypes.c_int, ctypes.c_void_p)
+# CPython's C API (Data marshalling support): marshal.dumps's walk, written through a stdio
+# stream as it goes instead of into one bytes object.
+_marshal_to_stream = _c_function(ctypes.pythonapi, "PyMarshal_WriteObjectToFile", None,
+                                 ctypes.py_object, ctypes.c_void_p, ctypes.c_int)
 
 
 # -- codec helpers ----------------------------------------------------------------------
@@ -188,7 +205,7 @@ def write_file(dbs: list, path: str, origin: Origin, owned: bool = False,
         if names[cls] not in table:
             table.append(names[cls])
         numbers[cls] = table.index(names[cls])
-    with open(path, "wb") as f:
+    with open(path, "w+b") as f:  # read too: see _marshal_blob
         out = _Out(f)
         out.put(MAGIC + struct.pack("<H", VERSION))
         out.blob(origin.snapshot_id)
@@ -240,8 +257,40 @@ def _write_db(out: _Out, db, numbers: dict, names: dict, owned: bool) -> None:
         out.blob(_payload(names[cls], value))
     if owned and db.data:
         out.put(b"M" + struct.pack("<H", db.index))
-        out.blob(marshal.dumps(db.data, _MARSHAL_VERSION))
+        _marshal_blob(out, db.data)
         out.blob(marshal.dumps(expires, _MARSHAL_VERSION))
+
+
+def _marshal_blob(out: _Out, value: dict) -> None:
+    """out.blob(marshal.dumps(value, 2)), streamed: the bytes of the marshal go to the file as
+    the walk makes them, so the child never holds them all (about 120 bytes a key:
+    bench/cow.py). The length is filled in after, and the CRC read back from the file.
+
+    Unlike marshal.dumps, the C call reports no unmarshallable object (it would write a
+    marshal that does not load): value must hold only bytes and dicts of bytes, as
+    _take_apart leaves it."""
+    out.flush()
+    out.f.flush()
+    fd = out.f.fileno()
+    start = os.lseek(fd, 0, os.SEEK_CUR)
+    os.write(fd, bytes(8))  # the length, once known
+    copy = os.dup(fd)  # shares the file offset; the stream's fclose closes it
+    stream = _fdopen(copy, b"wb")
+    if not stream:
+        os.close(copy)
+        raise OSError(ctypes.get_errno(), "fdopen of the snapshot file failed")
+    try:
+        _marshal_to_stream(value, stream, _MARSHAL_VERSION)
+    finally:
+        failed = _ferror(stream)
+        failed = _fclose(stream) or failed
+    if failed:
+        raise OSError(ctypes.get_errno(), "writing the snapshot's marshal failed")
+    end = os.lseek(fd, 0, os.SEEK_CUR)
+    os.pwrite(fd, struct.pack("<Q", end - start - 8), start)
+    for at in range(start, end, 1 << 20):
+        out.crc = zlib.crc32(os.pread(fd, min(1 << 20, end - at), at), out.crc)
+    out.f.seek(end)  # the buffered file's idea of its position, after writes it did not see
 
 
 def _take_apart(db) -> list:
