@@ -215,3 +215,23 @@ def test_index_probe_on_columns_of_other_kinds_keeps_the_condition(db):
     assert [db.sql(s) for s in statements] == hashed
     assert hashed[1] == [(2, "a"), (2, "b"), (1, "c")]
     assert hashed[2] == [(1, "c"), (2, "a"), (2, "b"), (3, None)]
+
+
+def test_join_rows_hold_every_column_a_clause_reads(db):
+    # A join decodes only the columns the statement reads, passing over the others (long
+    # texts too): whatever a clause names must still be there.
+    body = "x" * 3000
+    db.sql("CREATE TABLE a (id INT PRIMARY KEY, body TEXT, n INT, tag TEXT)")
+    db.sql("CREATE TABLE b (id INT PRIMARY KEY, aid INT, note TEXT, score FLOAT)")
+    db.sql("CREATE INDEX b_aid ON b (aid)")
+    db.sql(f"INSERT INTO a VALUES (1, '{body}', 5, 'p'), (2, '{body}y', 6, 'q')")
+    db.sql("INSERT INTO b VALUES (10, 1, 'n1', 1.5), (11, 1, 'n2', 2.5), (12, 2, 'n3', 3.5)")
+    join = "FROM a JOIN b ON b.aid = a.id"
+    assert db.sql(f"SELECT b.note {join} WHERE a.n = 5 ORDER BY b.score DESC") == \
+        [("n2",), ("n1",)]
+    assert db.sql(f"SELECT b.note {join} WHERE a.body LIKE '%y'") == [("n3",)]
+    assert db.sql(f"SELECT a.tag, SUM(b.score) {join} GROUP BY a.tag ORDER BY 1") == \
+        [("p", 4.0), ("q", 3.5)]
+    assert db.sql(f"SELECT b.*, a.tag {join} WHERE a.id = 2") == [(12, 2, "n3", 3.5, "q")]
+    assert db.sql(f"SELECT a.n + b.id, b.note {join} WHERE a.id = 1 AND b.score > 2") == \
+        [(16, "n2")]

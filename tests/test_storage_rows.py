@@ -58,3 +58,16 @@ def test_short_texts_take_one_tag_byte_whatever_their_characters():
     for text in ("é" * 40, "x" * 64):  # 80 and 64 bytes: the long form
         assert codec.encode([text, None])[0] in (0x10, 0x11)
         assert codec.decode(codec.encode([text, None])) == [text, None]
+
+
+def test_skipped_columns_read_as_none_and_the_others_as_stored():
+    codec = RowCodec("ifsbs")
+    rows = [[7, 2.5, "abc", b"\x00", "z"], [-2**63, None, "t" * 5000, b"y" * 70, None],
+            [None, -0.0, "", None, "é" * 40], [300, 1e300, None, b"", "x" * 63]]
+    for values in rows:
+        encoded = codec.encode(values)
+        for mask in range(32):
+            wanted = [bool(mask >> i & 1) for i in range(5)]
+            kinds = codec.skipping(wanted)
+            assert codec.decode(encoded, (1,), kinds) == \
+                [1] + [v if keep else None for v, keep in zip(values, wanted)]

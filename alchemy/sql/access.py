@@ -3,12 +3,23 @@
 Each path yields candidate rows; the plan's filter (the whole WHERE clause) still decides
 which qualify, so a path only has to be a superset, never exact. A path that walks a sorted
 structure yields rows in that structure's order, which lets ORDER BY ... LIMIT stop early.
+
+A plan that reads only some columns of the rows narrows its path (`read_only`): the rows
+then hold None in the other columns, which are not decoded.
 """
 
 from alchemy.storage.table import Index, Table
 
 
-class FullScan:
+class _Path:
+    kinds: str | None = None  # Table.kinds_for the columns read, None for all
+
+    def read_only(self, table: Table, positions) -> None:
+        """Decode only the columns at positions of the rows found."""
+        self.kinds = table.kinds_for(positions)
+
+
+class FullScan(_Path):
     ordered_by: tuple = ()
 
     def __init__(self, reverse: bool = False, key_columns: tuple = ()):
@@ -19,17 +30,17 @@ class FullScan:
         """Every row; `skip` rows are passed over by rank, in O(log n)."""
         tree = table.rows
         if not skip:
-            return table.scan(reverse=self.reverse)
+            return table.scan(reverse=self.reverse, kinds=self.kinds)
         if self.reverse:
-            return table.scan(tree.first(), tree.at(len(tree) - skip), reverse=True)
-        return table.scan(tree.at(skip), tree.end())
+            return table.scan(tree.first(), tree.at(len(tree) - skip), True, self.kinds)
+        return table.scan(tree.at(skip), tree.end(), False, self.kinds)
 
     def describe(self, table: Table) -> str:
         order = " in primary key order, backwards" if self.reverse else ""
         return f"SCAN {table.name} (full scan{order})"
 
 
-class KeyPoints:
+class KeyPoints(_Path):
     """Rows whose primary key is one of the given values (= or IN)."""
 
     ordered_by: tuple = ()
@@ -40,12 +51,12 @@ class KeyPoints:
     def rows(self, table: Table, params: list):
         seen = set()
         for key_exprs in self.keys:
-            key = tuple(e(None, params) for e in key_exprs)
+            key = tuple([e(None, params) for e in key_exprs])
             if key in seen or None in key:
                 continue
             seen.add(key)
             try:
-                row = table.get(key)
+                row = table.get(key, self.kinds)
             except TypeError:  # a value of another type: it cannot be equal
                 continue
             if row is not None:
@@ -56,7 +67,7 @@ class KeyPoints:
         return f"SEARCH {table.name} USING PRIMARY KEY ({kind})"
 
 
-class Range:
+class Range(_Path):
     """A walk over a sorted tree: equal values for the leading parts, then an optional
     range on the next part, in either direction.
 
@@ -73,7 +84,7 @@ class Range:
         self.ordered_by = ordered_by
 
     def bounds(self, tree, params: list):
-        prefix = tuple(e(None, params) for e in self.prefix)
+        prefix = tuple([e(None, params) for e in self.prefix])
         low = self.low(None, params) if self.low is not None else None
         high = self.high(None, params) if self.high is not None else None
         if None in prefix or (self.low is not None and low is None) \
@@ -87,30 +98,29 @@ class Range:
 
     def rows(self, table: Table, params: list, skip: int = 0):
         """Rows between the bounds; `skip` rows are passed over by rank, in O(log n)
-        (only asked for when no filter follows, so every row counts)."""
+        (only asked for when no filter follows, so every row counts). The walk is
+        returned as it is, without a generator of its own: a join runs one per outer row."""
         tree = table.rows if self.index is None else self.index.tree
         try:
             bounds = self.bounds(tree, params)
         except TypeError:
             # A value of another type than the column (text against INT): the sorted walk
             # cannot compare it, so fall back to every row; the filter decides.
-            yield from table.scan(reverse=self.reverse)
-            return
+            return table.scan(reverse=self.reverse, kinds=self.kinds)
         if bounds is None:
-            return
+            return ()
         start, stop = bounds
         if skip:
             first, last = tree.rank(start), tree.rank(stop)
             if first + skip >= last:
-                return
+                return ()
             if self.reverse:
                 stop = tree.at(last - skip)
             else:
                 start = tree.at(first + skip)
         if self.index is None:
-            yield from table.scan(start, stop, self.reverse)
-        else:
-            yield from table.rows_of(self.index.keys(start, stop, self.reverse))
+            return table.scan(start, stop, self.reverse, self.kinds)
+        return table.rows_of(self.index.keys(start, stop, self.reverse), self.kinds)
 
     def describe(self, table: Table) -> str:
         name = "PRIMARY KEY" if self.index is None else f"INDEX {self.index.name}"
@@ -130,13 +140,17 @@ class Range:
         return f"SEARCH {table.name} USING {name}{where} [{kind}{direction}]"
 
 
-class Union:
+class Union(_Path):
     """Rows found by several ranges (IN on an indexed column), each row once."""
 
     ordered_by: tuple = ()
 
     def __init__(self, ranges: list):
         self.ranges = ranges
+
+    def read_only(self, table: Table, positions) -> None:
+        for walk in self.ranges:
+            walk.read_only(table, positions)
 
     def rows(self, table: Table, params: list):
         seen = set()

@@ -43,6 +43,7 @@ class Source:
         self.on = list(on)  # ON conjuncts of a LEFT JOIN (inner joins pool theirs)
         self.offset = 0
         self.positions = {c.name.lower(): i for i, c in enumerate(table.columns)}
+        self.read: set[int] = set()  # positions of the columns the statement reads
 
     def scope(self) -> Scope:
         """A scope for conditions that name only this table."""
@@ -65,7 +66,10 @@ class JoinScope:
     def document_of(self, names: list) -> tuple | None:
         """(joined-row position, path) for `alias.info.a` or an unambiguous `info.a`."""
         field = self._document_field(names)
-        return None if field is None else (field[0].offset + field[1], field[2])
+        if field is None:
+            return None
+        field[0].read.add(field[1])
+        return field[0].offset + field[1], field[2]
 
     def _document_field(self, names: list) -> tuple | None:
         """(source, column position, path) of a field inside a LUATABLE column; a first
@@ -104,8 +108,12 @@ class JoinScope:
         return found[0]
 
     def resolve(self, column: exp.Column) -> int:
+        """The joined-row position of a column, noted as read: whatever reads a joined
+        row learns the positions it reads here (or in document_of)."""
         source = self.source_of(column)
-        return source.offset + source.positions[column.name.lower()]
+        position = source.positions[column.name.lower()]
+        source.read.add(position)
+        return source.offset + position
 
 
 def _and(nodes: list):
@@ -178,6 +186,13 @@ class JoinSource:
             stream = _join(stream, step, table_of(db, step.source.table.name), params)
         return stream
 
+    def read_only(self) -> None:
+        """Once everything reading the joined rows is compiled: decode only the columns
+        read (a hash join's table, whose own conditions read it directly, whole)."""
+        for step in self.steps:
+            if step.hash_keys is None:
+                step.path.read_only(step.source.table, step.source.read)
+
     def explain(self) -> list[str]:
         lines, before = [], []
         for step in self.steps:
@@ -217,7 +232,7 @@ def _candidates(step: Step, table: Table, params: list):
     path, cell = step.path, step.cell
     if isinstance(path, access.KeyPoints) and len(path.keys) == 1:
         key_values = path.keys[0]
-        get = table.get
+        get, kinds = table.get, path.kinds
         last = [None, ()]  # outer rows in a row often share the key (children of a parent)
 
         def by_key(outer):
@@ -226,7 +241,7 @@ def _candidates(step: Step, table: Table, params: list):
             if key == last[0]:
                 return last[1]
             try:
-                row = get(key) if None not in key else None
+                row = get(key, kinds) if None not in key else None
             except TypeError:  # a value of another type than the key: nothing equals it
                 row = None
             last[0], last[1] = key, (() if row is None else (row,))

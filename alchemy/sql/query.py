@@ -259,6 +259,7 @@ def _plan_query(tree: exp.Select, db) -> QueryPlan:
                            for n in nodes + hidden):
         plan.positions = [scope.resolve(n) for n in nodes + hidden]
     plan.order = _order_slots(order_plan, len(nodes))
+    join.read_only()
     return plan
 
 

@@ -34,6 +34,9 @@ _DOUBLE = struct.Struct("<d")
 _LEN = struct.Struct("<I")
 _from_bytes = int.from_bytes
 _WRAP = [1 << 8 * size for size in range(9)]  # an n-byte two's complement wraps at this
+SKIP = "-"  # the kind of a column a reader does not need (RowCodec.skipping)
+# Bytes a column takes, tag included, by its tag; 0 for the strings that give a length.
+_WIDTHS = [1, *range(2, 10), 9] + [0] * (0x40 - 10) + [1 + n for n in range(0xC0)]
 
 
 class RowCodec:
@@ -131,9 +134,15 @@ class RowCodec:
 
     # -- decoding ----------------------------------------------------------------------
 
-    def decode(self, row, head: tuple = ()) -> list:
+    def skipping(self, wanted: list[bool]) -> str:
+        """The kinds to decode with for a reader that needs only the columns marked in
+        wanted: the others are passed over (read as None) without decoding their bytes."""
+        return "".join(kind if keep else SKIP for kind, keep in zip(self.kinds, wanted))
+
+    def decode(self, row, head: tuple = (), kinds: str | None = None) -> list:
         """All columns of an encoded row (bytes or a bytearray slice), as Python values,
-        after the values of head (a row's key parts, which lead the row)."""
+        after the values of head (a row's key parts, which lead the row). With kinds from
+        `skipping`, the columns it skips are not decoded: None (in a sparse row, decoded)."""
         if row and row[0] == SPARSE:
             return [*head, *self._decode_sparse(row)]
         values = [*head]
@@ -143,7 +152,7 @@ class RowCodec:
         # Short texts and integers, the usual columns, are decoded inline: a method call
         # per column would cost as much as the decoding. An integer is read unsigned (a
         # keyword argument costs from_bytes half its time) and its sign applied after.
-        for kind in self.kinds:
+        for kind in kinds or self.kinds:
             if pos >= end:
                 append(None)  # a column added after this row was written
                 continue
@@ -152,6 +161,9 @@ class RowCodec:
                 stop = pos + tag - 0x3F
                 append(row[pos + 1:stop].decode())
                 pos = stop
+            elif kind == SKIP:
+                pos += _WIDTHS[tag] or 5 + _LEN.unpack_from(row, pos + 1)[0]
+                append(None)
             elif 0 < tag <= 8:
                 stop = pos + 1 + tag
                 value = _from_bytes(row[pos + 1:stop], "little")

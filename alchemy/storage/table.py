@@ -7,7 +7,6 @@ so a failed statement leaves no half-written row or index entry.
 """
 
 from dataclasses import dataclass
-from itertools import starmap
 
 from alchemy.errors import AlchemyError
 from alchemy.storage.columns import SortedColumns
@@ -158,8 +157,7 @@ class Table:
         self.columns = columns
         self.key_positions = key_positions
         self.value_positions = [i for i in range(len(columns)) if i not in key_positions]
-        self._leading = list(range(len(key_positions)))
-        self._key_types = self._stored_key_types()
+        self._derive()
         kinds = "".join(_tree_kind(columns[p].kind) for p in key_positions)
         self.rows = SortedColumns(kinds, payload=True, nullable=False)
         self.codec = RowCodec("".join(columns[p].kind for p in self.value_positions), dictionary)
@@ -174,11 +172,17 @@ class Table:
         # A table loaded from a snapshot is a table made: writes must check for tables.
         Table.exists_any = True
         state.setdefault("triggers", [])  # saved before tables had triggers
+        state.pop("_leading", None)  # saved before _key_first
         self.__dict__.update(state)
-        self._key_types = self._stored_key_types()
+        self._derive()
 
-    def _stored_key_types(self) -> tuple:
-        return tuple(_STORED_TYPES.get(self.columns[p].kind) for p in self.key_positions)
+    def _derive(self) -> None:
+        """What reads use, derived from the columns: the Python type of each key part as
+        stored, and whether the key columns come first (the usual layout, where a row is
+        the key's values followed by the decoded payload)."""
+        self._key_types = tuple(_STORED_TYPES.get(self.columns[p].kind)
+                                for p in self.key_positions)
+        self._key_first = self.key_positions == list(range(len(self.key_positions)))
 
     def position(self, name: str) -> int | None:
         for i, column in enumerate(self.columns):
@@ -200,7 +204,13 @@ class Table:
 
     # -- reading -----------------------------------------------------------------------
 
-    def get(self, key: tuple) -> list | None:
+    def kinds_for(self, positions) -> str:
+        """What the reads below take as `kinds` to decode only the columns at positions
+        (the key columns come from the key): the others read as None, at a fraction of
+        the cost."""
+        return self.codec.skipping([p in positions for p in self.value_positions])
+
+    def get(self, key: tuple, kinds: str | None = None) -> list | None:
         payload = self.rows.get(key)
         if payload is None:
             return None
@@ -208,28 +218,34 @@ class Table:
             # An equal value of another type found the row (13.0 finds 13): the row shows
             # its key as stored.
             key = tuple([kind(value) for kind, value in zip(self._key_types, key)])
-        return self._row(key, payload)
+        return self._row(key, payload, kinds)
 
-    def rows_of(self, keys):
+    def rows_of(self, keys, kinds: str | None = None):
         """The rows of primary keys (an index walk's), in the order given, in one walk of
         the rows tree; keys without a row are passed over."""
-        return starmap(self._row, self.rows.payloads(keys))
+        decode = self.codec.decode if self._key_first else self._scattered
+        for key, payload in self.rows.payloads(keys):
+            yield decode(payload, key, kinds)
 
-    def _row(self, key: tuple, payload: bytes) -> list:
-        if self.key_positions == self._leading:  # the usual layout: key columns first
-            return self.codec.decode(payload, key)
+    def _row(self, key: tuple, payload: bytes, kinds: str | None = None) -> list:
+        if self._key_first:  # the usual layout: the key's values, then the payload's
+            return self.codec.decode(payload, key, kinds)
+        return self._scattered(payload, key, kinds)
+
+    def _scattered(self, payload: bytes, key: tuple, kinds: str | None = None) -> list:
+        """A row whose key columns are not its first ones."""
         row = [None] * len(self.columns)
         for p, value in zip(self.key_positions, key):
             row[p] = value
-        for p, value in zip(self.value_positions, self.codec.decode(payload)):
+        for p, value in zip(self.value_positions, self.codec.decode(payload, (), kinds)):
             row[p] = value
         return row
 
-    def scan(self, start=None, stop=None, reverse: bool = False):
+    def scan(self, start=None, stop=None, reverse: bool = False, kinds: str | None = None):
         """Rows in primary key order between two positions of self.rows (default: all)."""
         rows = self.rows
         for key, payload in rows.iterate(start or rows.first(), stop or rows.end(), reverse):
-            yield self._row(key, payload)
+            yield self._row(key, payload, kinds)
 
     # -- writing -----------------------------------------------------------------------
 
