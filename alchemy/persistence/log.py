@@ -31,10 +31,10 @@ def _body(argv: list) -> bytes:
         # Most writes have three arguments (SET, LPUSH, SADD, one HSET field): one join
         # with the lengths' headers from a table costs about half of formatting them.
         first, second, third = argv
-        if len(first) < 4096 and len(second) < 4096 and len(third) < 4096:
-            return b"".join((BULK_HEADERS[len(first)], first, b"\r\n",
-                             BULK_HEADERS[len(second)], second, b"\r\n",
-                             BULK_HEADERS[len(third)], third, b"\r\n"))
+        if (n1 := len(first)) < 4096 and (n2 := len(second)) < 4096 \
+                and (n3 := len(third)) < 4096:
+            return b"".join((BULK_HEADERS[n1], first, b"\r\n", BULK_HEADERS[n2], second,
+                             b"\r\n", BULK_HEADERS[n3], third, b"\r\n"))
     return b"".join([b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in argv])
 
 

@@ -22,6 +22,9 @@ READ_SIZE = 1 << 20
 # hundred times a second instead of once per pass of the server's loop, leaving the CPU to
 # the server and its clients.
 GATHER = 0.002
+# Records only grow the file: fdatasync makes them and the new size durable without the
+# inode's other metadata, several times cheaper than fsync on ext4 (Redis does the same).
+_sync = getattr(os, "fdatasync", os.fsync)
 
 
 def run_writer(source: int, ack: int, path: str, policy: str, keep: int) -> None:
@@ -49,7 +52,7 @@ def run_writer(source: int, ack: int, path: str, policy: str, keep: int) -> None
         if closed or policy == "always" or (
                 policy == "everysec" and time.monotonic() - last_sync >= EVERYSEC):
             if end != synced:
-                os.fsync(fd)
+                _sync(fd)
                 synced = end
             last_sync = time.monotonic()
             os.write(ack, struct.pack("<Q", synced))
