@@ -4,12 +4,12 @@ Values are plain Python objects, one class per Redis type: bytes or bytearray (s
 bytearray once modified in place, so SETBIT/SETRANGE/APPEND cost O(1) amortised rather than
 a copy), and the collection classes each data-type module registers with `register_type`.
 
-Every key whose value is not a short bytes string or an exact dict (a hash in the listpack
-encoding) is also listed in `apart` (a superset: a key overwritten by a short string stays
-there until deleted). A forked snapshot writer serializes those keys one by one and all the
+Every key whose value is not a bytes string or an exact dict (a hash in the listpack
+encoding) is also listed in `apart` (a superset: a key overwritten by a string stays there
+until deleted). A forked snapshot writer serializes those keys one by one and all the
 others in one walk that takes no references (alchemy.persistence.snapshot): reading
-millions of small strings and hashes must not write to each one's reference count, nor to
-its key's, which would copy every page of them.
+millions of strings and hashes must not write to each one's reference count, nor to its
+key's, which would copy every page of them.
 
 Expiry is lazy (checked on every access) and active: a heap of (deadline, key) lets the
 event loop reclaim expired keys nobody touches, oldest first, in bounded slices. Heap entries
@@ -17,17 +17,12 @@ for keys whose TTL changed are left in place and skipped when popped (lazy delet
 """
 
 import heapq
-from operator import itemgetter
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 from alchemy.errors import WRONGTYPE, AlchemyError
 
-# Longer strings are kept `apart`: the one-walk snapshot copies a string whole, while
-# reading it by reference copies just the page holding its header.
-SHORT_STRING = 4096
-_second = itemgetter(1)
 
 
 @dataclass
@@ -110,7 +105,7 @@ class Keyspace:
 
     def set(self, key: bytes, value, keep_ttl: bool = False) -> None:
         self.data[key] = value
-        if type(value) is not bytes and type(value) is not dict or len(value) > SHORT_STRING:
+        if type(value) is not bytes and type(value) is not dict:
             self.apart.add(key)
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
@@ -119,8 +114,6 @@ class Keyspace:
         """set(key, value) of each pair in turn (a later pair of the same key wins); the
         values are bytes."""
         self.data.update(pairs)
-        if max(map(len, map(_second, pairs))) > SHORT_STRING:
-            self.apart.update(key for key, value in pairs if len(value) > SHORT_STRING)
         if self.expires:
             for key, _ in pairs:
                 self.expires.pop(key, None)

@@ -1,5 +1,5 @@
 """Snapshot files: every type and encoding written and read back, by the server's SAVE and by
-a forked writer's layout (short strings and listpack hashes in one marshal walk); files of
+a forked writer's layout (strings and listpack hashes in one marshal walk); files of
 the earlier format versions still load.
 
 tests/snapshots/snapshot-v2.bin, -v3.bin and -v4.bin were written by the code of those versions
@@ -90,9 +90,9 @@ def test_round_trip_of_every_type(tmp_path, owned):
     with open(path, "rb") as f:
         assert f.read(18)[16:] == snapshot.VERSION.to_bytes(2, "little")
     if owned:
-        # What the writer left in the data is what its marshal walk took: the short
-        # strings and the listpack hashes, never a key of another kind.
-        assert set(db.dbs[0].data) == {b"s", b"n", b"ttl-s", b"hash", b"ttl-h"}
+        # What the writer left in the data is what its marshal walk took: the bytes
+        # strings (not the bitmap, a bytearray) and the listpack hashes.
+        assert set(db.dbs[0].data) == {b"s", b"long", b"n", b"ttl-s", b"hash", b"ttl-h"}
         assert set(db.dbs[3].data) == {b"in3", b"h3"}
     loaded, _ = load(path)
     check(loaded)

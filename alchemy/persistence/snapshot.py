@@ -10,10 +10,10 @@ Layout (integers little endian):
     per non-empty database: b"D" u16 index u64 key count
         per key: u8 type number, i64 deadline ms (-1: none), key, payload
       then, from a forked writer: b"M" u16 index, the marshal (version 2) of a dict of the
-        database's other keys, whose values are short strings (bytes) or, from version 5,
-        hashes in the listpack encoding (exact dicts), and that of a dict key -> deadline
-        ms (it may name keys of the D part too; keys already expired are dropped on
-        reading)
+        database's other keys, whose values are strings (bytes; up to 4 KiB before version
+        5) or, from version 5, hashes in the listpack encoding (exact dicts), and that of a
+        dict key -> deadline ms (it may name keys of the D part too; keys already expired
+        are dropped on reading)
     b"E" u32 CRC-32 of every byte before it
 
 Byte strings are u64 length + bytes. A payload is a string's bytes; other types use a
@@ -29,7 +29,7 @@ framing each, and packing and unpacking run over whole arrays rather than member
 
 A forked writer owns its copy of the databases and takes the keys marshal cannot walk apart
 from the rest (see Keyspace.apart): marshal's version 2 walks a dict, and the dicts in it,
-with borrowed references, so the short strings and small hashes, most of the objects of a
+with borrowed references, so the strings and small hashes, most of the objects of a
 typical dataset, are read without a write to their reference counts, and the pages holding
 them stay shared with the server (bench/cow.py). The server's own SAVE writes every key in
 the D part.
@@ -51,13 +51,13 @@ import time
 import zlib
 from typing import Callable
 
-from alchemy.keyspace import SHORT_STRING, TYPES, now_ms
+from alchemy.keyspace import TYPES, now_ms
 
 MAGIC = b"ALCHEMY-SNAPSHOT"
 VERSION = 5  # 2: lists, hashes, sets and sorted sets in their own codecs, not pickle;
 #               3: sections (version 2 files, which have none, are still read);
 #               4: short strings in one marshal per database;
-#               5: listpack hashes in that marshal too
+#               5: listpack hashes and strings of any length in that marshal too
 READABLE = (2, 3, 4, 5)
 _MARSHAL_VERSION = 2  # later versions keep a reference to each object they write
 CODECS: dict[str, tuple[Callable, Callable]] = {}  # type name -> (value to bytes, back)
@@ -294,15 +294,14 @@ def _marshal_blob(out: _Out, value: dict) -> None:
 
 
 def _take_apart(db) -> list:
-    """Remove from db.data the keys holding anything but a short string or a listpack hash
+    """Remove from db.data the keys holding anything but a bytes string or a listpack hash
     (an exact dict), and return them as (key, value) pairs: what is left is for one marshal
     walk."""
     data = db.data
     apart = []
     for key in db.apart:
         value = data.get(key)
-        if value is not None and type(value) is not dict and (
-                type(value) is not bytes or len(value) > SHORT_STRING):
+        if value is not None and type(value) is not bytes and type(value) is not dict:
             apart.append((key, value))
     for key, _ in apart:
         del data[key]
@@ -393,7 +392,7 @@ def _read_db(into: _In, db, count: int, table: list) -> None:
 
 
 def _read_marshalled(into: _In, db) -> None:
-    """An M part: short strings and listpack hashes, then deadlines (of these keys and maybe
+    """An M part: strings and listpack hashes, then deadlines (of these keys and maybe
     others)."""
     values, deadlines = marshal.loads(into.blob()), marshal.loads(into.blob())
     if type(values) is not dict or type(deadlines) is not dict:
