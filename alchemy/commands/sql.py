@@ -201,10 +201,19 @@ def text_table_key(text: str) -> bytes:
 
 def rows_reply(result: Rows, resp3: bool) -> list:
     header = result.wire_header or [name.encode() for name in result.header]
+    reply = [header]
+    add = reply.append
     # Text, integers and NULL are converted inline: a call per value would cost as much as
-    # the rest of a point SELECT's reply.
-    return [header, *[[v.encode() if type(v) is str else v if type(v) in _AS_IS
-                       else _value(v, resp3) for v in row] for row in result.rows]]
+    # the rest of a point SELECT's reply. Plain loops: a comprehension per row is a
+    # function call per row (a third of this function's cost for ten rows).
+    for row in result.rows:
+        out = []
+        for v in row:
+            kind = type(v)
+            out.append(v.encode() if kind is str else v if kind in _AS_IS
+                       else _value(v, resp3))
+        add(out)
+    return reply
 
 
 _AS_IS = frozenset((int, bytes, type(None)))

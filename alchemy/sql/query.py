@@ -106,7 +106,7 @@ class QueryPlan:
     offset: object = None
     distinct: bool = False
     shortcut: Shortcut | None = None
-    positions: list | None = None  # joined-row positions, when every column is a plain one
+    pick: object = None  # row -> output row, when every column is a plain one (made once)
 
     def __post_init__(self):
         self.titles = Titles(self.names)
@@ -118,13 +118,14 @@ class QueryPlan:
         if self.shortcut is not None:
             return titles.rows(params, [self.shortcut.row(table_of(db,
                                                                    self.shortcut.table_name))])
-        limit = SelectPlan._number(self.limit, params, "LIMIT")
-        offset = SelectPlan._number(self.offset, params, "OFFSET") or 0
+        limit = None if self.limit is None else SelectPlan._number(self.limit, params, "LIMIT")
+        offset = 0 if self.offset is None else \
+            SelectPlan._number(self.offset, params, "OFFSET")
         rows = self.source.rows(db, params)
         if self.grouping is not None:
             rows = self.grouping.run(rows, params)
         width = len(self.names)
-        project = self._projector(params)
+        project = self.pick or self._evaluating(params)
         if not self.order and not self.distinct:
             rows = map(project, rows)  # without ORDER BY no hidden columns: rows are width
             return titles.rows(params, list(rows) if not offset and limit is None
@@ -142,14 +143,8 @@ class QueryPlan:
             out.sort(key=lambda row: sort_key(row[index]), reverse=descending)
         return titles.rows(params, _window(out, offset, limit, width))
 
-    def _projector(self, params: list):
-        """row -> output row (visible and hidden columns)."""
-        if self.positions is not None:  # plain columns only: one C-level itemgetter call
-            if len(self.positions) == 1:
-                position = self.positions[0]
-                return lambda row: [row[position]]
-            getter = itemgetter(*self.positions)
-            return lambda row: list(getter(row))
+    def _evaluating(self, params: list):
+        """row -> output row (visible and hidden columns), evaluating each."""
         evaluators = self.evaluators
         return lambda row: [e(row, params) for e in evaluators]
 
@@ -183,6 +178,15 @@ class QueryPlan:
             lines.append("LIMIT stops the walk early" if not self.order and not self.distinct
                          and self.grouping is None else "LIMIT after sorting")
         return lines
+
+
+def _picker(positions: list):
+    """row -> the values at positions, as a list: one C-level itemgetter call."""
+    if len(positions) == 1:
+        position = positions[0]
+        return lambda row: [row[position]]
+    getter = itemgetter(*positions)
+    return lambda row: list(getter(row))
 
 
 def _window(rows, offset: int, limit, width: int) -> list:
@@ -257,7 +261,7 @@ def _plan_query(tree: exp.Select, db) -> QueryPlan:
                        for n in nodes + hidden]
     if not grouped and all(type(n) is exp.Column and document_ref(n, scope) is None
                            for n in nodes + hidden):
-        plan.positions = [scope.resolve(n) for n in nodes + hidden]
+        plan.pick = _picker([scope.resolve(n) for n in nodes + hidden])
     plan.order = _order_slots(order_plan, len(nodes))
     join.read_only()
     return plan

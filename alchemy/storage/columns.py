@@ -235,16 +235,17 @@ class SortedColumns:
         where = self.find(key)
         return None if where is None else self._leaves[where[0]].payload(where[1])
 
-    def payloads(self, keys):
-        """(key, payload) of each of keys that has an entry. Keys in order, as an index
-        walk gives its primary keys, mostly fall in the leaf of the one before, often in
-        the next slot (rows inserted together): the slot after the last found is tried
+    def payloads(self, keys, read, arg):
+        """read(payload, key, arg) for each of keys that has an entry (a reader such as
+        a row decoder called here saves a generator step per entry). Keys in order, as an
+        index walk gives its primary keys, mostly fall in the leaf of the one before, often
+        in the next slot (rows inserted together): the slot after the last found is tried
         first, then that leaf is searched, and only then all leaves."""
         if not self._scalar:
             for key in keys:
                 payload = self.get(key)
                 if payload is not None:
-                    yield key, payload
+                    yield read(payload, key, arg)
             return
         maxes, leaves = self._maxes, self._leaves
         i, j, column, leaf = -1, -1, (), None
@@ -263,7 +264,7 @@ class SortedColumns:
                 if j == len(column) or column[j] != value:
                     continue
             ends = leaf.ends
-            yield key, leaf.blob[ends[j - 1] if j else 0:ends[j]]
+            yield read(leaf.blob[ends[j - 1] if j else 0:ends[j]], key, arg)
 
     # -- changing ----------------------------------------------------------------------
 

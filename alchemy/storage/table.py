@@ -224,8 +224,7 @@ class Table:
         """The rows of primary keys (an index walk's), in the order given, in one walk of
         the rows tree; keys without a row are passed over."""
         decode = self.codec.decode if self._key_first else self._scattered
-        for key, payload in self.rows.payloads(keys):
-            yield decode(payload, key, kinds)
+        return self.rows.payloads(keys, decode, kinds)
 
     def _row(self, key: tuple, payload: bytes, kinds: str | None = None) -> list:
         if self._key_first:  # the usual layout: the key's values, then the payload's
