@@ -268,3 +268,28 @@ def test_bgrewriteaof_without_appendonly_writes_a_pair_that_loads(tmp_path):
         assert r.get("key:5") == b"1:5" and r.dbsize() == 1000
     finally:
         proc.stop()
+
+
+def test_a_bgsave_child_dies_with_a_killed_server(tmp_path):
+    """Its snapshot, finished later, would be renamed over what a restarted server wrote:
+    the child goes with the server; the log writer, which must drain, does not."""
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        load(r, KEYS)
+        r.bgsave()
+        assert r.info("persistence")["rdb_bgsave_in_progress"] == 1
+        children = [int(pid) for pid in open(f"/proc/{proc.proc.pid}/task/"
+                                             f"{proc.proc.pid}/children").read().split()]
+        assert len(children) == 2  # the log writer and the snapshot writer
+        proc.kill9()
+        time.sleep(2)  # the snapshot takes a second (SLOW_SAVE): it would be in place
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in children)
+        leftovers = os.listdir(tmp_path / "data")
+        assert "dump.rdb" not in leftovers
+        assert [name for name in leftovers if ".tmp-" in name]
+        proc.start()
+        assert proc.client().dbsize() == KEYS
+        assert not [name for name in os.listdir(tmp_path / "data") if ".tmp-" in name]
+    finally:
+        proc.stop()

@@ -51,6 +51,7 @@ killed server acknowledged (and two servers never write one log).
 """
 
 import fcntl
+import glob
 import logging
 import os
 import time
@@ -110,9 +111,11 @@ class Persistence:
     def load(self) -> None:
         """Load the snapshot, then replay the log from where the snapshot ends."""
         self.loading = True
-        for leftover in (self._rewrite_path("dbfilename"), self._rewrite_path("appendfilename")):
+        for leftover in (self._rewrite_path("dbfilename"), self._rewrite_path("appendfilename"),
+                         *_orphaned_snapshots(self.path("dbfilename"))):
             if os.path.exists(leftover):
-                log.warning("Removing %s, left by a log rewrite that did not finish", leftover)
+                log.warning("Removing %s, left by a snapshot or log rewrite that did not "
+                            "finish", leftover)
                 os.remove(leftover)
         try:
             origin = self._load_snapshot()
@@ -613,6 +616,21 @@ def _copy_range(path: str, start: int, end: int, out) -> None:
                 raise OSError(f"{path} ends before byte {end}")
             out.write(chunk)
             left -= len(chunk)
+
+
+def _orphaned_snapshots(path: str) -> list:
+    """Temporary snapshots (snapshot.write) whose writer is gone: a killed server's."""
+    orphans = []
+    for name in glob.glob(glob.escape(path) + ".tmp-*"):
+        try:
+            os.kill(int(name.rsplit("-", 1)[1]), 0)
+        except ValueError:  # not one of ours
+            continue
+        except ProcessLookupError:
+            orphans.append(name)
+        except PermissionError:  # alive, someone else's
+            pass
+    return orphans
 
 
 def _wait_for_writer(path: str) -> None:

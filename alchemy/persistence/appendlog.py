@@ -106,7 +106,8 @@ class AppendLog:
         keep, path, policy = self.file_confirmed, self.path, self.policy
         try:
             self.pid, life = fork_child("log writer", [source, ack_end],
-                                        lambda: run_writer(source, ack_end, path, policy, keep))
+                                        lambda: run_writer(source, ack_end, path, policy, keep),
+                                        outlive_server=True)
         except (OSError, RuntimeError) as e:
             for fd in (source, pipe, acks, ack_end):
                 os.close(fd)

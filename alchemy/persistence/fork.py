@@ -6,9 +6,13 @@ forever in it. So the server process has no threads, and every fork checks that 
 child gets default signal handling and only the descriptors it needs, freezes the garbage
 collector's view of the inherited objects (gc.freeze, Python's documented remedy for
 copy-on-write after fork), then runs its job and leaves with os._exit: it never returns
-into the parent's event loop.
+into the parent's event loop. A child dies with the server unless it must outlive it (the
+log writer, which drains what the server handed over): a snapshot writer of a server
+killed with -9 would otherwise finish later and rename its file over the snapshot a
+restarted server wrote since.
 """
 
+import ctypes
 import gc
 import logging
 import os
@@ -22,6 +26,7 @@ log = logging.getLogger("alchemy")
 
 # Process-wide facts for INFO: how many forks, and the most threads seen at one.
 FORKS = {"count": 0, "max_threads": 0}
+_PR_SET_PDEATHSIG = 1
 
 
 def thread_count() -> int:
@@ -36,7 +41,8 @@ def thread_count() -> int:
     return threading.active_count()
 
 
-def fork_child(purpose: str, keep_fds: list, job: Callable[[], None]) -> tuple[int, int]:
+def fork_child(purpose: str, keep_fds: list, job: Callable[[], None],
+               outlive_server: bool = False) -> tuple[int, int]:
     """Fork a child that runs job() and exits (status 0, or 1 if job raised). Returns its
     pid and the read end of its life pipe, which reaches end of file when it exits."""
     threads = max(threading.active_count(), thread_count())
@@ -44,6 +50,7 @@ def fork_child(purpose: str, keep_fds: list, job: Callable[[], None]) -> tuple[i
     if threads != 1:
         raise RuntimeError(f"refusing to fork the {purpose}: {threads} threads are running")
     life, life_end = os.pipe()
+    server = os.getpid()
     try:
         pid = os.fork()
     except OSError:
@@ -58,6 +65,8 @@ def fork_child(purpose: str, keep_fds: list, job: Callable[[], None]) -> tuple[i
         status = 1
         try:
             _become_child([*keep_fds, life_end])
+            if not outlive_server:
+                _die_with(server)
             job()
             status = 0
         except BaseException:
@@ -86,3 +95,13 @@ def _become_child(keep_fds: list) -> None:
             os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, max(os.sysconf("SC_OPEN_MAX"), low + 1))
+
+
+def _die_with(server: int) -> None:
+    """Be killed when the server exits (Linux), or exit now if it already has."""
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except AttributeError:  # no prctl on this system: the server's own exit paths stop it
+        pass
+    if os.getppid() != server:
+        os._exit(1)
