@@ -91,11 +91,11 @@ def _bytes(value):
 def set_(ctx, argv):
     db = ctx.db
     key = argv[1]
-    if len(argv) == 3:
-        notify_new(ctx, key)
+    if len(argv) == 3 and not ctx.server.config.values["notify-keyspace-events"]:
+        # The commonest SET: no options to parse, and with notifications off (the
+        # default) no lookup of the old value either.
         db.set(key, argv[2])
         ctx.server.dirty += 1
-        notify(ctx, STRING, b"set", key)
         return OK
     flags, unit, expire = _string_options(argv, 3, _SET_OPTIONS)
     deadline = expire_deadline(unit, expire, "set") if unit else None
