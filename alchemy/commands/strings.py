@@ -339,6 +339,9 @@ def setrange(ctx, argv):
 def _counter(value) -> int:
     """The integer a string value holds, as parse_int reads it: int() plus a check that the
     value is the number's canonical form (int() alone would take spaces, "+", "_", "007")."""
+    if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
+        # Canonical and far from overflow, what counters mostly hold: no formatting back.
+        return int(value)
     try:
         number = int(value) if len(value) <= 20 else None
     except ValueError:
@@ -349,14 +352,17 @@ def _counter(value) -> int:
 
 
 def _incr(ctx, key: bytes, delta: int) -> int:
-    value = ctx.db.get_string(key)
-    current = 0 if value is None else _counter(value)
-    result = current + delta
-    if not -2**63 <= result < 2**63:
-        raise AlchemyError(OVERFLOW)
+    db = ctx.db
+    value = db.get_string(key)
     if value is None:
+        result = delta
         notify(ctx, NEW, b"new", key)
-    ctx.db.set(key, b"%d" % result, keep_ttl=True)
+        db.set(key, b"%d" % result)
+    else:
+        result = _counter(value) + delta
+        if not -2**63 <= result < 2**63:
+            raise AlchemyError(OVERFLOW)
+        db.replace_string(key, b"%d" % result)
     ctx.server.dirty += 1
     notify(ctx, STRING, b"incrby", key)
     return result
