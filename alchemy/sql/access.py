@@ -49,18 +49,28 @@ class KeyPoints(_Path):
         self.keys = keys  # one list of evaluators per key
 
     def rows(self, table: Table, params: list):
+        if len(self.keys) == 1:  # most often: a row or none, without a generator
+            row = self._row(table, tuple([e(None, params) for e in self.keys[0]]))
+            return () if row is None else (row,)
+        return self._rows(table, params)
+
+    def _rows(self, table: Table, params: list):
         seen = set()
         for key_exprs in self.keys:
             key = tuple([e(None, params) for e in key_exprs])
-            if key in seen or None in key:
-                continue
-            seen.add(key)
-            try:
-                row = table.get(key, self.kinds)
-            except TypeError:  # a value of another type: it cannot be equal
-                continue
-            if row is not None:
-                yield row
+            if key not in seen:
+                seen.add(key)
+                row = self._row(table, key)
+                if row is not None:
+                    yield row
+
+    def _row(self, table: Table, key: tuple) -> list | None:
+        if None in key:
+            return None
+        try:
+            return table.get(key, self.kinds)
+        except TypeError:  # a value of another type: it cannot be equal
+            return None
 
     def describe(self, table: Table) -> str:
         kind = "point" if len(self.keys) == 1 else f"{len(self.keys)} points"

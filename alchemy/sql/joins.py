@@ -21,6 +21,8 @@ Cost: a probe is O(log n) per outer row; a hash join reads the probed table once
 execution (O(n)) and is O(1) per outer row.
 """
 
+from itertools import chain
+
 from sqlglot import exp
 
 from alchemy.errors import AlchemyError
@@ -203,13 +205,16 @@ class JoinSource:
 
 def _join(outer_rows, step: Step, table: Table, params: list):
     candidates = _candidates(step, table, params)
+    if step.on is None and step.filter is None and not step.source.left:
+        # An inner join its access decides: rows extended in C, no Python step per row.
+        return chain.from_iterable(map(lambda outer: map(outer.__add__, candidates(outer)),
+                                       outer_rows))
+    return _checked_join(outer_rows, step, candidates, len(table.columns), params)
+
+
+def _checked_join(outer_rows, step: Step, candidates, width: int, params: list):
     on, check, left = step.on, step.filter, step.source.left
-    if on is None and check is None and not left:  # an inner join its access decides
-        for outer in outer_rows:
-            for inner in candidates(outer):
-                yield outer + inner
-        return
-    pad = [None] * len(table.columns)
+    pad = [None] * width
     for outer in outer_rows:
         matched = False
         for inner in candidates(outer):

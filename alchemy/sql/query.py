@@ -106,7 +106,7 @@ class QueryPlan:
     offset: object = None
     distinct: bool = False
     shortcut: Shortcut | None = None
-    pick: object = None  # row -> output row, when every column is a plain one (made once)
+    pick: object = None  # rows -> output rows, when every column is a plain one (made once)
 
     def __post_init__(self):
         self.titles = Titles(self.names)
@@ -125,12 +125,12 @@ class QueryPlan:
         if self.grouping is not None:
             rows = self.grouping.run(rows, params)
         width = len(self.names)
-        project = self.pick or self._evaluating(params)
+        rows = self.pick(rows) if self.pick else map(self._evaluating(params), rows)
         if not self.order and not self.distinct:
-            rows = map(project, rows)  # without ORDER BY no hidden columns: rows are width
+            # Without ORDER BY no hidden columns: rows are width.
             return titles.rows(params, list(rows) if not offset and limit is None
                                else _window(rows, offset, limit, width))
-        out = list(map(project, rows))
+        out = list(rows)
         if self.distinct:
             seen, unique = set(), []
             for row in out:
@@ -181,12 +181,12 @@ class QueryPlan:
 
 
 def _picker(positions: list):
-    """row -> the values at positions, as a list: one C-level itemgetter call."""
-    if len(positions) == 1:
-        position = positions[0]
-        return lambda row: [row[position]]
+    """rows -> lists of the values at positions of each, made in C (no Python call per
+    row)."""
     getter = itemgetter(*positions)
-    return lambda row: list(getter(row))
+    if len(positions) == 1:  # the value itself: zip makes it a 1-tuple
+        return lambda rows: map(list, zip(map(getter, rows)))
+    return lambda rows: map(list, map(getter, rows))
 
 
 def _window(rows, offset: int, limit, width: int) -> list:
