@@ -178,10 +178,7 @@ def _class_names() -> dict[type, str]:
 
 
 def _payload(name: str, value) -> bytes:
-    if name == "string":
-        return bytes(value)
-    codec = CODECS.get(name)
-    return codec[0](value) if codec else pickle.dumps(value, protocol=5)
+    return bytes(value) if name == "string" else CODECS[name][0](value)
 
 
 def write(dbs: list, path: str, origin: Origin, owned: bool = False,
@@ -205,7 +202,7 @@ def write_file(dbs: list, path: str, origin: Origin, owned: bool = False,
         if names[cls] not in table:
             table.append(names[cls])
         numbers[cls] = table.index(names[cls])
-    with open(path, "w+b") as f:  # read too: see _marshal_blob
+    with open(path, "w+b") as f:  # read too: see _streamed_blob
         out = _Out(f)
         out.put(MAGIC + struct.pack("<H", VERSION))
         out.blob(origin.snapshot_id)
@@ -254,26 +251,39 @@ def _write_db(out: _Out, db, numbers: dict, names: dict, owned: bool) -> None:
         cls = type(value)
         out.put(pack(numbers[cls], deadline))
         out.blob(key)
-        out.blob(_payload(names[cls], value))
+        if names[cls] == "string" or names[cls] in CODECS:
+            out.blob(_payload(names[cls], value))
+        else:
+            _streamed_blob(out, lambda fd: _pickle_to(fd, value))
     if owned and db.data:
         out.put(b"M" + struct.pack("<H", db.index))
-        _marshal_blob(out, db.data)
+        _streamed_blob(out, lambda fd: _marshal_to(fd, db.data))
         out.blob(marshal.dumps(expires, _MARSHAL_VERSION))
 
 
-def _marshal_blob(out: _Out, value: dict) -> None:
-    """out.blob(marshal.dumps(value, 2)), streamed: the bytes of the marshal go to the file as
-    the walk makes them, so the child never holds them all (about 120 bytes a key:
-    bench/cow.py). The length is filled in after, and the CRC read back from the file.
+def _streamed_blob(out: _Out, write: Callable[[int], None]) -> None:
+    """out.blob(data) for the data write(fd) writes into the file at its offset, without
+    holding that data in memory: the length is filled in after, and the CRC read back from
+    the file."""
+    out.flush()
+    f = out.f
+    start = f.tell()
+    f.write(bytes(8))  # the length, once known
+    f.flush()
+    write(f.fileno())
+    end = f.seek(0, os.SEEK_END)  # also the buffered file's idea of where it is
+    os.pwrite(f.fileno(), struct.pack("<Q", end - start - 8), start)
+    for at in range(start, end, 1 << 20):
+        out.crc = zlib.crc32(os.pread(f.fileno(), min(1 << 20, end - at), at), out.crc)
+
+
+def _marshal_to(fd: int, value: dict) -> None:
+    """marshal.dumps(value, 2) written to fd as the walk makes it, so the child never holds
+    it all (about 120 bytes a key: bench/cow.py).
 
     Unlike marshal.dumps, the C call reports no unmarshallable object (it would write a
     marshal that does not load): value must hold only bytes and dicts of bytes, as
     _take_apart leaves it."""
-    out.flush()
-    out.f.flush()
-    fd = out.f.fileno()
-    start = os.lseek(fd, 0, os.SEEK_CUR)
-    os.write(fd, bytes(8))  # the length, once known
     copy = os.dup(fd)  # shares the file offset; the stream's fclose closes it
     stream = _fdopen(copy, b"wb")
     if not stream:
@@ -286,11 +296,12 @@ def _marshal_blob(out: _Out, value: dict) -> None:
         failed = _fclose(stream) or failed
     if failed:
         raise OSError(ctypes.get_errno(), "writing the snapshot's marshal failed")
-    end = os.lseek(fd, 0, os.SEEK_CUR)
-    os.pwrite(fd, struct.pack("<Q", end - start - 8), start)
-    for at in range(start, end, 1 << 20):
-        out.crc = zlib.crc32(os.pread(fd, min(1 << 20, end - at), at), out.crc)
-    out.f.seek(end)  # the buffered file's idea of its position, after writes it did not see
+
+
+def _pickle_to(fd: int, value) -> None:
+    """pickle.dumps(value, 5) written to fd frame by frame (a SQL table is one value)."""
+    with open(fd, "wb", closefd=False) as f:
+        pickle.Pickler(f, protocol=5).dump(value)
 
 
 def _take_apart(db) -> list:
