@@ -235,17 +235,29 @@ class SortedColumns:
         where = self.find(key)
         return None if where is None else self._leaves[where[0]].payload(where[1])
 
+    def read(self, key, read, arg):
+        """read(blob, key, arg, start, end) for the entry equal to key, whose payload is
+        blob[start:end] (read in place, not copied), or None without one."""
+        where = self.find(key)
+        if where is None:
+            return None
+        leaf = self._leaves[where[0]]
+        j = where[1]
+        ends = leaf.ends
+        return read(leaf.blob, key, arg, ends[j - 1] if j else 0, ends[j])
+
     def payloads(self, keys, read, arg):
-        """read(payload, key, arg) for each of keys that has an entry (a reader such as
-        a row decoder called here saves a generator step per entry). Keys in order, as an
-        index walk gives its primary keys, mostly fall in the leaf of the one before, often
-        in the next slot (rows inserted together): the slot after the last found is tried
-        first, then that leaf is searched, and only then all leaves."""
+        """read(blob, key, arg, start, end) for each of keys that has an entry, whose
+        payload is blob[start:end] (a reader such as a row decoder called here saves a
+        generator step and a copy per entry). Keys in order, as an index walk gives its
+        primary keys, mostly fall in the leaf of the one before, often in the next slot
+        (rows inserted together): the slot after the last found is tried first, then that
+        leaf is searched, and only then all leaves."""
         if not self._scalar:
             for key in keys:
-                payload = self.get(key)
-                if payload is not None:
-                    yield read(payload, key, arg)
+                found = self.read(key, read, arg)
+                if found is not None:
+                    yield found
             return
         maxes, leaves = self._maxes, self._leaves
         i, j, column, leaf = -1, -1, (), None
@@ -264,7 +276,7 @@ class SortedColumns:
                 if j == len(column) or column[j] != value:
                     continue
             ends = leaf.ends
-            yield read(leaf.blob[ends[j - 1] if j else 0:ends[j]], key, arg)
+            yield read(leaf.blob, key, arg, ends[j - 1] if j else 0, ends[j])
 
     # -- changing ----------------------------------------------------------------------
 

@@ -139,16 +139,19 @@ class RowCodec:
         wanted: the others are passed over (read as None) without decoding their bytes."""
         return "".join(kind if keep else SKIP for kind, keep in zip(self.kinds, wanted))
 
-    def decode(self, row, head: tuple = (), kinds: str | None = None) -> list:
-        """All columns of an encoded row (bytes or a bytearray slice), as Python values,
-        after the values of head (a row's key parts, which lead the row). With kinds from
-        `skipping`, the columns it skips are not decoded: None (in a sparse row, decoded)."""
-        if row and row[0] == SPARSE:
-            return [*head, *self._decode_sparse(row)]
+    def decode(self, row, head: tuple = (), kinds: str | None = None, pos: int = 0,
+               end: int | None = None) -> list:
+        """All columns of an encoded row, row[pos:end] (bytes or a bytearray: a leaf's
+        blob is read in place, a slice would cost a third of a short row's decoding), as
+        Python values, after the values of head (a row's key parts, which lead the row).
+        With kinds from `skipping`, the columns it skips are not decoded: None (in a
+        sparse row, decoded)."""
+        if end is None:
+            end = len(row)
+        if pos < end and row[pos] == SPARSE:
+            return [*head, *self._decode_sparse(row[pos:end])]
         values = [*head]
         append = values.append
-        pos = 0
-        end = len(row)
         # Short texts and integers, the usual columns, are decoded inline: a method call
         # per column would cost as much as the decoding. An integer is read unsigned (a
         # keyword argument costs from_bytes half its time) and its sign applied after.

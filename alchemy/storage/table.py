@@ -211,40 +211,41 @@ class Table:
         return self.codec.skipping([p in positions for p in self.value_positions])
 
     def get(self, key: tuple, kinds: str | None = None) -> list | None:
-        payload = self.rows.get(key)
-        if payload is None:
-            return None
-        if tuple(map(type, key)) != self._key_types:
+        row = self.rows.read(key, self._decoder(), kinds)
+        if row is not None and tuple(map(type, key)) != self._key_types:
             # An equal value of another type found the row (13.0 finds 13): the row shows
             # its key as stored.
-            key = tuple([kind(value) for kind, value in zip(self._key_types, key)])
-        return self._row(key, payload, kinds)
+            for p, kind in zip(self.key_positions, self._key_types):
+                row[p] = kind(row[p])
+        return row
 
     def rows_of(self, keys, kinds: str | None = None):
         """The rows of primary keys (an index walk's), in the order given, in one walk of
         the rows tree; keys without a row are passed over."""
-        decode = self.codec.decode if self._key_first else self._scattered
-        return self.rows.payloads(keys, decode, kinds)
+        return self.rows.payloads(keys, self._decoder(), kinds)
 
-    def _row(self, key: tuple, payload: bytes, kinds: str | None = None) -> list:
-        if self._key_first:  # the usual layout: the key's values, then the payload's
-            return self.codec.decode(payload, key, kinds)
-        return self._scattered(payload, key, kinds)
+    def _decoder(self):
+        """(payload's bytes, key, kinds, start, end) -> row."""
+        return self.codec.decode if self._key_first else self._scattered
 
-    def _scattered(self, payload: bytes, key: tuple, kinds: str | None = None) -> list:
-        """A row whose key columns are not its first ones."""
+    def _scattered(self, data, key: tuple, kinds: str | None = None, start: int = 0,
+                   end: int | None = None) -> list:
+        """A row whose key columns are not its first ones (the usual layout has the
+        key's values, then the payload's)."""
         row = [None] * len(self.columns)
         for p, value in zip(self.key_positions, key):
             row[p] = value
-        for p, value in zip(self.value_positions, self.codec.decode(payload, (), kinds)):
+        decoded = self.codec.decode(data, (), kinds, start, end)
+        for p, value in zip(self.value_positions, decoded):
             row[p] = value
         return row
 
     def scan(self, start=None, stop=None, reverse: bool = False, kinds: str | None = None):
         """Rows in primary key order between two positions of self.rows (default: all)."""
         rows = self.rows
+        decode = self._decoder()
         for key, payload in rows.iterate(start or rows.first(), stop or rows.end(), reverse):
-            yield self._row(key, payload, kinds)
+            yield decode(payload, key, kinds)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -272,7 +273,7 @@ class Table:
         payload = self.rows.pop(key)
         if payload is None:
             return None
-        row = self._row(key, payload)
+        row = self._decoder()(payload, key)
         for index in self.indexes.values():
             index.remove(row, key)
         return row
