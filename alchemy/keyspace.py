@@ -110,11 +110,6 @@ class Keyspace:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
-    def replace_string(self, key: bytes, value: bytes) -> None:
-        """Give an existing key a new bytes value, keeping its TTL (INCR): bytes need no
-        `apart` entry, whatever the key held before."""
-        self.data[key] = value
-
     def set_many(self, pairs: list) -> None:
         """set(key, value) of each pair in turn (a later pair of the same key wins); the
         values are bytes."""
