@@ -12,6 +12,7 @@ network front answer them (`Database.busy_poll`, installed by the front); SCRIPT
 (`kill`) makes the next hook raise an error the script cannot catch.
 """
 
+from functools import partial
 import hashlib
 import logging
 from pathlib import Path
@@ -128,7 +129,8 @@ class LuaRuntime:
         table_from = lua.table_from
         version = server.redis_version.split(".")
         bridges = {
-            b"call": self._call, b"pcall": self._pcall, b"error_text": _error_text,
+            b"call": partial(self._redis_call, True),
+            b"pcall": partial(self._redis_call, False), b"error_text": _error_text,
             b"check_time": self._check_time,
             b"sha1hex": _raising(self._sha1hex), b"log": _raising(self._log),
             b"setresp": _raising(self._setresp), b"set_repl": _raising(self._set_repl),
@@ -282,26 +284,11 @@ class LuaRuntime:
 
     # -- redis.call / redis.pcall ------------------------------------------------------
 
-    def _call(self, *args):
-        """redis.call: the reply as a Lua value; an error reply raises (ScriptError)."""
-        reply = self._reply(args)
-        kind = type(reply)
-        if kind is bytes or kind is int:  # most replies: no table to build
-            return reply
-        if reply is None:
-            return None if self.client.resp3 else False
-        if reply is OK:  # what writes answer
-            return self.to_lua.ok()
-        if isinstance(reply, AlchemyError):
-            raise ScriptError(reply.message, counted=True)
-        return self.to_lua(reply, self.client.resp3)
-
-    def _pcall(self, *args):
-        """redis.pcall: the reply as a Lua value, an error as an {err=...} table."""
-        return self.to_lua(self._reply(args), self.client.resp3)
-
-    def _reply(self, args: tuple):
-        """Run one redis.call/pcall: the command's reply, or its error as an AlchemyError."""
+    def _redis_call(self, raising: bool, *args):
+        """redis.call (raising: an error reply raises a ScriptError) and redis.pcall (an
+        error comes back as an {err=...} table): the command's reply as a Lua value. One
+        function for both, bound with functools.partial: a Python frame is a good part of
+        what a call from Lua costs."""
         run = self.running
         try:
             if run is None:
@@ -332,15 +319,24 @@ class LuaRuntime:
                     raise _rejected(checked, log_.refusal)
                 if checked.write:
                     run.wrote = True
-            return self.server.call(self.client, argv, cmd)
+            reply = self.server.call(self.client, argv, cmd)
         except AlchemyError as error:
             self.server.count_error(error)
-            return error
+            reply = error
         except Exception as error:  # a bug must cost one error reply, nothing more
             log.exception("internal error in redis.call")
-            error = AlchemyError(f"ERR internal error: {type(error).__name__}: {error}")
-            self.server.count_error(error)
-            return error
+            reply = AlchemyError(f"ERR internal error: {type(error).__name__}: {error}")
+            self.server.count_error(reply)
+        kind = type(reply)
+        if kind is bytes or kind is int:  # most replies: no table to build
+            return reply
+        if reply is None:
+            return None if self.client.resp3 else False
+        if reply is OK:  # what writes answer
+            return self.to_lua.ok()
+        if raising and isinstance(reply, AlchemyError):
+            raise ScriptError(reply.message, counted=True)
+        return self.to_lua(reply, self.client.resp3)
 
     def _callable_entry(self, argv: list) -> tuple:
         """What redis.call needs to know of argv's command: (command, the subcommand
