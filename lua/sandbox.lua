@@ -636,8 +636,14 @@ local function run_eval(name, f, nkeys, ...)
     -- EVAL: the first nkeys values are KEYS, the rest ARGV (globals, as in Redis). Two
     -- tables made whole by constructors; KEYS is cut after its keys (a single border,
     -- so its length is right).
-    local keys, argv = {...}, {select(nkeys + 1, ...)}
-    for i = select("#", ...), nkeys + 1, -1 do keys[i] = nil end
+    local keys, argv = {...}, nil
+    local n = select("#", ...)
+    if n == nkeys then  -- keys alone, the usual call: no ARGV values to pick out
+        argv = {}
+    else
+        argv = {select(nkeys + 1, ...)}
+        for i = n, nkeys + 1, -1 do keys[i] = nil end
+    end
     allowed.KEYS, allowed.ARGV = keys, argv  -- no __newindex there: raw sets
     return finish(name, xpcall(f, handler))
 end
