@@ -15,7 +15,7 @@
 local sb = ...
 local ENV, env_meta, allowed = sb.env, sb.env_meta, sb.allowed
 local protect, readonly, handler = sb.protect, sb.readonly, sb.handler
-local sethook = debug.sethook
+local sethook = sb.sethook
 local setfenv, setmetatable, rawget, rawset = setfenv, setmetatable, rawget, rawset
 local type, select, error, tostring, next, unpack = type, select, error, tostring, next, unpack
 local xpcall = xpcall

@@ -15,7 +15,10 @@ local G = _G
 -- globals are left alone.
 local ENV = {}
 local setfenv = setfenv
-local sethook, getinfo = debug.sethook, debug.getinfo
+local sethook, getinfo, debug_getmetatable = debug.sethook, debug.getinfo, debug.getmetatable
+-- lupa looks up debug.traceback on every call into Lua to use as the error handler; runs
+-- catch their errors themselves (xpcall), so the lookup is spared by not keeping debug.
+G.debug = nil
 local type, error, tostring, select, unpack, next = type, error, tostring, select, unpack, next
 local rawget, rawset, setmetatable = rawget, rawset, setmetatable
 local raw_pcall, xpcall, raw_loadstring = pcall, xpcall, loadstring
@@ -481,7 +484,7 @@ setmetatable(allowed, {__index = function(_, name)
 end})
 
 -- Strings share one metatable: a script must not change it for everyone.
-local string_metatable = debug.getmetatable("")
+local string_metatable = debug_getmetatable("")
 string_metatable.__index = allowed.string
 string_metatable.__metatable = protect(string_metatable)
 
@@ -682,5 +685,6 @@ return {run = run, run_eval = run_eval, run_raw = run_raw, compile = compile, sl
         -- for functions.lua (FUNCTION libraries, INTERPRET), run in this same state
         internals = {env = ENV, env_meta = env_meta, allowed = allowed, protect = protect,
                      refuse = refuse, readonly = readonly, redis = redis, hook = hook,
+                     sethook = sethook,
                      hook_count = HOOK_COUNT, handler = handler, internal = INTERNAL,
                      loadstring = safe_loadstring}}
