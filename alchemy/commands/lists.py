@@ -86,8 +86,12 @@ def _pop_event(left: bool) -> bytes:
 
 
 def _pop_one(ctx, key: bytes, values: deque, left: bool) -> bytes:
-    value = values.popleft() if left else values.pop()
-    _removed(ctx, key, values, 1, _pop_event(left))
+    if left:
+        value = values.popleft()
+        _removed(ctx, key, values, 1, b"lpop")
+    else:
+        value = values.pop()
+        _removed(ctx, key, values, 1, b"rpop")
     return value
 
 
@@ -131,18 +135,20 @@ def _numkeys_keys(at: int):
 # -- pushes -------------------------------------------------------------------------------
 
 def _push_command(ctx, argv: list, left: bool, existing_only: bool) -> int:
+    # Positional arguments and direct lookups: on LPUSH's path every call counts.
     key = argv[1]
-    values = _list(ctx, key)
+    values = ctx.db.get_typed(key, deque)
     if values is None:
         if existing_only:
             return 0
         values = _created(ctx, key)
     if left:
         values.extendleft(argv[2:])
+        notify(ctx, LIST, b"lpush", key)
     else:
         values.extend(argv[2:])
+        notify(ctx, LIST, b"rpush", key)
     ctx.server.dirty += len(argv) - 2
-    notify(ctx, LIST, _push_event(left), key)
     return len(values)
 
 
@@ -157,27 +163,27 @@ _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when
 @command("lpush", -3, "write denyoom fast", keys=(1, 1, 1), group="list",
          complexity=_PUSH_COMPLEXITY, summary="Prepend one or multiple elements to a list")
 def lpush(ctx, argv):
-    return _push_command(ctx, argv, left=True, existing_only=False)
+    return _push_command(ctx, argv, True, False)
 
 
 @command("rpush", -3, "write denyoom fast", keys=(1, 1, 1), group="list",
          complexity=_PUSH_COMPLEXITY, summary="Append one or multiple elements to a list")
 def rpush(ctx, argv):
-    return _push_command(ctx, argv, left=False, existing_only=False)
+    return _push_command(ctx, argv, False, False)
 
 
 @command("lpushx", -3, "write denyoom fast", keys=(1, 1, 1), group="list", since="2.2.0",
          complexity=_PUSH_COMPLEXITY,
          summary="Prepend an element to a list, only if the list exists")
 def lpushx(ctx, argv):
-    return _push_command(ctx, argv, left=True, existing_only=True)
+    return _push_command(ctx, argv, True, True)
 
 
 @command("rpushx", -3, "write denyoom fast", keys=(1, 1, 1), group="list", since="2.2.0",
          complexity=_PUSH_COMPLEXITY,
          summary="Append an element to a list, only if the list exists")
 def rpushx(ctx, argv):
-    return _push_command(ctx, argv, left=False, existing_only=True)
+    return _push_command(ctx, argv, False, True)
 
 
 @command("linsert", 5, "write denyoom", keys=(1, 1, 1), group="list", since="2.2.0",
@@ -204,29 +210,31 @@ def linsert(ctx, argv):
 # -- pops ---------------------------------------------------------------------------------
 
 def _pop_command(ctx, argv: list, left: bool):
+    key = argv[1]
+    if len(argv) == 2:
+        values = ctx.db.get_typed(key, deque)
+        return None if values is None else _pop_one(ctx, key, values, left)
     if len(argv) > 3:
         raise wrong_arity(argv[0].decode().lower())
-    count = _at_least(argv[2], 0, NOT_POSITIVE) if len(argv) == 3 else None
-    values = _list(ctx, argv[1])
+    count = _at_least(argv[2], 0, NOT_POSITIVE)  # checked before the key, as in Redis
+    values = _list(ctx, key)
     if values is None:
-        return None if count is None else NULL_ARRAY
-    if count is None:
-        return _pop_one(ctx, argv[1], values, left)
-    return _pop_many(ctx, argv[1], values, left, count) if count else []
+        return NULL_ARRAY
+    return _pop_many(ctx, key, values, left, count) if count else []
 
 
 @command("lpop", -2, "write fast", keys=(1, 1, 1), group="list",
          complexity="O(N) where N is the number of elements returned",
          summary="Remove and get the first elements in a list")
 def lpop(ctx, argv):
-    return _pop_command(ctx, argv, left=True)
+    return _pop_command(ctx, argv, True)
 
 
 @command("rpop", -2, "write fast", keys=(1, 1, 1), group="list",
          complexity="O(N) where N is the number of elements returned",
          summary="Remove and get the last elements in a list")
 def rpop(ctx, argv):
-    return _pop_command(ctx, argv, left=False)
+    return _pop_command(ctx, argv, False)
 
 
 def _pop_first(ctx, keys: list, left: bool, count: int | None):
