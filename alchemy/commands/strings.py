@@ -93,8 +93,11 @@ def set_(ctx, argv):
     key = argv[1]
     if len(argv) == 3 and not ctx.server.config.values["notify-keyspace-events"]:
         # The commonest SET: no options to parse, and with notifications off (the
-        # default) no lookup of the old value either.
-        db.set(key, argv[2])
+        # default) no lookup of the old value either. Keyspace.set of a bytes value,
+        # without the call: bytes need no `apart` entry.
+        db.data[key] = argv[2]
+        if db.expires:
+            db.expires.pop(key, None)
         ctx.server.dirty += 1
         return OK
     flags, unit, expire = _string_options(argv, 3, _SET_OPTIONS)
