@@ -226,6 +226,8 @@ _ZADD_FLAGS = {b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"}
          since="1.2.0", complexity="O(log(N)) for each item added",
          summary="Add one or more members to a sorted set, or update its score")
 def zadd(ctx, argv):
+    if argv[2][:1].isdigit():  # a score: no flags (what most ZADDs look like)
+        return _zadd(ctx, argv[1], (), argv[2:])
     i = 2
     flags = set()
     while i < len(argv) and argv[i].upper() in _ZADD_FLAGS:
@@ -241,7 +243,7 @@ def zincrby(ctx, argv):
     return _zadd(ctx, argv[1], {b"INCR"}, argv[2:])
 
 
-def _zadd(ctx, key: bytes, flags: set, args: list):
+def _zadd(ctx, key: bytes, flags, args: list):
     if not args or len(args) % 2:
         raise AlchemyError(SYNTAX)
     nx = xx = gt = lt = incr = False
@@ -254,8 +256,10 @@ def _zadd(ctx, key: bytes, flags: set, args: list):
             raise AlchemyError(GT_LT_NX)
         if incr and len(args) > 2:
             raise AlchemyError(INCR_PAIR)
-    scores = [parse_score(arg) for arg in args[::2]]
-    members = args[1::2]
+    if len(args) == 2:
+        pairs = ((parse_score(args[0]), args[1]),)
+    else:  # every score is checked before anything changes
+        pairs = list(zip([parse_score(arg) for arg in args[::2]], args[1::2]))
     zset = ctx.db.get_typed(key, ZSet)
     if zset is None:
         if xx:
@@ -265,8 +269,9 @@ def _zadd(ctx, key: bytes, flags: set, args: list):
         ctx.db.set(key, zset)
     added = updated = 0
     result = None
-    for score, member in zip(scores, members):
-        old = zset.score(member)
+    scores = zset.scores
+    for score, member in pairs:
+        old = scores.get(member)
         if old is None:
             if xx:
                 continue
