@@ -201,8 +201,7 @@ class LuaRuntime:
         run = self._run_state
         run.name, run.read_only, run.is_eval = name, read_only, is_eval
         run.started = time.monotonic()
-        run.timed_out = run.killed = run.wrote = False
-        run.polled = 0.0
+        run.wrote = False  # timed_out, killed and polled are reset by the run that set them
         self.running = run
         dirty = server.dirty
         try:
@@ -217,6 +216,8 @@ class LuaRuntime:
             self.running = None
             if run.timed_out:
                 server.busy = None
+                run.timed_out = run.killed = False
+                run.polled = 0.0
         if server.dirty != dirty:
             server.only_touched()  # the commands it ran signalled their own keys
         status, value = result[0], result[1]
