@@ -175,23 +175,24 @@ class LuaRuntime:
         """Call a compiled function with args (Lua values) for caller (a Client) and
         return its result as a reply; a Lua error raises AlchemyError ending with the
         script's name and line, as Redis words it."""
-        return self._execute(caller, name.encode(), read_only, is_eval, self._run, function,
-                             *args)
+        return self._execute(caller, name.encode(), read_only, is_eval, self._run,
+                             (function, *args))
 
     def run_eval(self, caller, name: bytes, function, numkeys: int, argv: list,
                  read_only: bool = False):
         """Run an EVAL script with EVAL's argv: the numkeys values after the count become
         the global KEYS, the rest ARGV."""
-        return self._execute(caller, name, read_only, True, self._run_eval, function,
-                             numkeys, *argv[3:])
+        return self._execute(caller, name, read_only, True, self._run_eval,
+                             (function, numkeys, *argv[3:]))
 
     def run_raw(self, caller, name: str, function, args: tuple = (), read_only: bool = False):
         """Call a compiled function for the Python API: its first result as a Lua value
         (a table stays a lupa table), under the same limits as a script."""
-        return self._execute(caller, name.encode(), read_only, False, self._run_raw, function,
-                             *args)
+        return self._execute(caller, name.encode(), read_only, False, self._run_raw,
+                             (function, *args))
 
-    def _execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry, *lua_args):
+    def _execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry,
+                 lua_args: tuple):
         if self.running is not None:
             raise AlchemyError("ERR a script is already running")
         server = self.server
