@@ -225,25 +225,17 @@ _ZADD_FLAGS = {b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"}
 @command("zadd", -4, "write denyoom fast", keys=(1, 1, 1), group="sorted_set",
          since="1.2.0", complexity="O(log(N)) for each item added",
          summary="Add one or more members to a sorted set, or update its score")
-def zadd(ctx, argv):
-    if argv[2][:1].isdigit():  # a score: no flags (what most ZADDs look like)
-        return _zadd(ctx, argv[1], (), argv[2:])
+def zadd(ctx, argv, flags=None):
+    """ZADD, and with flags {INCR} ZINCRBY (ZADD itself saves a call)."""
     i = 2
-    flags = set()
-    while i < len(argv) and argv[i].upper() in _ZADD_FLAGS:
-        flags.add(argv[i].upper())
-        i += 1
-    return _zadd(ctx, argv[1], flags, argv[i:])
-
-
-@command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), group="sorted_set",
-         since="1.2.0", complexity="O(log(N))",
-         summary="Increment the score of a member in a sorted set")
-def zincrby(ctx, argv):
-    return _zadd(ctx, argv[1], {b"INCR"}, argv[2:])
-
-
-def _zadd(ctx, key: bytes, flags, args: list):
+    if flags is None:
+        flags = ()
+        if not argv[2][:1].isdigit():  # not a score: flags, maybe (most ZADDs have none)
+            flags = set()
+            while i < len(argv) and argv[i].upper() in _ZADD_FLAGS:
+                flags.add(argv[i].upper())
+                i += 1
+    key, args = argv[1], argv[i:]
     if not args or len(args) % 2:
         raise AlchemyError(SYNTAX)
     nx = xx = gt = lt = incr = False
@@ -296,6 +288,13 @@ def _zadd(ctx, key: bytes, flags, args: list):
     if incr:
         return result
     return added + updated if b"CH" in flags else added
+
+
+@command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), group="sorted_set",
+         since="1.2.0", complexity="O(log(N))",
+         summary="Increment the score of a member in a sorted set")
+def zincrby(ctx, argv):
+    return zadd(ctx, argv, {b"INCR"})
 
 
 @command("zrem", -3, "write fast", keys=(1, 1, 1), group="sorted_set", since="1.2.0",
