@@ -72,6 +72,7 @@ class SelectPlan:
     # (parameter index, value types) per equality an index walk answers exactly when its
     # value is of those types: then the WHERE clause (nothing but those) is not checked.
     decided: tuple = ()
+    alone = False  # runs without lua_calls.statement (SqlEngine.run): no Lua call in it
 
     def __post_init__(self):
         # One row by primary key, nothing else to do: the most common query, kept short.

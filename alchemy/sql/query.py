@@ -107,6 +107,7 @@ class QueryPlan:
     distinct: bool = False
     shortcut: Shortcut | None = None
     pick: object = None  # rows -> output rows, when every column is a plain one (made once)
+    alone = False  # runs without lua_calls.statement (SqlEngine.run): no Lua call in it
 
     def __post_init__(self):
         self.titles = Titles(self.names)
