@@ -207,7 +207,10 @@ class Database:
                 for key in cmd.keys(argv) if touched is None else touched:
                     self.touch(db, key)
             if self.log is not None:
-                self._propagate(db.index, cmd, argv)
+                if self._depth or self._propagated or self._replacement is not None:
+                    self._propagate(db.index, cmd, argv)
+                elif cmd.write:  # most writes: one command, logged as it ran
+                    self.log.propagate_one(db.index, argv)
         self._replacement = outer
         if self._propagated and not self._depth:
             self._flush_propagated()

@@ -218,13 +218,22 @@ class AppendLog:
 
     def propagate(self, commands: list) -> None:
         """Append the writes of one command (a list of (db index, argv)) as one unit."""
-        if len(commands) == 1 and commands[0][0] == self._db:
-            self.unconfirmed += encode_record(commands[0][1])  # most writes: one record
-        else:
-            self.unconfirmed += b"".join(self._records(commands))
+        self.unconfirmed += b"".join(self._records(commands))
         self.end = self.confirmed + len(self.unconfirmed)
-        if self._writing or self._send_scheduled:
+        if not (self._writing or self._send_scheduled):
+            self._schedule_send()
+
+    def propagate_one(self, index: int, argv: list) -> None:
+        """propagate([(index, argv)]), most writes, without the list."""
+        if index != self._db:
+            self.propagate([(index, argv)])
             return
+        self.unconfirmed += encode_record(argv)
+        self.end = self.confirmed + len(self.unconfirmed)
+        if not (self._writing or self._send_scheduled):
+            self._schedule_send()
+
+    def _schedule_send(self) -> None:
         if self.loop is None:
             self._send()
         else:
