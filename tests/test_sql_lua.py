@@ -277,6 +277,31 @@ def test_failing_statement_puts_back_keys_its_triggers_wrote(r):
     assert r.get("last") == b"2" and r.lrange("seen", 0, -1) == [b"x", b"1", b"2"]
 
 
+def test_failing_statement_takes_back_rows_its_triggers_wrote_in_other_tables(r):
+    r.function_load(replace=True, code="#!lua name=audit\n"
+                    "redis.register_function('audit', function(id) "
+                    "redis.call('SQL', 'INSERT INTO audit VALUES (' .. id .. ')'); "
+                    "redis.call('SQL', 'UPDATE counts SET n = n + 1 WHERE id = 1'); "
+                    "redis.call('SQL', 'DELETE FROM spare WHERE id = ' .. id); "
+                    "if id == 3 then error('no 3') end end)")
+    sql(r, "CREATE TABLE audit (id INT PRIMARY KEY)")
+    sql(r, "CREATE TABLE counts (id INT PRIMARY KEY, n INT)")
+    sql(r, "CREATE TABLE spare (id INT PRIMARY KEY)")
+    sql(r, "INSERT INTO counts VALUES (1, 0)")
+    sql(r, "INSERT INTO spare VALUES (1), (2), (3), (4)")
+    sql(r, "CREATE TABLE v (id INT PRIMARY KEY)")
+    sql(r, "CREATE LUATRIGGER v_ins ON v INSERT audit(id)")
+    assert "no 3" in error_of(sql, r, "INSERT INTO v VALUES (1), (2), (3)")
+    assert rows_of(r, "SELECT COUNT(*) FROM v") == [[0]]
+    assert rows_of(r, "SELECT COUNT(*) FROM audit") == [[0]]
+    assert rows_of(r, "SELECT n FROM counts") == [[0]]
+    assert rows_of(r, "SELECT id FROM spare ORDER BY id") == [[1], [2], [3], [4]]
+    sql(r, "INSERT INTO v VALUES (1), (2)")  # a statement that succeeds keeps its writes
+    assert rows_of(r, "SELECT id FROM audit ORDER BY id") == [[1], [2]]
+    assert rows_of(r, "SELECT n FROM counts") == [[2]]
+    assert rows_of(r, "SELECT id FROM spare ORDER BY id") == [[3], [4]]
+
+
 def test_drop_trigger_and_bad_definitions(r):
     create_triggers(r)
     assert sql(r, "DROP LUATRIGGER users_13") == b"OK"

@@ -65,14 +65,30 @@ def statement(caller, work, *args):
             _journals[-1][0].extend(journal[0])
 
 
+def nested() -> bool:
+    """Does the running statement run inside another one (through a trigger or a Lua
+    function it called), which may yet fail and take back what this one did?"""
+    return len(_journals) > 1 and _journals[-2] is not None
+
+
+def keep_for_undo(take_back) -> None:
+    """A nested statement succeeded: take_back() undoes its rows if an enclosing one fails."""
+    _journals[-1][0].append(take_back)
+
+
 def _undo() -> None:
-    """The statement failed: put back the keys its triggers wrote, and log none of it."""
+    """The statement failed: put back the keys its triggers wrote and the rows statements
+    nested in it wrote, and log none of it."""
     journal = _journals[-1]
     if journal is None:
         return
     saved, mark = journal
     server = _callers[-1].server
-    for keyspace, key, value, deadline in reversed(saved):
+    for entry in reversed(saved):
+        if callable(entry):
+            entry()
+            continue
+        keyspace, key, value, deadline = entry
         keyspace.delete(key)
         if value is not None:
             keyspace.set(key, value)

@@ -7,11 +7,12 @@ alchemy.storage.table, and only DML plans are cached (DDL is parsed each time: i
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from alchemy.errors import AlchemyError
 from alchemy.sql.access import FullScan, KeyPoints, Range
 from alchemy.sql.expressions import sort_key, truth
-from alchemy.sql.lua_calls import fire
+from alchemy.sql.lua_calls import fire, keep_for_undo, nested
 from alchemy.sql.schema import coerce
 from alchemy.storage.table import ConstraintError, Table
 
@@ -236,7 +237,7 @@ class InsertPlan:
         except AlchemyError:
             _undo(table, done)
             raise
-        return Count(len(done), changed=bool(done))
+        return _written(table, done, len(done))
 
     def _insert_one(self, table: Table, values: list, params: list, done: list) -> None:
         row = [None] * len(table.columns)
@@ -276,6 +277,14 @@ class InsertPlan:
         done.append(("insert", None, row))
         if table.triggers:
             fire(table, "INSERT", None, row)
+
+
+def _written(table: Table, done: list, count: int) -> Count:
+    """The reply of a write statement that succeeded; nested in another statement, what
+    it did is kept for that one to take back if it fails."""
+    if done and nested():
+        keep_for_undo(partial(_undo, table, done))
+    return Count(count, changed=bool(done))
 
 
 def _undo(table: Table, done: list) -> None:
@@ -319,7 +328,7 @@ class UpdatePlan:
         except (AlchemyError, ConstraintError):
             _undo(table, done)
             raise
-        return Count(len(targets), changed=bool(done))
+        return _written(table, done, len(targets))
 
 
 @dataclass
@@ -336,7 +345,7 @@ class DeletePlan:
         where = self.where
         keys = [table.key_of(row) for row in self.access.rows(table, params)
                 if where is None or truth(where(row, params))]
-        if not table.triggers:
+        if not table.triggers and not nested():
             for key in keys:
                 table.delete(key)
             return Count(len(keys), changed=bool(keys))
@@ -345,11 +354,12 @@ class DeletePlan:
             for key in keys:
                 old = table.delete(key)
                 done.append(("delete", old, None))
-                fire(table, "DELETE", old, None)
+                if table.triggers:
+                    fire(table, "DELETE", old, None)
         except AlchemyError:
             _undo(table, done)
             raise
-        return Count(len(keys), changed=bool(keys))
+        return _written(table, done, len(keys))
 
 
 def _write_explain(db, verb: str, table_name: str, access, where) -> list[str]:

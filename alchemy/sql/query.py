@@ -28,7 +28,7 @@ from alchemy.sql.aggregates import GroupedScope, Grouper, Shortcut, find_aggrega
 from alchemy.sql.documents import document_ref
 from alchemy.sql.expressions import Prepared, compile_expr, placeholder_index, sort_key
 from alchemy.sql.joins import JoinSource, Source, conjuncts, plan_join, sources_of
-from alchemy.sql.plans import Count, InsertPlan, Rows, SelectPlan, Titles, _undo, table_of
+from alchemy.sql.plans import InsertPlan, Rows, SelectPlan, Titles, _undo, _written, table_of
 from alchemy.sql.schema import coerce
 
 
@@ -423,7 +423,7 @@ class InsertSelectPlan:
         except AlchemyError:
             _undo(table, done)
             raise
-        return Count(len(done), changed=bool(done))
+        return _written(table, done, len(done))
 
     def explain(self, db) -> list[str]:
         return [f"INSERT INTO {self.insert.table_name} the rows of:"] + \
