@@ -207,12 +207,8 @@ def lpop(ctx, argv, left: bool = True):
         values = ctx.db.get_typed(key, deque)
         if values is None:
             return None
-        if left:
-            value = values.popleft()
-            _removed(ctx, key, values, 1, b"lpop")
-        else:
-            value = values.pop()
-            _removed(ctx, key, values, 1, b"rpop")
+        value = values.popleft() if left else values.pop()
+        _removed(ctx, key, values, 1, _pop_event(left))
         return value
     if len(argv) > 3:
         raise wrong_arity(argv[0].decode().lower())

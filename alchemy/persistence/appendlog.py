@@ -55,7 +55,7 @@ class AppendLog:
         self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
         self.sent = size  # end of what went down the current writer's pipe
         # `end` and `released` are read for every request that writes: kept up to date
-        # (by propagate and _advanced) rather than computed on each read.
+        # (by _grew and _advanced) rather than computed on each read.
         self.end = size  # end of the log once everything handed over is written
         self.released = size  # the end up to which replies may go: see the docstring
         self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
@@ -219,9 +219,7 @@ class AppendLog:
     def propagate(self, commands: list) -> None:
         """Append the writes of one command (a list of (db index, argv)) as one unit."""
         self.unconfirmed += b"".join(self._records(commands))
-        self.end = self.confirmed + len(self.unconfirmed)
-        if not (self._writing or self._send_scheduled):
-            self._schedule_send()
+        self._grew()
 
     def propagate_one(self, index: int, argv: list) -> None:
         """propagate([(index, argv)]), most writes, without the list."""
@@ -229,11 +227,13 @@ class AppendLog:
             self.propagate([(index, argv)])
             return
         self.unconfirmed += encode_record(argv)
-        self.end = self.confirmed + len(self.unconfirmed)
-        if not (self._writing or self._send_scheduled):
-            self._schedule_send()
+        self._grew()
 
-    def _schedule_send(self) -> None:
+    def _grew(self) -> None:
+        """Records were appended to `unconfirmed`: send them, unless a send is coming."""
+        self.end = self.confirmed + len(self.unconfirmed)
+        if self._writing or self._send_scheduled:
+            return
         if self.loop is None:
             self._send()
         else:
