@@ -78,11 +78,11 @@ def _is_integer(member: bytes) -> bool:
 
 
 def _after_adding(ctx, value: Set, members) -> None:
-    """Leave the intset encoding if the members just added call for it, as Redis does."""
-    if value.intset:
-        limit = min(ctx.server.config["set-max-intset-entries"], _INTSET_LIMIT)
-        if len(value) > limit or not all(_is_integer(m) for m in members):
-            value.intset = False
+    """Leave the intset encoding if the members just added to an intset call for it, as
+    Redis does."""
+    limit = min(ctx.server.config["set-max-intset-entries"], _INTSET_LIMIT)
+    if len(value) > limit or not all(_is_integer(m) for m in members):
+        value.intset = False
 
 
 def _set(ctx, key: bytes) -> Set | None:
@@ -162,17 +162,22 @@ def scan_collection(ctx, argv: list, cursor: int, collection, compact: bool, rep
 @command("sadd", -3, "write denyoom fast", keys=(1, 1, 1), group="set",
          summary="Add one or more members to a set")
 def sadd(ctx, argv):
-    value = _set(ctx, argv[1])
+    key = argv[1]
+    value = ctx.db.get_typed(key, Set)
     if value is None:
-        value = _created(ctx, argv[1])
+        value = _created(ctx, key)
     before = len(value)
-    members = argv[2:]
-    value.update(members)
-    _after_adding(ctx, value, members)
+    if len(argv) == 3:
+        value.add(argv[2])  # one member, most SADDs: no slice of argv
+    else:
+        value.update(argv[2:])
     added = len(value) - before
     if added:
-        notify(ctx, SET, b"sadd", argv[1])
-    ctx.server.dirty += added
+        if value.intset:
+            _after_adding(ctx, value, argv[2:])
+        ctx.server.dirty += added
+        if ctx.server.config.values["notify-keyspace-events"]:  # notify's own test, sparing
+            notify(ctx, SET, b"sadd", key)                       # the call when it is off
     return added
 
 
@@ -235,16 +240,16 @@ def srandmember(ctx, argv):
 @command("spop", -2, "write fast", keys=(1, 1, 1), group="set",
          summary="Remove and return one or multiple random members from a set")
 def spop(ctx, argv):
-    if len(argv) > 3:
-        raise AlchemyError(SYNTAX)
     if len(argv) == 2:
-        value = _set(ctx, argv[1])
+        value = ctx.db.get_typed(argv[1], Set)
         if value is None:
             return None
         member = random_member(value)
         _remove(ctx, argv[1], value, (member,), b"spop")
         ctx.server.propagate_as([b"SREM", argv[1], member])  # the random choice, made
         return member
+    if len(argv) > 3:
+        raise AlchemyError(SYNTAX)
     return _spop_count(ctx, argv[1], argv[2])
 
 
@@ -300,7 +305,8 @@ def smove(ctx, argv):
         destination = _created(ctx, destination_key)
     if member not in destination:
         destination.add(member)
-        _after_adding(ctx, destination, (member,))
+        if destination.intset:
+            _after_adding(ctx, destination, (member,))
         ctx.server.dirty += 1
         notify(ctx, SET, b"sadd", destination_key)
     else:
