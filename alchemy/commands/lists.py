@@ -144,7 +144,12 @@ def lpush(ctx, argv, left: bool = True, existing_only: bool = False) -> int:
         if existing_only:
             return 0
         values = _created(ctx, key)
-    if left:
+    if len(argv) == 3:  # one element, most pushes: no slice of argv
+        if left:
+            values.appendleft(argv[2])
+        else:
+            values.append(argv[2])
+    elif left:
         values.extendleft(argv[2:])
     else:
         values.extend(argv[2:])
