@@ -155,13 +155,24 @@ def _fits_listpack(ctx, size: int, longest: int) -> bool:
             and longest <= config["zset-max-listpack-value"])
 
 
-def _put(ctx, zset: ZSet, member: bytes, score: float) -> None:
-    """Add or update a member; leave listpack first when it would outgrow the limits (like
-    Redis 7.0, deletions never convert back)."""
-    if zset.compact and member not in zset:
-        zset.compact = _fits_listpack(ctx, len(zset) + 1, len(member))
-    # A listpack stores -0 as the integer 0 (Redis replies 0 from then on).
-    zset.add(member, score + 0.0 if zset.compact else score)
+def _put(ctx, zset: ZSet, member: bytes, score: float, new: bool) -> None:
+    """Add (new) or update a member; leave listpack first when it would outgrow the limits
+    (like Redis 7.0, deletions never convert back)."""
+    if zset.compact:
+        if new:
+            zset.compact = _fits_listpack(ctx, len(zset.scores) + 1, len(member))
+        # A listpack stores -0 as the integer 0 (Redis replies 0 from then on).
+        zset.add(member, score + 0.0 if zset.compact else score)
+    else:
+        zset.add(member, score)
+
+
+def _created(ctx, key: bytes) -> ZSet:
+    """A new empty sorted set stored at key, to be filled at once."""
+    zset = ZSet()
+    notify(ctx, NEW, b"new", key)
+    ctx.db.set(key, zset)
+    return zset
 
 
 def _store(ctx, key: bytes, scores: dict, event: bytes) -> int:
@@ -227,6 +238,22 @@ _ZADD_FLAGS = {b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"}
          summary="Add one or more members to a sorted set, or update its score")
 def zadd(ctx, argv, flags=None):
     """ZADD, and with flags {INCR} ZINCRBY (ZADD itself saves a call)."""
+    key = argv[1]
+    if flags is None and len(argv) == 4 and argv[2][:1].isdigit():
+        # ZADD key score member, what most ZADDs are: no flags, one pair, no loop (the
+        # loop below does the same for this shape).
+        score, member = parse_score(argv[2]), argv[3]
+        zset = ctx.db.get_typed(key, ZSet)
+        if zset is None:
+            zset = _created(ctx, key)
+        old = zset.scores.get(member)
+        if old == score:
+            return 0
+        _put(ctx, zset, member, score, old is None)
+        ctx.server.dirty += 1
+        if ctx.server.config.values["notify-keyspace-events"]:  # notify's own test, sparing
+            notify(ctx, ZSET, b"zadd", key)                      # the call when it is off
+        return int(old is None)
     i = 2
     if flags is None:
         flags = ()
@@ -235,7 +262,7 @@ def zadd(ctx, argv, flags=None):
             while i < len(argv) and argv[i].upper() in _ZADD_FLAGS:
                 flags.add(argv[i].upper())
                 i += 1
-    key, args = argv[1], argv[i:]
+    args = argv[i:]
     if not args or len(args) % 2:
         raise AlchemyError(SYNTAX)
     nx = xx = gt = lt = incr = False
@@ -256,9 +283,7 @@ def zadd(ctx, argv, flags=None):
     if zset is None:
         if xx:
             return None if incr else 0
-        zset = ZSet()
-        notify(ctx, NEW, b"new", key)
-        ctx.db.set(key, zset)
+        zset = _created(ctx, key)
     added = updated = 0
     result = None
     scores = zset.scores
@@ -267,7 +292,7 @@ def zadd(ctx, argv, flags=None):
         if old is None:
             if xx:
                 continue
-            _put(ctx, zset, member, score)
+            _put(ctx, zset, member, score, True)
             added += 1
         else:
             if nx:
@@ -279,7 +304,7 @@ def zadd(ctx, argv, flags=None):
             if (lt and score >= old) or (gt and score <= old):
                 continue
             if score != old:
-                _put(ctx, zset, member, score)
+                _put(ctx, zset, member, score, False)
                 updated += 1
         result = score
     ctx.server.dirty += added + updated
