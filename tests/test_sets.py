@@ -101,6 +101,48 @@ def test_spop_single(c):
     assert c.spop("s") is None
 
 
+def test_spop_of_a_big_set_among_other_writes_matches_a_model(c):
+    """A big set draws from a kept list (Set.picks): members removed by SREM must never come
+    out, members added by SADD or SMOVE must."""
+    rng = random.Random(3)
+    model = {f"m{i}".encode() for i in range(600)}  # stays well above the walk's 64
+    c.sadd("big", *model)
+    c.sadd("other", "moved")
+    serial = 600
+    for round_ in range(400):
+        action = rng.random()
+        if action < 0.5:
+            member = c.spop("big")
+            assert member in model
+            model.discard(member)
+        elif action < 0.7:
+            gone = rng.sample(sorted(model), min(3, len(model)))
+            assert c.srem("big", *gone) == len(gone)
+            model.difference_update(gone)
+        elif action < 0.95:
+            serial += 1
+            c.sadd("big", f"m{serial}")
+            model.add(f"m{serial}".encode())
+        elif c.smove("other", "big", "moved"):
+            model.add(b"moved")
+        elif b"moved" in model:
+            assert c.smove("big", "other", "moved") == 1
+            model.discard(b"moved")
+    assert c.smembers("big") == model
+    drained = {c.spop("big") for _ in range(len(model))}
+    assert drained == model and c.exists("big") == 0
+
+
+def test_spop_draws_members_added_after_earlier_draws(c):
+    c.sadd("big", *(f"old{i}" for i in range(200)))
+    c.spop("big")  # the first draw lists the members
+    c.sadd("big", *(f"new{i}" for i in range(200)))
+    popped = [c.spop("big") for _ in range(200)]
+    new = sum(member.startswith(b"new") for member in popped)
+    # About half (hypergeometric, standard deviation 5); none if the list had stayed.
+    assert 60 < new < 140
+
+
 def test_spop_count(c):
     members = {str(i).encode() for i in range(30)}
     c.sadd("s", *members)

@@ -7,7 +7,9 @@ Redis does. (Redis 7.2's listpack encoding for small sets does not exist in 7.0.
 
 Random members: Python sets have no random access, so a random pick walks the set to a
 random position (O(N) at C speed) and sampling lists the members first (O(N)); Redis does
-these in O(1) and O(count).
+these in O(1) and O(count). SPOP of one member from a big set keeps the list it draws from
+(`Set.picks`, 8 bytes a member), which makes a run of SPOPs amortised O(1) each; the first
+SPOP after members were added lists them again, O(N) (see _draw).
 """
 
 import random
@@ -34,14 +36,21 @@ _INTSET_LIMIT = 1 << 30
 _LOG_BATCH = 1024
 
 
-class Set(set):
-    """A set value; `intset` stays True while Redis 7.0 would still use an intset."""
+# Up to this size SPOP walks to a random position (cheaper than keeping a list to draw from).
+_WALK_MAX = 64
 
-    __slots__ = ("intset",)
+
+class Set(set):
+    """A set value; `intset` stays True while Redis 7.0 would still use an intset. `picks`
+    is None or a list holding every member (and maybe members removed since) that SPOP
+    draws from; adding members to a set drops its picks."""
+
+    __slots__ = ("intset", "picks")
 
     def __init__(self, members=()):
         super().__init__(members)
         self.intset = True
+        self.picks = None
 
 
 def _copy(value: Set) -> Set:
@@ -135,6 +144,27 @@ def random_members(collection, count: int) -> list:
     return random.choices(list(collection), k=-count)
 
 
+def _draw(value: Set) -> bytes:
+    """A uniformly chosen member of a non-empty set, for SPOP to remove. A big set draws
+    from its picks, listed at the first draw (O(N)): a draw takes a random entry out of the
+    list (the last one moved into its place) until one is still a member, so a run of
+    draws costs amortised O(1) each. Uniform as long as the picks hold every member, which
+    is why adding members drops them."""
+    if len(value) <= _WALK_MAX:
+        value.picks = None
+        return random_member(value)
+    picks = value.picks
+    if picks is None:
+        picks = value.picks = list(value)
+    while True:
+        index = int(random.random() * len(picks))
+        member = picks[index]
+        picks[index] = picks[-1]
+        picks.pop()
+        if member in value:
+            return member
+
+
 # -- scanning, shared with HSCAN --------------------------------------------------------
 
 def scan_collection(ctx, argv: list, cursor: int, collection, compact: bool, reply_of) -> list:
@@ -173,6 +203,7 @@ def sadd(ctx, argv):
         value.update(argv[2:])
     added = len(value) - before
     if added:
+        value.picks = None
         if value.intset:
             _after_adding(ctx, value, argv[2:])
         ctx.server.dirty += added
@@ -244,7 +275,7 @@ def spop(ctx, argv):
         value = ctx.db.get_typed(argv[1], Set)
         if value is None:
             return None
-        member = random_member(value)
+        member = _draw(value)
         _remove(ctx, argv[1], value, (member,), b"spop")
         ctx.server.propagate_as([b"SREM", argv[1], member])  # the random choice, made
         return member
@@ -305,6 +336,7 @@ def smove(ctx, argv):
         destination = _created(ctx, destination_key)
     if member not in destination:
         destination.add(member)
+        destination.picks = None
         if destination.intset:
             _after_adding(ctx, destination, (member,))
         ctx.server.dirty += 1
