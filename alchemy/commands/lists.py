@@ -18,7 +18,7 @@ from collections import deque
 from itertools import islice
 
 from alchemy.command import command
-from alchemy.errors import (INDEX_OUT_OF_RANGE, NO_SUCH_KEY, SYNTAX, AlchemyError,
+from alchemy.errors import (INDEX_OUT_OF_RANGE, NO_SUCH_KEY, SYNTAX, WRONGTYPE, AlchemyError,
                             wrong_arity)
 from alchemy.keyspace import register_type
 from alchemy.notify import GENERIC, LIST, NEW, notify
@@ -139,11 +139,16 @@ _PUSH_COMPLEXITY = ("O(1) for each element added, so O(N) to add N elements when
 def lpush(ctx, argv, left: bool = True, existing_only: bool = False) -> int:
     """LPUSH, and with other arguments RPUSH, LPUSHX and RPUSHX (LPUSH saves a call)."""
     key = argv[1]
-    values = ctx.db.get_typed(key, deque)
+    db = ctx.db
+    # Keyspace.get_typed written out: its call is about 500 instructions, 5% of an
+    # in-process LPUSH.
+    values = db.get(key) if db.expires else db.data.get(key)
     if values is None:
         if existing_only:
             return 0
         values = _created(ctx, key)
+    elif type(values) is not deque:
+        raise AlchemyError(WRONGTYPE)
     if len(argv) == 3:  # one element, most pushes: no slice of argv
         if left:
             values.appendleft(argv[2])
