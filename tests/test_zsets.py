@@ -95,6 +95,10 @@ def test_zadd_incr_and_zincrby(r):
     (["z", "1", "a", "1_0", "b"], "value is not a valid float"),
     (["z", "1", "a", "1e400", "b"], "value is not a valid float"),
     (["z", "1", "a", " 1", "b"], "value is not a valid float"),
+    # One pair, the shape ZADD reads without its loop when the score is all digits.
+    (["z", "1x", "a"], "value is not a valid float"),
+    (["z", "9" * 400, "a"], "value is not a valid float"),
+    (["z", "NX", "a"], "syntax error"),
 ])
 def test_zadd_errors_leave_the_key_untouched(r, args, message):
     r.zadd("z", {"old": 7})
