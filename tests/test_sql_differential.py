@@ -98,7 +98,7 @@ def test_random_queries_match_sqlite(seed):
     for _ in range(250):
         statement, ordered = _query(rng)
         expected = [list(r) for r in peer.execute(statement).fetchall()]
-        got = db.sql_engine.execute(keyspace, statement).rows
+        got = [list(row) for row in db.sql_engine.execute(keyspace, statement).rows]
         if not ordered:
             expected.sort(key=repr)
             got = sorted(got, key=repr)
@@ -111,7 +111,8 @@ def test_random_queries_match_sqlite(seed):
         delete = f"DELETE FROM t WHERE {_predicate(rng)}"
         assert db.sql_engine.execute(keyspace, delete).value == peer.execute(delete).rowcount
     final = "SELECT * FROM t ORDER BY id"
-    assert db.sql_engine.execute(keyspace, final).rows == [list(r) for r in peer.execute(final)]
+    assert [list(row) for row in db.sql_engine.execute(keyspace, final).rows] == \
+        [list(r) for r in peer.execute(final)]
 
 
 # -- joins, aggregates, subqueries ------------------------------------------------------
@@ -230,7 +231,7 @@ def test_joins_aggregates_subqueries_match_sqlite(seed):
     for _ in range(300):
         statement, ordered = rng.choice(makers)(rng)
         expected = [list(r) for r in peer.execute(statement).fetchall()]
-        got = db.sql_engine.execute(keyspace, statement).rows
+        got = [list(row) for row in db.sql_engine.execute(keyspace, statement).rows]
         if not ordered:
             expected.sort(key=repr)
             got = sorted(got, key=repr)

@@ -19,7 +19,7 @@ from alchemy.storage.table import ConstraintError, Table
 
 @dataclass
 class Rows:
-    """A result set: column names, then rows of Python values."""
+    """A result set: column names, then rows of Python values (tuples or lists)."""
     header: list[str]
     rows: list
     wire_header: list | None = None  # the names as bytes, made once per plan: read only
