@@ -42,6 +42,9 @@ class Command:
     no_auth: bool = field(init=False)
     no_queue: bool = field(init=False)
     table_ok: bool = field(init=False)
+    # With argc != arity, argument counts below this are refused: |arity| for a variadic
+    # command, every count for an exact one. One compare less than testing arity's sign.
+    refuse_below: int = field(init=False)
     # A container (CONFIG, CLIENT, ...) lists its subcommands here, named "config|get".
     subcommands: dict = field(default_factory=dict)
 
@@ -50,6 +53,7 @@ class Command:
         self.no_auth = "no_auth" in self.flags
         self.no_queue = "no_queue" in self.flags
         self.table_ok = "table_ok" in self.flags
+        self.refuse_below = -self.arity if self.arity < 0 else 1 << 62
 
     def keys(self, argv: list) -> list:
         """The key arguments of one call of this command."""

@@ -158,8 +158,7 @@ class Database:
             cmd = seen_spelling(argv[0]) or lookup(argv[0])
             if cmd is None:
                 return self._reject(client, unknown_command(argv))
-            arity = cmd.arity
-            if len(argv) != arity and (arity >= 0 or len(argv) < -arity):
+            if len(argv) != cmd.arity and len(argv) < cmd.refuse_below:
                 return self._reject(client, wrong_arity(cmd.name), cmd)
             if not client.plain:
                 refused = self._state_refusal(client, cmd, argv)
@@ -183,7 +182,8 @@ class Database:
                 self._save_for_undo(client.db, cmd.keys(argv))
         dirty = self.dirty
         outer, self._replacement = self._replacement, None
-        self._depth += 1
+        depth = self._depth  # restored by one store when the handler ends
+        self._depth = depth + 1
         start = _clock()
         try:
             reply = cmd.handler(client, argv)
@@ -198,7 +198,7 @@ class Database:
                                  f"{type(error).__name__}: {error}")
             self.count_error(reply)
         finally:
-            self._depth -= 1
+            self._depth = depth
         cmd.nanoseconds += _clock() - start
         if self.dirty != dirty:
             db = client.db
@@ -207,12 +207,12 @@ class Database:
                 for key in cmd.keys(argv) if touched is None else touched:
                     self.touch(db, key)
             if self.log is not None:
-                if self._depth or self._propagated or self._replacement is not None:
+                if depth or self._propagated or self._replacement is not None:
                     self._propagate(db.index, cmd, argv)
                 elif cmd.write:  # most writes: one command, logged as it ran
                     self.log.propagate_one(db.index, argv)
         self._replacement = outer
-        if self._propagated and not self._depth:
+        if self._propagated and not depth:
             self._flush_propagated()
         return reply
 
