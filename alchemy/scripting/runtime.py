@@ -306,8 +306,8 @@ class LuaRuntime:
                     break
             cmd, checked, refused, writes = (self._callable.get(argv[0])
                                              or self._callable_entry(argv))
-            arity = checked.arity
-            if (arity >= 0 and len(argv) != arity) or len(argv) < -arity:
+            arity, given = checked.arity, len(argv)
+            if given != arity and (arity >= 0 or given < -arity):
                 raise _rejected(checked, "ERR Wrong number of args calling Redis command "
                                          "from script")
             if refused:
