@@ -235,3 +235,24 @@ def test_join_rows_hold_every_column_a_clause_reads(db):
     assert db.sql(f"SELECT b.*, a.tag {join} WHERE a.id = 2") == [(12, 2, "n3", 3.5, "q")]
     assert db.sql(f"SELECT a.n + b.id, b.note {join} WHERE a.id = 1 AND b.score > 2") == \
         [(16, "n2")]
+
+
+def test_shown_text_reads_the_same_everywhere(server, company):
+    """Text columns a join only shows are sent as stored; every other reader (the
+    in-process API, a script, STORE, a condition on them) sees them as text."""
+    long_name = "z\u00e9" * 150  # past the short-text tag, stored as a long value
+    sql(company, "INSERT INTO division VALUES (77,'caf\u00e9',NULL)")
+    sql(company, f"INSERT INTO worker VALUES (9,77,1,1.0,'{long_name}'),(10,77,1,1.0,NULL)")
+    statement = "SELECT d.name, d.location, w.name FROM division d JOIN worker w " \
+                "ON w.division = d.id WHERE d.id = 77"
+    assert sql(company, statement) == [[b"name", b"location", b"name"],
+                                       [b"caf\xc3\xa9", None, long_name.encode()],
+                                       [b"caf\xc3\xa9", None, None]]
+    assert company.eval(f"return redis.call('SQL', \"{statement}\")", 0) == \
+        [[b"name", b"location", b"name"], [b"caf\xc3\xa9", None, long_name.encode()],
+         [b"caf\xc3\xa9", None, None]]
+    assert sql(company, statement.replace("WHERE", "WHERE w.name > 'a' AND")) == \
+        [[b"name", b"location", b"name"], [b"caf\xc3\xa9", None, long_name.encode()]]
+    assert sql(company, "SELECT w.name FROM division d JOIN worker w ON w.division = d.id "
+                        "WHERE d.id = 77 AND w.id = 9 STORE RPUSH shown") == 1
+    assert company.lrange("shown", 0, -1) == [long_name.encode()]

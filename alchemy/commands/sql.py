@@ -206,7 +206,7 @@ def rows_reply(ctx, result: Rows):
     header = result.wire_header or [name.encode() for name in result.header]
     resp3 = ctx.resp3
     if ctx.kind == "normal":
-        return encode_rows(header, result.rows, resp3, _value)
+        return encode_rows(header, result.wire_rows, resp3, _value)
     reply = [header]
     add = reply.append
     # Text, integers and NULL are converted inline: a call per value would cost as much as

@@ -14,9 +14,10 @@ from alchemy.storage.table import Index, Table
 class _Path:
     kinds: str | None = None  # Table.kinds_for the columns read, None for all
 
-    def read_only(self, table: Table, positions) -> None:
-        """Decode only the columns at positions of the rows found."""
-        self.kinds = table.kinds_for(positions)
+    def read_only(self, table: Table, positions, raw=()) -> None:
+        """Decode only the columns at positions of the rows found (the text columns at
+        positions in raw to their UTF-8 bytes)."""
+        self.kinds = table.kinds_for(positions, raw)
 
 
 class FullScan(_Path):
@@ -158,9 +159,9 @@ class Union(_Path):
     def __init__(self, ranges: list):
         self.ranges = ranges
 
-    def read_only(self, table: Table, positions) -> None:
+    def read_only(self, table: Table, positions, raw=()) -> None:
         for walk in self.ranges:
-            walk.read_only(table, positions)
+            walk.read_only(table, positions, raw)
 
     def rows(self, table: Table, params: list):
         seen = set()

@@ -118,6 +118,8 @@ class SqlEngine:
         if isinstance(tree, exp.Select):
             plan = query.plan_select(tree, db)
             plan.alone = tree.find(exp.Anonymous) is None  # (a Lua call: see lua_calls)
+            if isinstance(plan, query.QueryPlan):
+                plan.text_as_bytes()
             return plan
         if isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Select):
             return query.plan_insert_select(tree, db, replace)

@@ -188,12 +188,14 @@ class JoinSource:
             stream = _join(stream, step, table_of(db, step.source.table.name), params)
         return stream
 
-    def read_only(self) -> None:
+    def read_only(self, raw: dict | None = None) -> None:
         """Once everything reading the joined rows is compiled: decode only the columns
-        read (a hash join's table, whose own conditions read it directly, whole)."""
+        read (a hash join's table, whose own conditions read it directly, whole); raw,
+        source -> positions of text columns to read as UTF-8 bytes."""
         for step in self.steps:
             if step.hash_keys is None:
-                step.path.read_only(step.source.table, step.source.read)
+                step.path.read_only(step.source.table, step.source.read,
+                                    (raw or {}).get(step.source, ()))
 
     def explain(self) -> list[str]:
         lines, before = [], []

@@ -17,29 +17,56 @@ from alchemy.sql.schema import coerce
 from alchemy.storage.table import ConstraintError, Table
 
 
-@dataclass
 class Rows:
-    """A result set: column names, then rows of Python values (tuples or lists)."""
-    header: list[str]
-    rows: list
-    wire_header: list | None = None  # the names as bytes, made once per plan: read only
+    """A result set: column names, then rows of Python values (tuples or lists).
+
+    A SELECT whose plan reads some text columns as their UTF-8 bytes (QueryPlan.
+    text_as_bytes: what a network client is sent) keeps its rows as read in `wire_rows`;
+    `rows` has those columns decoded, on first use."""
+
+    __slots__ = ("header", "wire_rows", "wire_header", "undecoded")
+
+    def __init__(self, header: list[str], rows: list, wire_header: list | None = None,
+                 undecoded: tuple = ()):
+        self.header = header
+        self.wire_rows = rows
+        self.wire_header = wire_header  # the names as bytes, made once per plan: read only
+        self.undecoded = undecoded  # columns that may hold UTF-8 bytes for text
+
+    @property
+    def rows(self) -> list:
+        if self.undecoded:
+            self.wire_rows = [_decoded(row, self.undecoded) for row in self.wire_rows]
+            self.undecoded = ()
+        return self.wire_rows
+
+
+def _decoded(row, columns: tuple) -> list:
+    row = list(row)
+    for i in columns:
+        value = row[i]
+        if value is not None and type(value) is not str:
+            row[i] = value.decode()
+    return row
 
 
 class Titles:
     """A plan's column names: text, or functions of the parameters (an expression's title
     holding a lifted literal). Fixed names and their bytes are made once, not per run."""
 
-    __slots__ = ("names", "fixed", "wire")
+    __slots__ = ("names", "fixed", "wire", "undecoded")
 
     def __init__(self, names: list):
         self.names = names
         self.fixed = all(type(name) is str for name in names)
         self.wire = [name.encode() for name in names] if self.fixed else None
+        self.undecoded: tuple = ()  # columns read as UTF-8 bytes (QueryPlan.text_as_bytes)
 
     def rows(self, params: list, rows: list) -> Rows:
         if self.fixed:
-            return Rows(self.names[:], rows, self.wire)
-        return Rows([n if type(n) is str else n(params) for n in self.names], rows)
+            return Rows(self.names[:], rows, self.wire, self.undecoded)
+        return Rows([n if type(n) is str else n(params) for n in self.names], rows, None,
+                    self.undecoded)
 
 
 @dataclass

@@ -35,6 +35,7 @@ _LEN = struct.Struct("<I")
 _from_bytes = int.from_bytes
 _WRAP = [1 << 8 * size for size in range(9)]  # an n-byte two's complement wraps at this
 SKIP = "-"  # the kind of a column a reader does not need (RowCodec.skipping)
+RAW = "r"  # a text column a reader takes as its UTF-8 bytes (RowCodec.skipping)
 # Bytes a column takes, tag included, by its tag; 0 for the strings that give a length.
 _WIDTHS = [1, *range(2, 10), 9] + [0] * (0x40 - 10) + [1 + n for n in range(0xC0)]
 
@@ -134,10 +135,14 @@ class RowCodec:
 
     # -- decoding ----------------------------------------------------------------------
 
-    def skipping(self, wanted: list[bool]) -> str:
+    def skipping(self, wanted: list[bool], raw: list[bool] | None = None) -> str:
         """The kinds to decode with for a reader that needs only the columns marked in
-        wanted: the others are passed over (read as None) without decoding their bytes."""
-        return "".join(kind if keep else SKIP for kind, keep in zip(self.kinds, wanted))
+        wanted: the others are passed over (read as None) without decoding their bytes.
+        Text columns marked in raw are read as their UTF-8 bytes (a bytearray, or bytes
+        when long), not decoded."""
+        raw = raw or [False] * len(wanted)
+        return "".join(SKIP if not keep else RAW if as_bytes and kind == "s" else kind
+                       for kind, keep, as_bytes in zip(self.kinds, wanted, raw))
 
     def decode(self, row, head: tuple = (), kinds: str | None = None, pos: int = 0,
                end: int | None = None) -> list:
@@ -163,6 +168,10 @@ class RowCodec:
             if tag >= 0x40 and kind == "s":
                 stop = pos + tag - 0x3F
                 append(row[pos + 1:stop].decode())
+                pos = stop
+            elif tag >= 0x40 and kind == RAW:
+                stop = pos + tag - 0x3F
+                append(row[pos + 1:stop])
                 pos = stop
             elif kind == SKIP:
                 pos += _WIDTHS[tag] or 5 + _LEN.unpack_from(row, pos + 1)[0]

@@ -204,11 +204,12 @@ class Table:
 
     # -- reading -----------------------------------------------------------------------
 
-    def kinds_for(self, positions) -> str:
+    def kinds_for(self, positions, raw=()) -> str:
         """What the reads below take as `kinds` to decode only the columns at positions
         (the key columns come from the key): the others read as None, at a fraction of
-        the cost."""
-        return self.codec.skipping([p in positions for p in self.value_positions])
+        the cost. Text columns at positions in raw read as their UTF-8 bytes."""
+        return self.codec.skipping([p in positions for p in self.value_positions],
+                                   [p in raw for p in self.value_positions])
 
     def get(self, key: tuple, kinds: str | None = None) -> list | None:
         row = self.rows.read(key, self._decoder(), kinds)
