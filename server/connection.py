@@ -14,7 +14,7 @@ from collections import deque
 import os
 import time
 
-from alchemy.reply import NO_REPLY, Status
+from alchemy.reply import NO_REPLY, Encoded, Status
 from alchemy.resp import BULK_HEADERS, INTEGERS, ProtocolError, RequestReader, write_reply
 
 
@@ -152,6 +152,8 @@ class Connection(asyncio.Protocol):
                 out.append(reply.encoded)
             elif kind is int:
                 out.append(INTEGERS[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
+            elif kind is Encoded:  # a SELECT's rows
+                out.append(reply)
             else:
                 write_reply(out, reply, client.resp3)
 
