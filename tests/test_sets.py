@@ -103,7 +103,7 @@ def test_spop_single(c):
 
 def test_spop_of_a_big_set_among_other_writes_matches_a_model(c):
     """A big set draws from a kept list (Set.picks): members removed by SREM must never come
-    out, members added by SADD or SMOVE must."""
+    out of SPOP or SRANDMEMBER, members added by SADD or SMOVE must."""
     rng = random.Random(3)
     model = {f"m{i}".encode() for i in range(600)}  # stays well above the walk's 64
     c.sadd("big", *model)
@@ -111,10 +111,12 @@ def test_spop_of_a_big_set_among_other_writes_matches_a_model(c):
     serial = 600
     for round_ in range(400):
         action = rng.random()
-        if action < 0.5:
+        if action < 0.4:
             member = c.spop("big")
             assert member in model
             model.discard(member)
+        elif action < 0.5:
+            assert c.srandmember("big") in model
         elif action < 0.7:
             gone = rng.sample(sorted(model), min(3, len(model)))
             assert c.srem("big", *gone) == len(gone)
@@ -129,6 +131,7 @@ def test_spop_of_a_big_set_among_other_writes_matches_a_model(c):
             assert c.smove("big", "other", "moved") == 1
             model.discard(b"moved")
     assert c.smembers("big") == model
+    assert {c.srandmember("big") for _ in range(20 * len(model))} == model
     drained = {c.spop("big") for _ in range(len(model))}
     assert drained == model and c.exists("big") == 0
 

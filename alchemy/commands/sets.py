@@ -7,9 +7,9 @@ Redis does. (Redis 7.2's listpack encoding for small sets does not exist in 7.0.
 
 Random members: Python sets have no random access, so a random pick walks the set to a
 random position (O(N) at C speed) and sampling lists the members first (O(N)); Redis does
-these in O(1) and O(count). SPOP of one member from a big set keeps the list it draws from
-(`Set.picks`, 8 bytes a member), which makes a run of SPOPs amortised O(1) each; the first
-SPOP after members were added lists them again, O(N) (see _draw).
+these in O(1) and O(count). SPOP and SRANDMEMBER of one member from a big set keep the list
+they draw from (`Set.picks`, 8 bytes a member), which makes a run of them amortised O(1)
+each; the first draw after members were added lists them again, O(N) (see _draw).
 """
 
 import random
@@ -144,12 +144,12 @@ def random_members(collection, count: int) -> list:
     return random.choices(list(collection), k=-count)
 
 
-def _draw(value: Set) -> bytes:
-    """A uniformly chosen member of a non-empty set, for SPOP to remove. A big set draws
-    from its picks, listed at the first draw (O(N)): a draw takes a random entry out of the
-    list (the last one moved into its place) until one is still a member, so a run of
-    draws costs amortised O(1) each. Uniform as long as the picks hold every member, which
-    is why adding members drops them."""
+def _draw(value: Set, taken: bool) -> bytes:
+    """A uniformly chosen member of a non-empty set (taken: for SPOP to remove). A big set
+    draws from its picks, listed at the first draw (O(N)): a random entry, taken out of the
+    list (the last one moved into its place) when it is no member any more or is taken,
+    until one is a member, so a run of draws costs amortised O(1) each. Uniform as long as
+    the picks hold every member, which is why adding members drops them."""
     if len(value) <= _WALK_MAX:
         value.picks = None
         return random_member(value)
@@ -159,9 +159,11 @@ def _draw(value: Set) -> bytes:
     while True:
         index = int(random.random() * len(picks))
         member = picks[index]
-        picks[index] = picks[-1]
-        picks.pop()
-        if member in value:
+        present = member in value
+        if taken or not present:
+            picks[index] = picks[-1]
+            picks.pop()
+        if present:
             return member
 
 
@@ -268,7 +270,7 @@ def srandmember(ctx, argv):
     count = parse_random_count(argv[2]) if len(argv) == 3 else None
     value = _set(ctx, argv[1])
     if count is None:
-        return None if value is None else random_member(value)
+        return None if value is None else _draw(value, False)
     return [] if value is None else random_members(value, count)
 
 
@@ -283,7 +285,7 @@ def spop(ctx, argv):
             return None
         if type(value) is not Set:
             raise AlchemyError(WRONGTYPE)
-        member = _draw(value)
+        member = _draw(value, True)
         _remove(ctx, argv[1], value, (member,), b"spop")
         ctx.server.propagate_as([b"SREM", argv[1], member])  # the random choice, made
         return member
