@@ -56,8 +56,8 @@ class BigNumber(bytes):
 
 
 class Encoded(bytes):
-    """A reply already encoded for its client's protocol (a SQL result, encoded a column
-    at a time by alchemy.resp.encode_rows): written to the wire as it is."""
+    """A reply already encoded for its client's protocol (a SQL result, encoded by
+    alchemy.resp.encode_rows): written to the wire as it is."""
 
 
 class NoReply:

@@ -192,10 +192,11 @@ class JoinSource:
         """Once everything reading the joined rows is compiled: decode only the columns
         read (a hash join's table, whose own conditions read it directly, whole); raw,
         source -> positions of text columns to read as UTF-8 bytes."""
+        raw = raw or {}
         for step in self.steps:
             if step.hash_keys is None:
                 step.path.read_only(step.source.table, step.source.read,
-                                    (raw or {}).get(step.source, ()))
+                                    raw.get(step.source, ()))
 
     def explain(self) -> list[str]:
         lines, before = [], []
