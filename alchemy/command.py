@@ -117,6 +117,13 @@ def run_subcommand(ctx, argv: list):
         sub.nanoseconds += time.perf_counter_ns() - start
 
 
+def calls_total() -> int:
+    """Commands run so far in this process (INFO's total_commands_processed), summed
+    from the command table's counters rather than counted again per call: a container's
+    count has its subcommands'."""
+    return sum(cmd.calls for cmd in COMMANDS.values())
+
+
 def lookup(name: bytes) -> "Command | None":
     cmd = _SPELLINGS.get(name)
     if cmd is None:

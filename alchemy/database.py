@@ -13,7 +13,7 @@ from typing import Callable
 
 from alchemy import commands, notify  # noqa: F401  (registers every command)
 from alchemy.client import Client
-from alchemy.command import Command, lookup, seen_spelling
+from alchemy.command import Command, calls_total, lookup, seen_spelling
 from alchemy.config import Config
 from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import TYPES, Keyspace
@@ -37,7 +37,6 @@ MAX_ERROR_CODES = 128
 class Stats:
     def __init__(self):
         self.started = time.time()
-        self.commands = 0
         self.connections = 0
         self.rejected_connections = 0
         self.expired_keys = 0
@@ -169,7 +168,6 @@ class Database:
                     client.multi = None
                     self.unwatch_all(client)
                 return self._reject(client, AlchemyError(self.log.refusal), cmd)
-        self.stats.commands += 1
         cmd.calls += 1
         client.last_command = cmd.name
         if cmd.write:
@@ -429,7 +427,7 @@ class Database:
                 db.expire_some(budget)
         self.expire_blocked()
         self.serve_ready()
-        self.stats.ops_samples.append((time.monotonic(), self.stats.commands))
+        self.stats.ops_samples.append((time.monotonic(), calls_total()))
 
 
 def _writes(client: Client, cmd: Command) -> bool:

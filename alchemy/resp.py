@@ -39,36 +39,24 @@ _JOIN_LIMIT = 64 * 1024
 def _sound(requests: list, size: int) -> bool:
     """Are requests (what hiredis parsed from size bytes) all arrays of bulk strings?
     hiredis also parses replies (integers, nulls, nested arrays), which are no requests.
-    A join of every argument at once raises at the first that is not bytes: in C, at about
-    half the cost of a type test per argument, but a copy, so not for large requests."""
-    if len(requests) == 1:  # without pipelining: a loop over a few arguments is cheaper
-        if type(requests[0]) is not list:
+    A join of every argument at once raises at the first that is not bytes: in C, at
+    about half the cost of a type test per argument, but a copy, so not for large
+    requests."""
+    if len(requests) == 1:  # without pipelining
+        args = requests[0]
+        if type(args) is not list:
             return False
-        for arg in requests[0]:
-            if type(arg) is not bytes:
-                return False
-        return True
-    if not _only_lists(map(type, requests)):
+    elif _only_lists(map(type, requests)):
+        args = chain.from_iterable(requests)
+    else:
         return False
     if size > _JOIN_LIMIT:
-        return _only_bytes(map(type, chain.from_iterable(requests)))
+        return _only_bytes(map(type, args))
     try:
-        _join(chain.from_iterable(requests))
+        _join(args)
     except TypeError:
         return False
     return True
-
-
-def _suspicious(data: bytes) -> bool:
-    """Does a chunk that starts a request hold an array header hiredis must not see?
-    Without pipelining a read is one request, whose only '*' is its own header: when that
-    header is short and not negative, two C-level scans settle it without the regular
-    expression (which costs about a tenth of a non-pipelined GET). The search for a second
-    '*' stops at the next request of a pipelined chunk, where counting them all cost as
-    much as the expression."""
-    if data.find(b"*", 1) < 0 and data[1:2] != b"-" and data.find(b"\r\n", 1, 9) > 0:
-        return False
-    return _SUSPICIOUS_COUNT.search(data) is not None
 
 
 class RequestReader:
@@ -92,7 +80,16 @@ class RequestReader:
 
     def feed(self, data: bytes) -> None:
         at_boundary = self.slow is None and not self.mid_request
-        if at_boundary and (data[0] != 42 or _suspicious(data)):
+        # At a request boundary, hiredis takes a chunk that starts with an array header
+        # unless the chunk holds a header it must not see. Without pipelining a read is one
+        # request, whose only '*' is its own header: when that header is short and not
+        # negative, C-level scans settle it without the regular expression (which costs
+        # about a tenth of a non-pipelined GET). The search for a second '*' stops at the
+        # next request of a pipelined chunk, where counting them all cost as much as the
+        # expression.
+        if at_boundary and (data[0] != 42 or (
+                (data.find(b"*", 1) >= 0 or data.find(b"\r\n", 1, 9) < 0 or data[1] == 45)
+                and _SUSPICIOUS_COUNT.search(data) is not None)):
             self.slow = RequestParser(self.max_bulk_len)
         if self.slow is not None:
             self.slow.feed(data)
@@ -115,12 +112,37 @@ class RequestReader:
         """Every complete request buffered, in order (one call per read, not per request).
         A broken stream raises ProtocolError once the requests before the break are taken
         (`error` tells that it will): their replies go out first, as in Redis."""
-        if self.error is not None:
-            requests = []
-        elif self.slow is not None:
-            requests = self._take_slow()
-        else:
-            requests = self._take_fast()
+        requests: list = []
+        if self.slow is not None:
+            if self.error is None:
+                requests = self._take_slow()
+        elif self.error is None:
+            fast = self.fast
+            try:
+                # hiredis's has_data() is False between two arguments of an array once
+                # their bytes are consumed: the loop ends either at a request boundary
+                # (has_data() False after a complete request) or inside a request (gets()
+                # gives False).
+                while fast.has_data():
+                    request = fast.gets()
+                    if request is False:
+                        if self.unchecked is not None and fast.has_data():
+                            self._check_headers()
+                        break
+                    requests.append(request)
+                else:
+                    if requests:
+                        self.mid_request = False
+            except hiredis.ProtocolError as e:
+                self.error = ProtocolError(_hiredis_message(str(e)))
+            except MemoryError:
+                self.error = ProtocolError("Protocol error: invalid multibulk length")
+            except ProtocolError as e:
+                self.error = e
+            if requests:
+                if not _sound(requests, self.partial_bytes):
+                    requests = self._sound_prefix(requests)
+                self.partial_bytes = 0
         if self.pending:
             requests, self.pending = self.pending + requests, []
         if not requests and self.error is not None:
@@ -137,35 +159,6 @@ class RequestReader:
         self.partial_bytes = len(self.slow.buffer)
         if not self.slow.buffer:
             self.slow = None
-        return requests
-
-    def _take_fast(self) -> list:
-        fast = self.fast
-        requests: list = []
-        try:
-            # hiredis's has_data() is False between two arguments of an array once their
-            # bytes are consumed: the loop ends either at a request boundary (has_data()
-            # False after a complete request) or inside a request (gets() gives False).
-            while fast.has_data():
-                request = fast.gets()
-                if request is False:
-                    if self.unchecked is not None and fast.has_data():
-                        self._check_headers()
-                    break
-                requests.append(request)
-            else:
-                if requests:
-                    self.mid_request = False
-        except hiredis.ProtocolError as e:
-            self.error = ProtocolError(_hiredis_message(str(e)))
-        except MemoryError:
-            self.error = ProtocolError("Protocol error: invalid multibulk length")
-        except ProtocolError as e:
-            self.error = e
-        if requests:
-            if not _sound(requests, self.partial_bytes):
-                requests = self._sound_prefix(requests)
-            self.partial_bytes = 0
         return requests
 
     def _sound_prefix(self, requests: list) -> list:

@@ -94,8 +94,13 @@ class Connection(asyncio.Protocol):
     # -- request processing ----------------------------------------------------------
 
     def process(self) -> None:
-        """Run every complete request buffered, unless the client is blocked."""
+        """Run every complete request buffered, in order, unless the client is blocked;
+        the replies of one read leave in one write. A request that blocks the client gives
+        the ones after it back to the reader; a client that closes drops them. One frame
+        for all of it: without pipelining a read is one request, and each call costs about
+        as much as a short command."""
         client, db, reader = self.client, self.db, self.reader
+        call = db.call
         log = db.log
         logged = log.end if log is not None else 0
         out = self.out = []
@@ -104,12 +109,43 @@ class Connection(asyncio.Protocol):
             # the reader found after them (their replies go out first, as in Redis).
             while client.blocked is None and not client.closing:
                 try:
-                    requests = reader.take()
+                    requests = iter(reader.take())
                 except ProtocolError as e:
                     out.append(_error_line(e))
                     client.closing = True
                     break
-                self._run(requests, out)
+                for request in requests:
+                    if client.closing:
+                        break
+                    if not request:
+                        continue
+                    reply = call(client, request)
+                    # Waiters are served before the next request runs, as Redis does after
+                    # each command: a pipelined LPUSH k x; LPOP k leaves x to the client
+                    # waiting on k.
+                    if db.ready:
+                        db.serve_ready()
+                    if reply is NO_REPLY:
+                        self._arm_timeout()
+                        if client.blocked is not None:
+                            reader.unread(list(requests))
+                            break
+                        continue
+                    if client.muted:  # CLIENT REPLY OFF (-1), or SKIP of this reply (1)
+                        client.muted -= client.muted > 0
+                        continue
+                    # write_reply's commonest cases, here without a call.
+                    kind = type(reply)
+                    if kind is bytes and len(reply) < 4096:
+                        out += (BULK_HEADERS[len(reply)], reply, b"\r\n")
+                    elif kind is Status:
+                        out.append(reply.encoded)
+                    elif kind is int:
+                        out.append(INTEGERS[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
+                    elif kind is Encoded:  # a SELECT's rows
+                        out.append(reply)
+                    else:
+                        write_reply(out, reply, client.resp3)
                 if reader.error is None:
                     break
         finally:
@@ -118,44 +154,6 @@ class Connection(asyncio.Protocol):
                 self._reply(b"".join(out), log, logged)
         if client.closing and not self.held:
             self.transport.close()
-
-    def _run(self, requests: list, out: list) -> None:
-        """Run requests in order, their replies appended to out, until the client blocks
-        (the requests after that one go back to the reader) or closes (they are dropped)."""
-        client, db = self.client, self.db
-        call = db.call
-        requests = iter(requests)
-        for request in requests:
-            if client.closing:
-                return
-            if not request:
-                continue
-            reply = call(client, request)
-            # Waiters are served before the next request runs, as Redis does after each
-            # command: a pipelined LPUSH k x; LPOP k leaves x to the client waiting on k.
-            if db.ready:
-                db.serve_ready()
-            if reply is NO_REPLY:
-                self._arm_timeout()
-                if client.blocked is not None:
-                    self.reader.unread(list(requests))
-                    return
-                continue
-            if client.muted:  # CLIENT REPLY OFF (-1), or SKIP of this reply (1)
-                client.muted -= client.muted > 0
-                continue
-            # write_reply's commonest cases, here without a call.
-            kind = type(reply)
-            if kind is bytes and len(reply) < 4096:
-                out += (BULK_HEADERS[len(reply)], reply, b"\r\n")
-            elif kind is Status:
-                out.append(reply.encoded)
-            elif kind is int:
-                out.append(INTEGERS[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
-            elif kind is Encoded:  # a SELECT's rows
-                out.append(reply)
-            else:
-                write_reply(out, reply, client.resp3)
 
     # -- while a script runs past its time limit -------------------------------------
 
@@ -225,7 +223,8 @@ class Connection(asyncio.Protocol):
 
     def _reply(self, data: bytes, log, logged: int) -> None:
         """Send data, or hold it while it may show writes past `logged` in `log` (the log
-        when they began) that the log has not released."""
+        when they began) that the log has not released. Replies leave in order: behind
+        held ones, data waits too."""
         current = self.db.log
         if current is not None:
             end = current.end
@@ -235,14 +234,16 @@ class Connection(asyncio.Protocol):
                 self.held.append((data, end))
                 current.when_released(end, self._release)
                 return
-        self._send(data)
-
-    def _send(self, data: bytes) -> None:
         if self.held:
-            self.held.append((data, 0))  # replies leave in order
+            self.held.append((data, 0))
             return
         self.db.stats.net_output_bytes += len(data)
         self.transport.write(data)
+
+    def _send(self, data: bytes) -> None:
+        """Send data now, or behind the replies held."""
+        log = self.db.log
+        self._reply(data, log, log.end if log is not None else 0)
 
     def _release(self) -> None:
         released, held = self.db.log.released, self.held

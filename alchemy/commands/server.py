@@ -11,7 +11,8 @@ import resource
 import sys
 import time
 
-from alchemy.command import COMMANDS, Command, command, lookup, run_subcommand, subcommand
+from alchemy.command import (COMMANDS, Command, calls_total, command, lookup, run_subcommand,
+                             subcommand)
 from alchemy.config import (CLIENT_SETTINGS, check_client_setting, client_settings,
                             set_client_setting)
 from alchemy.errors import SYNTAX, AlchemyError
@@ -215,7 +216,7 @@ def _info_stats(server) -> list:
     stats = server.stats
     return [
         f"total_connections_received:{stats.connections}",
-        f"total_commands_processed:{stats.commands}",
+        f"total_commands_processed:{calls_total()}",
         f"instantaneous_ops_per_sec:{_ops_per_sec(stats)}",
         f"total_net_input_bytes:{stats.net_input_bytes}",
         f"total_net_output_bytes:{stats.net_output_bytes}",
