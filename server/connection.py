@@ -70,18 +70,6 @@ class Connection(asyncio.Protocol):
             self.db.drop_client(self.client)
             self.client.push = None
 
-    def data_received(self, data: bytes) -> None:
-        if self.client is None or self.client.push is None:
-            return
-        self.db.stats.net_input_bytes += len(data)
-        self.client.last_interaction = time.time()
-        try:
-            self.reader.feed(data)
-        except ProtocolError as e:
-            self._protocol_error(e)
-            return
-        self.process()
-
     def pause_writing(self) -> None:
         # The client does not read its replies: stop reading its requests until it does.
         self.paused = True
@@ -93,13 +81,24 @@ class Connection(asyncio.Protocol):
 
     # -- request processing ----------------------------------------------------------
 
-    def process(self) -> None:
-        """Run every complete request buffered, in order, unless the client is blocked;
-        the replies of one read leave in one write. A request that blocks the client gives
-        the ones after it back to the reader; a client that closes drops them. One frame
-        for all of it: without pipelining a read is one request, and each call costs about
-        as much as a short command."""
+    def data_received(self, data: bytes) -> None:
+        """Take in data (b"" to go on after a blocked command) and run every complete
+        request buffered, in order, unless the client is blocked; the replies of one read
+        leave in one write. A request that blocks the client gives the ones after it back
+        to the reader; a client that closes drops them. One frame for all of it: without
+        pipelining a read is one request, and each call costs about as much as a short
+        command."""
         client, db, reader = self.client, self.db, self.reader
+        if client is None or client.push is None:
+            return
+        if data:
+            db.stats.net_input_bytes += len(data)
+            client.last_interaction = time.time()
+            try:
+                reader.feed(data)
+            except ProtocolError as e:
+                self._protocol_error(e)
+                return
         call = db.call
         log = db.log
         logged = log.end if log is not None else 0
@@ -210,7 +209,7 @@ class Connection(asyncio.Protocol):
 
     def _resume(self) -> None:
         if self.client.push is not None and self.out is None:
-            self.process()
+            self.data_received(b"")
 
     def _arm_timeout(self) -> None:
         blocked = self.client.blocked
