@@ -629,20 +629,24 @@ local function run(name, f, ...)
     return finish(name, xpcall(function() return f(unpack(args, 1, n)) end, handler))
 end
 
-local function run_eval(name, f, nkeys, ...)
-    -- EVAL: the first nkeys values are KEYS, the rest ARGV (globals, as in Redis). Two
-    -- tables made whole by constructors; KEYS is cut after its keys (a single border,
-    -- so its length is right).
-    local keys, argv = {...}, nil
-    local n = select("#", ...)
-    if n == nkeys then  -- keys alone, the usual call: no ARGV values to pick out
-        argv = {}
-    else
-        argv = {select(nkeys + 1, ...)}
-        for i = n, nkeys + 1, -1 do keys[i] = nil end
+local function eval_entry(name, f)
+    -- EVAL's entry for one script, made when it is cached: its name and function bound,
+    -- so a run crosses from Python with the key count and the arguments alone. The first
+    -- nkeys values are KEYS, the rest ARGV (globals, as in Redis): two tables made whole
+    -- by constructors; KEYS is cut after its keys (a single border, so its length is
+    -- right).
+    return function(nkeys, ...)
+        local keys, argv = {...}, nil
+        local n = select("#", ...)
+        if n == nkeys then  -- keys alone, the usual call: no ARGV values to pick out
+            argv = {}
+        else
+            argv = {select(nkeys + 1, ...)}
+            for i = n, nkeys + 1, -1 do keys[i] = nil end
+        end
+        allowed.KEYS, allowed.ARGV = keys, argv  -- no __newindex there: raw sets
+        return finish(name, xpcall(f, handler))
     end
-    allowed.KEYS, allowed.ARGV = keys, argv  -- no __newindex there: raw sets
-    return finish(name, xpcall(f, handler))
 end
 
 local function run_raw(name, f, ...)
@@ -671,7 +675,8 @@ end
 collectgarbage("setpause", 150)
 sethook(hook, "", HOOK_COUNT)
 
-return {run = run, run_eval = run_eval, run_raw = run_raw, compile = compile, slice = slice,
+return {run = run, eval_entry = eval_entry, run_raw = run_raw, compile = compile,
+        slice = slice,
         status = function(s) return {ok = s} end,
         ok_tables = function(n)
             local t = {}

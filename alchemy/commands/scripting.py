@@ -48,7 +48,7 @@ def _eval(ctx, argv, by_sha: bool, read_only: bool):
             raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
                                "command.")
         read_only = no_writes
-    return scripts.runtime.run_eval(ctx, script.name, script.function, numkeys, argv,
+    return scripts.runtime.run_eval(ctx, script.name, script.entry, numkeys, argv,
                                     read_only)
 
 

@@ -150,7 +150,7 @@ class LuaRuntime:
         }
         api = lua.execute(SANDBOX, table_from(bridges), name="=alchemy")
         self._run = api[b"run"]
-        self._run_eval = api[b"run_eval"]
+        self._eval_entry = api[b"eval_entry"]
         self._run_raw = api[b"run_raw"]
         self.internals = api[b"internals"]  # what functions.lua builds on
         self._compile = api[b"compile"]
@@ -175,21 +175,26 @@ class LuaRuntime:
         """Call a compiled function with args (Lua values) for caller (a Client) and
         return its result as a reply; a Lua error raises AlchemyError ending with the
         script's name and line, as Redis words it."""
-        return self._execute(caller, name.encode(), read_only, is_eval, self._run,
-                             (function, *args))
+        name = name.encode()
+        return self._execute(caller, name, read_only, is_eval, self._run,
+                             (name, function, *args))
 
-    def run_eval(self, caller, name: bytes, function, numkeys: int, argv: list,
+    def eval_entry(self, name: bytes, function):
+        """The Lua function run_eval runs for an EVAL script compiled here."""
+        return self._eval_entry(name, function)
+
+    def run_eval(self, caller, name: bytes, entry, numkeys: int, argv: list,
                  read_only: bool = False):
-        """Run an EVAL script with EVAL's argv: the numkeys values after the count become
-        the global KEYS, the rest ARGV."""
-        return self._execute(caller, name, read_only, True, self._run_eval,
-                             (function, numkeys, *argv[3:]))
+        """Run an EVAL script (its eval_entry) with EVAL's argv: the numkeys values after
+        the count become the global KEYS, the rest ARGV."""
+        return self._execute(caller, name, read_only, True, entry, (numkeys, *argv[3:]))
 
     def run_raw(self, caller, name: str, function, args: tuple = (), read_only: bool = False):
         """Call a compiled function for the Python API: its first result as a Lua value
         (a table stays a lupa table), under the same limits as a script."""
-        return self._execute(caller, name.encode(), read_only, False, self._run_raw,
-                             (function, *args))
+        name = name.encode()
+        return self._execute(caller, name, read_only, False, self._run_raw,
+                             (name, function, *args))
 
     def _execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry,
                  lua_args: tuple):
@@ -206,7 +211,7 @@ class LuaRuntime:
         self.running = run
         dirty = server.dirty
         try:
-            result = entry(name, *lua_args)
+            result = entry(*lua_args)
         except lua51.LuaMemoryError:
             # Scripts keep nothing between runs: this is garbage, and lupa's own calls
             # outside a script need room (a failed allocation there aborts). The end of a

@@ -23,7 +23,7 @@ NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 class Script:
     body: bytes
     name: bytes  # its SHA1 in hex, the name errors give
-    function: object  # the compiled Lua function
+    entry: object  # the Lua function that runs it (LuaRuntime.eval_entry)
     flags: frozenset | None  # None: no shebang (Redis's compatibility mode)
 
 
@@ -47,8 +47,9 @@ class Scripts:
         script = self.cache.get(sha)
         if script is None:
             flags, start = shebang(body)
-            function = self.runtime.compile(body[start:])
-            script = self.cache[sha] = Script(body, sha, function, flags)
+            runtime = self.runtime
+            entry = runtime.eval_entry(sha, runtime.compile(body[start:]))
+            script = self.cache[sha] = Script(body, sha, entry, flags)
         return script
 
     def by_sha(self, sha: bytes) -> Script:
