@@ -90,6 +90,23 @@ def test_index_with_nulls_random(seed):
         start, stop = tree.bound((value,)), tree.bound((value,), right=True)
         found = [e for e, _ in tree.iterate(start, stop)]
         assert found == sorted((e for e in model if e[0] == value), key=_order)
+    for key in [(), (None,), ("a",), ("zz",), ("b", 7), (None, 3), ("c", None), ("0",)]:
+        assert tree.span(key) == (tree.bound(key), tree.bound(key, right=True))
+
+
+@pytest.mark.parametrize("nullable", [False, True])
+def test_span_is_both_bounds(nullable):
+    """span(key) is (bound(key), bound(key, right=True)) for prefixes that end inside a
+    leaf, at a leaf's end, past the last entry or before the first."""
+    tree = SortedColumns("ii", nullable=nullable)
+    rng = random.Random(3)
+    for _ in range(400):
+        tree.insert((rng.randrange(40), rng.randrange(30)))
+    keys = [(), (-1,), (99,), (None,)] + [(v,) for v in range(41)] + \
+        [(v, w) for v in range(0, 41, 3) for w in (-1, 0, 5, 29, 30)]
+    for key in keys:
+        assert tree.span(key) == (tree.bound(key), tree.bound(key, right=True)), key
+    assert SortedColumns("ii").span((1,)) == ((0, 0), (0, 0))
 
 
 @pytest.mark.parametrize("nullable", [False, True])

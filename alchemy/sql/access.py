@@ -96,6 +96,8 @@ class Range(_Path):
 
     def bounds(self, tree, params: list):
         prefix = tuple([e(None, params) for e in self.prefix])
+        if self.low is None and self.high is None:  # an equality: one descent
+            return None if None in prefix else tree.span(prefix)
         low = self.low(None, params) if self.low is not None else None
         high = self.high(None, params) if self.high is not None else None
         if None in prefix or (self.low is not None and low is None) \

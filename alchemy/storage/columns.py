@@ -128,8 +128,10 @@ class _Leaf:
         ends = self.ends
         return self.blob[ends[j - 1] if j else 0:ends[j]]
 
-    def search(self, key, right: bool) -> int:
-        """Where a key (a prefix of an entry: some leading parts) falls in this leaf."""
+    def span(self, key, right: bool | None = None) -> tuple[int, int]:
+        """Where the entries starting with key (some leading parts) begin and end in
+        this leaf; with right False or True, only that side (both items of the pair), at
+        one bisect less."""
         lo, hi = 0, len(self.parts[0])
         last = len(key) - 1
         for p, value in enumerate(key):
@@ -140,15 +142,15 @@ class _Leaf:
                 if value is None:
                     continue
             elif value is None:
-                hi = lo  # no NULL here, and NULL sorts first
-                break
+                return lo, lo  # no NULL here, and NULL sorts first
             column = self.parts[p]
-            if p == last:  # the last part needs only the one side asked for
-                return (bisect_right if right else bisect_left)(column, value, lo, hi)
+            if p == last and right is not None:
+                j = (bisect_right if right else bisect_left)(column, value, lo, hi)
+                return j, j
             lo, hi = bisect_left(column, value, lo, hi), bisect_right(column, value, lo, hi)
             if lo == hi:
                 break
-        return hi if right else lo
+        return lo, hi
 
 
 class SortedColumns:
@@ -189,7 +191,25 @@ class SortedColumns:
         i = bisect_left(self._maxes, probe)
         if i == len(self._leaves):
             return (i - 1, len(self._leaves[i - 1])) if i else (0, 0)
-        return i, self._leaves[i].search(key, right)
+        return i, self._leaves[i].span(key, right)[right]
+
+    def span(self, key) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(bound(key), bound(key, right=True)), in one descent when the entries starting
+        with key end in the leaf where they start (an equality's few entries, most often)."""
+        if not key:
+            return (0, 0), self.end()
+        if self._order is tuple and None in key:
+            start = self.bound(key)
+            return start, start
+        leaves = self._leaves
+        i = bisect_left(self._maxes, self._order(key))
+        if i == len(leaves):
+            start = (i - 1, len(leaves[i - 1])) if i else (0, 0)
+            return start, start
+        lo, hi = leaves[i].span(key)
+        if hi < len(leaves[i]):  # an entry after them in this leaf: they end here
+            return (i, lo), (i, hi)
+        return (i, lo), self.bound(key, right=True)
 
     def find(self, key: tuple) -> tuple[int, int] | None:
         """(leaf, index) of the entry equal to key (all parts), or None."""

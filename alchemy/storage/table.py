@@ -66,7 +66,7 @@ class Index:
         if None in values:
             return False  # NULLs never collide, as in SQL
         tree = self.tree
-        start, stop = tree.bound(values), tree.bound(values, right=True)
+        start, stop = tree.span(values)
         return any(entry[len(values):] != key for entry, _ in tree.iterate(start, stop))
 
     def keys(self, start: tuple[int, int], stop: tuple[int, int], reverse: bool = False):
@@ -130,9 +130,18 @@ class _MixedTree(SortedColumns):
     so values looked up (range bounds, equalities) are put in that form first."""
 
     def bound(self, key, right: bool = False) -> tuple[int, int]:
-        if key and key[0] is not None and type(key[0]) is not tuple:
-            key = (order_key(key[0]),) + tuple(key[1:])
-        return super().bound(key, right)
+        return super().bound(_stored(key), right)
+
+    def span(self, key) -> tuple[tuple[int, int], tuple[int, int]]:
+        return super().span(_stored(key))
+
+
+def _stored(key) -> tuple:
+    """A key looked up in a _MixedTree, its first part in the stored form (a key already
+    in that form is left as it is)."""
+    if key and key[0] is not None and type(key[0]) is not tuple:
+        return (order_key(key[0]),) + tuple(key[1:])
+    return key
 
 
 @dataclass
