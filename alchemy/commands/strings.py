@@ -357,7 +357,9 @@ def incr(ctx, argv, delta: int = 1) -> int:
     """INCR, and with delta the other counter commands (INCR itself saves a call)."""
     key = argv[1]
     db = ctx.db
-    value = db.get_string(key)
+    value = db.data.get(key) if not db.expires else db.get(key)  # get_string, inlined
+    if type(value) is not bytes and value is not None:
+        value = db.get_string(key)  # a bytearray (SETRANGE, SETBIT), or WRONGTYPE
     if value is None:
         result = delta
         notify(ctx, NEW, b"new", key)
