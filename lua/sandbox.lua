@@ -592,8 +592,9 @@ end
 local collectgarbage = collectgarbage
 
 local function finish(name, ok, result)
-    -- 0, scalar | 1, flat table, length | 2, error message, counted | 3, status
-    -- | 4, error reply, counted   (counted: INFO's errorstats have seen it)
+    -- scalar alone | 1, flat table, length | 2, error message, counted | 3, status
+    -- | 4, error reply, counted   (counted: INFO's errorstats have seen it). A scalar
+    -- crosses alone: no status and no tuple for the most common reply.
     if killed then
         killed = false
         sethook(hook, "", HOOK_COUNT)
@@ -604,7 +605,7 @@ local function finish(name, ok, result)
         collectgarbage("collect")
     end
     if ok then
-        if type(result) ~= "table" then return 0, result end
+        if type(result) ~= "table" then return result end
         local x = rawget(result, "ok")
         if type(x) == "string" then return 3, x end
         x = rawget(result, "err")

@@ -226,9 +226,9 @@ class LuaRuntime:
                 run.polled = 0.0
         if server.dirty != dirty:
             server.only_touched()  # the commands it ran signalled their own keys
+        if type(result) is not tuple:  # a scalar (a Lua value is never a tuple)
+            return scalar_reply(result, client.resp3)
         status, value = result[0], result[1]
-        if status == 0:
-            return scalar_reply(value, client.resp3)
         if status == 5:
             return value
         if status == 1:
