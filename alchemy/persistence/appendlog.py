@@ -227,7 +227,10 @@ class AppendLog:
             self.propagate([(index, argv)])
             return
         self.unconfirmed += encode_record(argv)
-        self._grew()
+        # _grew written out: while a send is coming (most writes) only `end` moves.
+        self.end = self.confirmed + len(self.unconfirmed)
+        if not (self._writing or self._send_scheduled):
+            self._grew()
 
     def _grew(self) -> None:
         """Records were appended to `unconfirmed`: send them, unless a send is coming."""
