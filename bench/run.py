@@ -254,6 +254,7 @@ def measure_set(workdir: str, suite: Suite, requests: int, repeat: int,
 def run_durability(suite: Suite, policies: list, requests: int, repeat: int,
                    workdir: str) -> None:
     print(f"\n### {suite.name}: SET with the append-only log\n")
+    workdir = os.path.join(workdir, suite.name)  # each suite's servers start afresh
     plain = measure_set(os.path.join(workdir, "plain"), suite, requests, repeat, None)
     logged = {policy: measure_set(os.path.join(workdir, policy), suite, requests, repeat,
                                   policy) for policy in policies}
