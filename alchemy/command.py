@@ -55,6 +55,10 @@ class Command:
         self.table_ok = "table_ok" in self.flags
         self.refuse_below = -self.arity if self.arity < 0 else 1 << 62
 
+    def refuses(self, argc: int) -> bool:
+        """Is argc (the name counted) a wrong number of arguments for this command?"""
+        return argc != self.arity and argc < self.refuse_below
+
     def keys(self, argv: list) -> list:
         """The key arguments of one call of this command."""
         if self.find_keys is not None:
@@ -102,7 +106,7 @@ def run_subcommand(ctx, argv: list):
     sub = container.subcommands.get(argv[1].lower())
     if sub is None:
         raise unknown_subcommand(container.name, argv[1])
-    if (sub.arity >= 0 and len(argv) != sub.arity) or len(argv) < -sub.arity:
+    if sub.refuses(len(argv)):
         sub.rejected_calls += 1
         raise wrong_arity(sub.name)
     sub.calls += 1

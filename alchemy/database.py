@@ -157,7 +157,7 @@ class Database:
             cmd = seen_spelling(argv[0]) or lookup(argv[0])
             if cmd is None:
                 return self._reject(client, unknown_command(argv))
-            if len(argv) != cmd.arity and len(argv) < cmd.refuse_below:
+            if len(argv) != cmd.arity and len(argv) < cmd.refuse_below:  # cmd.refuses()
                 return self._reject(client, wrong_arity(cmd.name), cmd)
             if not client.plain:
                 refused = self._state_refusal(client, cmd, argv)

@@ -113,10 +113,11 @@ class RequestReader:
         A broken stream raises ProtocolError once the requests before the break are taken
         (`error` tells that it will): their replies go out first, as in Redis."""
         requests: list = []
-        if self.slow is not None:
-            if self.error is None:
-                requests = self._take_slow()
-        elif self.error is None:
+        if self.error is not None:
+            pass  # the requests before the break were taken
+        elif self.slow is not None:
+            requests = self._take_slow()
+        else:  # hiredis's loop, inline: without pipelining this runs once per request
             fast = self.fast
             try:
                 # hiredis's has_data() is False between two arguments of an array once

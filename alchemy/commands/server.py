@@ -613,7 +613,7 @@ def _called_command(argv: list) -> Command:
     if not cmd.first_key and cmd.find_keys is None:
         raise AlchemyError("ERR The command has no key arguments")
     called = len(argv) - 2
-    if (cmd.arity >= 0 and called != cmd.arity) or called < -cmd.arity:
+    if cmd.refuses(called):
         raise AlchemyError("ERR Invalid number of arguments specified for command")
     return cmd
 

@@ -311,8 +311,8 @@ class LuaRuntime:
                     break
             cmd, checked, refused, writes = (self._callable.get(argv[0])
                                              or self._callable_entry(argv))
-            arity, given = checked.arity, len(argv)
-            if given != arity and (arity >= 0 or given < -arity):
+            given = len(argv)  # Command.refuses, without the call
+            if given != checked.arity and given < checked.refuse_below:
                 raise _rejected(checked, "ERR Wrong number of args calling Redis command "
                                          "from script")
             if refused:
