@@ -12,6 +12,9 @@ pipelining and with -P 16) sends:
 - 2-table join, 10 rows: `SELECT u.name, t.name FROM u JOIN t ON t.fk = u.id WHERE u.id=<r>`
   (u's row by primary key drives; the fk index gives its 10 rows of t)
 - 3-table join, 10 rows: the same with `JOIN v ON v.id = u.v` (one probe of v per row)
+- time series, latest 100: `SELECT ts, payload FROM events WHERE series=<r> ORDER BY ts
+  DESC LIMIT 100` on events (series INT, ts BIGINT, payload TEXT, PRIMARY KEY (series, ts)),
+  1,000 series of 200 events (the key walked backwards from the series' end)
 
 Ratios: each statement against redis GET, and the joins against the point SELECT (the
 goal for the 2-table join with -P 16 is at least 0.3 of the point SELECT).
@@ -35,7 +38,11 @@ STATEMENTS = [
     ("3-table join, 10 rows", ["SELECT", "u.name,", "t.name,", "v.label", "FROM", "u", "JOIN",
                                "t", "ON", "t.fk", "=", "u.id", "JOIN", "v", "ON", "v.id", "=",
                                "u.v", "WHERE", "u.id=__rand_int__"]),
+    ("time series, latest 100", ["SELECT", "ts,", "payload", "FROM", "events", "WHERE",
+                                 "series=__rand_int__", "ORDER", "BY", "ts", "DESC", "LIMIT",
+                                 "100"]),
 ]
+SERIES, EVENTS_PER_SERIES = 1000, 200
 
 
 def load(port: int, rows: int) -> float:
@@ -60,7 +67,20 @@ def load(port: int, rows: int) -> float:
     pipe.execute_command("SQL", "INSERT INTO v VALUES " + ",".join(
         f"({k},'label{k}')" for k in range(1000)))
     pipe.execute()
+    load_events(client)
     return time.perf_counter() - start
+
+
+def load_events(client: redis.Redis) -> None:
+    """SERIES series of EVENTS_PER_SERIES events, a series' events 1,000 ms apart."""
+    client.execute_command("SQL", "CREATE TABLE events (series INT, ts BIGINT, payload TEXT, "
+                                  "PRIMARY KEY (series, ts))")
+    pipe = client.pipeline(transaction=False)
+    for series in range(SERIES):
+        pipe.execute_command("SQL", "INSERT INTO events VALUES " + ",".join(
+            f"({series},{1_700_000_000_000 + n * 1000},'event {series}/{n}')"
+            for n in range(EVENTS_PER_SERIES)))
+    pipe.execute()
 
 
 def main() -> None:
@@ -73,7 +93,8 @@ def main() -> None:
         ours, theirs = start_alchemy(workdir), start_redis(workdir)
         try:
             seconds = load(ours.port, args.rows)
-            print(f"loaded {args.rows:,} rows of t in {seconds:.1f} s\n")
+            print(f"loaded {args.rows:,} rows of t and {SERIES * EVENTS_PER_SERIES:,} events in "
+                  f"{seconds:.1f} s (the time series: -r {SERIES})\n")
             redis.Redis(port=theirs.port).set("key:__rand_int__", "x")
             keyspace = args.rows // 10
             for pipeline in (1, 16):
@@ -84,9 +105,10 @@ def main() -> None:
                 print("| --- | ---: | ---: | ---: | ---: |")
                 point = None
                 for name, command in STATEMENTS:
+                    keys = SERIES if "events" in command else keyspace
                     get = benchmark(theirs.port, ["GET", "key:__rand_int__"], args.requests,
-                                    keyspace, pipeline)
-                    rps = benchmark(ours.port, command, args.requests, keyspace, pipeline)
+                                    keys, pipeline)
+                    rps = benchmark(ours.port, command, args.requests, keys, pipeline)
                     point = point or rps
                     print(f"| {name} | {rps:,.0f} | {get:,.0f} | {rps / get:.3f} | "
                           f"{rps / point:.3f} |", flush=True)
