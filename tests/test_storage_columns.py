@@ -66,9 +66,8 @@ def _check_payloads(tree: SortedColumns, model: dict, rng: random.Random) -> Non
     them one by one."""
     keys = sorted({(rng.randrange(520),) for _ in range(60)})
     for order in (keys, keys[::-1], rng.sample(keys, len(keys))):
-        found = tree.payloads(order, lambda blob, key, arg, start, end:
-                              (key, blob[start:end], arg), 7)
-        assert list(found) == [(k, model[k], 7) for k in order if k in model]
+        found = tree.payloads(order, lambda blob, key, start, end: (key, blob[start:end]))
+        assert list(found) == [(k, model[k]) for k in order if k in model]
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -255,8 +255,8 @@ class SortedColumns:
         where = self.find(key)
         return None if where is None else self._leaves[where[0]].payload(where[1])
 
-    def read(self, key, read, arg):
-        """read(blob, key, arg, start, end) for the entry equal to key, whose payload is
+    def read(self, key, read):
+        """read(blob, key, start, end) for the entry equal to key, whose payload is
         blob[start:end] (read in place, not copied), or None without one."""
         where = self.find(key)
         if where is None:
@@ -264,10 +264,10 @@ class SortedColumns:
         leaf = self._leaves[where[0]]
         j = where[1]
         ends = leaf.ends
-        return read(leaf.blob, key, arg, ends[j - 1] if j else 0, ends[j])
+        return read(leaf.blob, key, ends[j - 1] if j else 0, ends[j])
 
-    def payloads(self, keys, read, arg):
-        """read(blob, key, arg, start, end) for each of keys that has an entry, whose
+    def payloads(self, keys, read):
+        """read(blob, key, start, end) for each of keys that has an entry, whose
         payload is blob[start:end] (a reader such as a row decoder called here saves a
         generator step and a copy per entry). Keys in order, as an index walk gives its
         primary keys, mostly fall in the leaf of the one before, often in the next slot
@@ -275,7 +275,7 @@ class SortedColumns:
         leaf is searched, and only then all leaves."""
         if not self._scalar:
             for key in keys:
-                found = self.read(key, read, arg)
+                found = self.read(key, read)
                 if found is not None:
                     yield found
             return
@@ -296,7 +296,7 @@ class SortedColumns:
                 if j == len(column) or column[j] != value:
                     continue
             ends = leaf.ends
-            yield read(leaf.blob, key, arg, ends[j - 1] if j else 0, ends[j])
+            yield read(leaf.blob, key, ends[j - 1] if j else 0, ends[j])
 
     # -- changing ----------------------------------------------------------------------
 

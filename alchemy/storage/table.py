@@ -221,7 +221,7 @@ class Table:
                                    [p in raw for p in self.value_positions])
 
     def get(self, key: tuple, kinds: str | None = None) -> list | None:
-        row = self.rows.read(key, self._decoder(), kinds)
+        row = self.rows.read(key, self._decoder(kinds))
         if row is not None and tuple(map(type, key)) != self._key_types:
             # An equal value of another type found the row (13.0 finds 13): the row shows
             # its key as stored.
@@ -232,20 +232,22 @@ class Table:
     def rows_of(self, keys, kinds: str | None = None):
         """The rows of primary keys (an index walk's), in the order given, in one walk of
         the rows tree; keys without a row are passed over."""
-        return self.rows.payloads(keys, self._decoder(), kinds)
+        return self.rows.payloads(keys, self._decoder(kinds))
 
-    def _decoder(self):
-        """(payload's bytes, key, kinds, start, end) -> row."""
-        return self.codec.decode if self._key_first else self._scattered
+    def _decoder(self, kinds: str | None = None):
+        """(payload's bytes, key, start, end) -> row, decoding kinds (RowCodec.reader)."""
+        read = self.codec.reader(kinds)
+        if self._key_first:
+            return read
+        return lambda data, key, start, end: self._scattered(read, data, key, start, end)
 
-    def _scattered(self, data, key: tuple, kinds: str | None = None, start: int = 0,
-                   end: int | None = None) -> list:
+    def _scattered(self, read, data, key: tuple, start: int, end: int) -> list:
         """A row whose key columns are not its first ones (the usual layout has the
         key's values, then the payload's)."""
         row = [None] * len(self.columns)
         for p, value in zip(self.key_positions, key):
             row[p] = value
-        decoded = self.codec.decode(data, (), kinds, start, end)
+        decoded = read(data, (), start, end)
         for p, value in zip(self.value_positions, decoded):
             row[p] = value
         return row
@@ -253,9 +255,9 @@ class Table:
     def scan(self, start=None, stop=None, reverse: bool = False, kinds: str | None = None):
         """Rows in primary key order between two positions of self.rows (default: all)."""
         rows = self.rows
-        decode = self._decoder()
+        decode = self._decoder(kinds)
         for key, payload in rows.iterate(start or rows.first(), stop or rows.end(), reverse):
-            yield decode(payload, key, kinds)
+            yield decode(payload, key, 0, len(payload))
 
     # -- writing -----------------------------------------------------------------------
 
@@ -283,7 +285,7 @@ class Table:
         payload = self.rows.pop(key)
         if payload is None:
             return None
-        row = self._decoder()(payload, key)
+        row = self._decoder()(payload, key, 0, len(payload))
         for index in self.indexes.values():
             index.remove(row, key)
         return row
