@@ -208,7 +208,11 @@ class Database:
                 if depth or self._propagated or self._replacement is not None:
                     self._propagate(db.index, cmd, argv)
                 elif cmd.write:  # most writes: one command, logged as it ran
-                    self.log.propagate_one(db.index, argv)
+                    appendlog = self.log
+                    if db.index == appendlog.open_db:  # its record is made with the others
+                        appendlog.waiting.append(argv)  # of the pass (AppendLog's docstring)
+                    else:
+                        appendlog.propagate_one(db.index, argv)
         self._replacement = outer
         if self._propagated and not depth:
             self._flush_propagated()

@@ -81,6 +81,29 @@ def fill(r: redis.Redis) -> None:
     r.execute_command("SELECT", 0)
 
 
+def test_pipelined_writes_across_databases_are_logged_in_order(tmp_path):
+    # One read of many writes: their records are made together when the pass's send runs,
+    # with a SELECT wherever the database changes, an argument past the header tables and
+    # commands of other lengths among them.
+    proc = make_server(tmp_path, fsync="no").start()
+    try:
+        r = proc.client()
+        big = b"v" * 5000
+        pipe = r.pipeline(transaction=False)
+        pipe.set("a", "0").set("a", "1").execute_command("SELECT", 1).set("a", "2")
+        pipe.rpush("l", "x", "y").execute_command("SELECT", 0).set("big", big)
+        pipe.set("k" * 4100, "long key").append("a", "z").delete("gone")
+        pipe.execute_command("SELECT", 1).incr("n").set("a", "3")
+        pipe.execute()
+        r = restart(proc)
+        assert r.get("a") == b"1z" and r.get("big") == big and r.get("k" * 4100) == b"long key"
+        r.execute_command("SELECT", 1)
+        assert r.get("a") == b"3" and r.lrange("l", 0, -1) == [b"x", b"y"]
+        assert r.get("n") == b"1"
+    finally:
+        proc.stop()
+
+
 @pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
 def test_log_round_trip(tmp_path, fsync):
     proc = make_server(tmp_path, fsync=fsync).start()

@@ -2,7 +2,10 @@
 
 Every propagated write becomes records (a SELECT first when the database differs from the
 previous record's; MULTI ... EXEC around a unit of several commands) appended to
-`unconfirmed`, the bytes the writer has not yet reported safe. They go down a non-blocking
+`unconfirmed`, the bytes the writer has not yet reported safe. While a send is coming, a
+lone command in the database of the last record only joins `waiting`
+(Database.call appends it there when its database is `open_db`): the records of a loop
+pass's writes are made together, when `end` is read or the send runs. They go down a non-blocking
 pipe; when it is full the rest waits for loop.add_writer. The writer reports the confirmed
 end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped.
 
@@ -35,7 +38,7 @@ from typing import Callable
 
 from alchemy.persistence import children
 from alchemy.persistence.fork import fork_child
-from alchemy.persistence.log import encode_record
+from alchemy.persistence.log import encode_record, encode_records
 from alchemy.persistence.writer import run_writer
 
 log = logging.getLogger("alchemy")
@@ -54,9 +57,11 @@ class AppendLog:
         self.confirmed = size  # end of the file the writer reported safe
         self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
         self.sent = size  # end of what went down the current writer's pipe
-        # `end` and `released` are read for every request that writes: kept up to date
-        # (by _grew and _advanced) rather than computed on each read.
-        self.end = size  # end of the log once everything handed over is written
+        # `released` is read for every read that writes: kept up to date (by _advanced)
+        # rather than computed on each read.
+        self._end = size  # end of the records in `unconfirmed`
+        self.waiting: list = []  # argv lists in database `_db`, records not made yet
+        self.open_db = -1  # `_db` while a send is coming, else -1: see the docstring
         self.released = size  # the end up to which replies may go: see the docstring
         self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
         self.refusal: str | None = None
@@ -79,6 +84,18 @@ class AppendLog:
         """`confirmed`, `sent` or the policy changed: so may `released`."""
         self.released = self.confirmed if self.policy == "always" \
             else max(self.sent, self.confirmed)
+
+    @property
+    def end(self) -> int:
+        """End of the log once everything handed over is written."""
+        if self.waiting:
+            self._make_records()
+        return self._end
+
+    def _make_records(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        self.unconfirmed += encode_records(waiting)
+        self._end = self.confirmed + len(self.unconfirmed)
 
     @property
     def file_end(self) -> int:
@@ -167,6 +184,7 @@ class AppendLog:
             on_stopped()
 
     def _stop_feeding(self) -> None:
+        self.open_db = -1  # no send is coming from add_writer now
         if self._pipe >= 0:
             if self._writing:
                 self.loop.remove_writer(self._pipe)
@@ -199,6 +217,7 @@ class AppendLog:
         self.start()
 
     def _close_pipes(self) -> None:
+        self.open_db = -1  # no send is coming from add_writer now
         if self._pipe >= 0:
             if self._writing and self.loop is not None:
                 self.loop.remove_writer(self._pipe)
@@ -212,13 +231,18 @@ class AppendLog:
 
     def reset_database(self) -> None:
         """Make the next record select its database: a reader may start from here."""
-        self._db = -1
+        if self.waiting:
+            self._make_records()
+        self._db = self.open_db = -1
 
     # -- feeding --------------------------------------------------------------------------
 
     def propagate(self, commands: list) -> None:
         """Append the writes of one command (a list of (db index, argv)) as one unit."""
+        if self.waiting:
+            self._make_records()
         self.unconfirmed += b"".join(self._records(commands))
+        self._end = self.confirmed + len(self.unconfirmed)
         self._grew()
 
     def propagate_one(self, index: int, argv: list) -> None:
@@ -226,23 +250,20 @@ class AppendLog:
         if index != self._db:
             self.propagate([(index, argv)])
             return
-        self.unconfirmed += encode_record(argv)
-        # _grew written out: while a send is coming (most writes) only `end` moves.
-        self.end = self.confirmed + len(self.unconfirmed)
-        if not (self._writing or self._send_scheduled):
-            self._grew()
+        self.waiting.append(argv)
+        self._grew()
 
     def _grew(self) -> None:
-        """Records were appended to `unconfirmed`: send them, unless a send is coming."""
-        self.end = self.confirmed + len(self.unconfirmed)
-        if self._writing or self._send_scheduled:
-            return
-        if self.loop is None:
-            self._send()
-        else:
+        """Writes were handed over: send them, unless a send is coming. Either way one
+        comes now, so until it runs writes in the last record's database may just wait."""
+        if not (self._writing or self._send_scheduled):
+            if self.loop is None:
+                self._send()
+                return
             # One write for everything the commands of this loop iteration logged.
             self._send_scheduled = True
             self.loop.call_soon(self._send)
+        self.open_db = self._db
 
     def _records(self, commands: list) -> list:
         records = []
@@ -259,6 +280,9 @@ class AppendLog:
 
     def _send(self) -> None:
         self._send_scheduled = False
+        self.open_db = -1  # set again by _grew if this send leaves some for add_writer
+        if self.waiting:
+            self._make_records()
         if self._pipe < 0:
             return
         start = self.sent - self.confirmed
@@ -346,6 +370,9 @@ class AppendLog:
         """Hand the writer everything, let it fsync, and wait for it to exit (blocking:
         used at shutdown only)."""
         self.refusal = "MISCONF Errors writing to the AOF file: the server is shutting down"
+        if self.waiting:
+            self._make_records()
+        self.open_db = -1
         if self.pid:
             children.forget(self.pid)
             if self._pipe >= 0:
@@ -385,6 +412,7 @@ class AppendLog:
         self._confirm(self.end)
 
     def _finish_acks(self) -> None:
+        self.open_db = -1
         if self._pipe >= 0:
             if self._writing and self.loop is not None:
                 self.loop.remove_writer(self._pipe)
