@@ -62,12 +62,22 @@ def test_primary_map_random(seed, nullable):
 
 
 def _check_payloads(tree: SortedColumns, model: dict, rng: random.Random) -> None:
-    """payloads() of keys in order, backwards and shuffled, present or not, as get() finds
-    them one by one."""
+    """payloads() of keys in order, backwards and shuffled, present or not, as a list or an
+    array, as get() finds them one by one; and of runs of entries side by side, as an index
+    walk over rows inserted together gives them."""
+    def read(blob, key, start, end):
+        return key, blob[start:end]
+
     keys = sorted({(rng.randrange(520),) for _ in range(60)})
     for order in (keys, keys[::-1], rng.sample(keys, len(keys))):
-        found = tree.payloads(order, lambda blob, key, start, end: (key, blob[start:end]))
-        assert list(found) == [(k, model[k]) for k in order if k in model]
+        values = [k[0] for k in order]
+        for run in (values, array("q", values)):
+            found = tree.payloads([[run]], read)
+            assert list(found) == [(k, model[k]) for k in order if k in model]
+    low, high = sorted(rng.randrange(520) for _ in range(2))
+    runs = list(tree.tail_runs(tree.bound((low,)), tree.bound((high,), right=True), 0))
+    assert list(tree.payloads(runs, read)) == \
+        [((v,), model[(v,)]) for v in range(low, high + 1) if (v,) in model]
 
 
 @pytest.mark.parametrize("seed", range(5))

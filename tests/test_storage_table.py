@@ -15,8 +15,8 @@ def _users() -> Table:
 def _index_rows(table: Table, name: str, value) -> list:
     index = table.indexes[name]
     tree = index.tree
-    keys = index.keys(tree.bound((value,)), tree.bound((value,), right=True))
-    return [table.get(k) for k in keys]
+    runs = index.key_runs(tree.bound((value,)), tree.bound((value,), right=True))
+    return [table.get(k) for run in runs for k in zip(*run)]
 
 
 def test_insert_get_delete_and_indexes_agree_with_model():

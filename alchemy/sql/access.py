@@ -133,7 +133,7 @@ class Range(_Path):
                 start = tree.at(first + skip)
         if self.index is None:
             return table.scan(start, stop, self.reverse, self.kinds)
-        return table.rows_of(self.index.keys(start, stop, self.reverse), self.kinds)
+        return table.rows_of(self.index.key_runs(start, stop, self.reverse), self.kinds)
 
     def describe(self, table: Table) -> str:
         name = "PRIMARY KEY" if self.index is None else f"INDEX {self.index.name}"

@@ -26,7 +26,7 @@ size change, which rebuilds an O(n/L) index.
 
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
+from itertools import accumulate, chain, repeat
 import sys
 
 LOAD = 128
@@ -266,23 +266,48 @@ class SortedColumns:
         ends = leaf.ends
         return read(leaf.blob, key, ends[j - 1] if j else 0, ends[j])
 
-    def payloads(self, keys, read):
-        """read(blob, key, start, end) for each of keys that has an entry, whose
-        payload is blob[start:end] (a reader such as a row decoder called here saves a
-        generator step and a copy per entry). Keys in order, as an index walk gives its
-        primary keys, mostly fall in the leaf of the one before, often in the next slot
-        (rows inserted together): the slot after the last found is tried first, then that
-        leaf is searched, and only then all leaves."""
+    def payloads(self, runs, read):
+        """read(blob, key, start, end) for each key that has an entry, whose payload is
+        blob[start:end] (a reader such as a row decoder called here saves a generator step
+        and a copy per entry). The keys come in runs, as tail_runs gives an index's
+        primary keys: per run, one sequence per key part. A run of one-part keys that lie
+        side by side in one leaf, as rows inserted together do (a parent's children), is
+        read with one bisect and no Python step per entry; other keys one by one."""
         if not self._scalar:
-            for key in keys:
-                found = self.read(key, read)
-                if found is not None:
-                    yield found
-            return
+            return self._each(chain.from_iterable(zip(*run) for run in runs), read)
+        return chain.from_iterable(self._scalar_runs(runs, read))
+
+    def _each(self, keys, read):
+        for key in keys:
+            found = self.read(key, read)
+            if found is not None:
+                yield found
+
+    def _scalar_runs(self, runs, read):
+        """Per run of one-part keys, an iterator of read's results for its entries."""
+        maxes, leaves = self._maxes, self._leaves
+        for (values,) in runs:
+            first = values[0]
+            i = bisect_left(maxes, first)
+            if i < len(leaves):
+                leaf = leaves[i]
+                column = leaf.parts[0]
+                j = bisect_left(column, first)
+                n = len(values)
+                if column[j:j + n] == values:  # entries j.. of this leaf, in this order
+                    ends = leaf.ends
+                    starts = ends[j - 1:j + n - 1] if j else chain((0,), ends[:n - 1])
+                    yield map(read, repeat(leaf.blob), zip(values), starts, ends[j:j + n])
+                    continue
+            yield self._one_by_one(values, read)
+
+    def _one_by_one(self, values, read):
+        """read's results for one-part keys: each looked for in the slot after the last
+        found first (keys in order mostly follow each other), then in that leaf, and only
+        then in all leaves."""
         maxes, leaves = self._maxes, self._leaves
         i, j, column, leaf = -1, -1, (), None
-        for key in keys:
-            value = key[0]
+        for value in values:
             j += 1
             if j >= len(column) or column[j] != value:
                 if not column or not column[0] <= value <= maxes[i]:
@@ -296,7 +321,7 @@ class SortedColumns:
                 if j == len(column) or column[j] != value:
                     continue
             ends = leaf.ends
-            yield read(leaf.blob, key, ends[j - 1] if j else 0, ends[j])
+            yield read(leaf.blob, (value,), ends[j - 1] if j else 0, ends[j])
 
     # -- changing ----------------------------------------------------------------------
 
@@ -442,11 +467,11 @@ class SortedColumns:
                 for j in range(end - 1, (j0 if i == i0 else 0) - 1, -1):
                     yield leaf.entry(j), (leaf.payload(j) if self.has_payload else None)
 
-    def tails(self, start: tuple[int, int], stop: tuple[int, int], first_part: int,
-              reverse: bool = False):
-        """The parts from first_part on of the entries between two positions, as tuples
-        (an index's primary keys), sliced column by column per leaf rather than built
-        entry by entry."""
+    def tail_runs(self, start: tuple[int, int], stop: tuple[int, int], first_part: int,
+                  reverse: bool = False):
+        """The parts from first_part on of the entries between two positions (an index's
+        primary keys), in runs: per leaf, one sequence per part (NULL as None), sliced
+        column by column rather than built entry by entry."""
         (i0, j0), (i1, j1) = start, stop
         leaves = self._leaves
         last = min(i1, len(leaves) - 1)
@@ -460,9 +485,8 @@ class SortedColumns:
                 column, flags = leaf.parts[p][lo:hi], leaf.nulls[p]
                 if flags is not None:
                     column = [v if f else None for v, f in zip(column, flags[lo:hi])]
-                columns.append(column)
-            tails = zip(*columns)
-            yield from (reversed(list(tails)) if reverse else tails)
+                columns.append(column[::-1] if reverse else column)
+            yield columns
 
     def first(self) -> tuple[int, int]:
         return 0, 0

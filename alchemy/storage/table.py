@@ -69,9 +69,10 @@ class Index:
         start, stop = tree.span(values)
         return any(entry[len(values):] != key for entry, _ in tree.iterate(start, stop))
 
-    def keys(self, start: tuple[int, int], stop: tuple[int, int], reverse: bool = False):
-        """Primary keys of the entries between two positions, in index order."""
-        return self.tree.tails(start, stop, len(self.positions), reverse)
+    def key_runs(self, start: tuple[int, int], stop: tuple[int, int], reverse: bool = False):
+        """Primary keys of the entries between two positions, in index order, in runs
+        (SortedColumns.tail_runs: per run, one sequence per key part)."""
+        return self.tree.tail_runs(start, stop, len(self.positions), reverse)
 
 
 class FieldIndex(Index):
@@ -229,10 +230,10 @@ class Table:
                 row[p] = kind(row[p])
         return row
 
-    def rows_of(self, keys, kinds: str | None = None):
-        """The rows of primary keys (an index walk's), in the order given, in one walk of
-        the rows tree; keys without a row are passed over."""
-        return self.rows.payloads(keys, self._decoder(kinds))
+    def rows_of(self, runs, kinds: str | None = None):
+        """The rows of primary keys in runs (Index.key_runs), in the order given, in one
+        walk of the rows tree; keys without a row are passed over."""
+        return self.rows.payloads(runs, self._decoder(kinds))
 
     def _decoder(self, kinds: str | None = None):
         """(payload's bytes, key, start, end) -> row, decoding kinds (RowCodec.reader)."""
