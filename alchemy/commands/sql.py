@@ -16,7 +16,7 @@ import re
 from alchemy.command import command
 from alchemy.keyspace import register_type
 from alchemy.reply import OK
-from alchemy.resp import encode_rows
+from alchemy.resp import encode_header, encode_rows
 from alchemy.errors import AlchemyError
 from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, split_as_dump,
                                 split_store, store)
@@ -203,10 +203,14 @@ def rows_reply(ctx, result: Rows):
     in-process Redis API, an array of the header and of each row."""
     if ctx.sql_output == "text":
         return text_rows_reply(result)
-    header = result.wire_header or [name.encode() for name in result.header]
+    titles = result.titles
+    header = [name.encode() for name in result.header] if titles is None else titles.wire
     resp3 = ctx.resp3
     if ctx.kind == "normal":
-        return encode_rows(header, result.wire_rows, resp3, _value)
+        if titles is not None and titles.encoded is None:
+            titles.encoded = encode_header(header)
+        return encode_rows(header, result.wire_rows, resp3, _value,
+                           None if titles is None else titles.encoded)
     reply = [header]
     add = reply.append
     # Text, integers and NULL are converted inline: a call per value would cost as much as

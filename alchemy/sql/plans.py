@@ -24,13 +24,13 @@ class Rows:
     text_as_bytes: what a network client is sent) keeps its rows as read in `wire_rows`;
     `rows` has those columns decoded, on first use."""
 
-    __slots__ = ("header", "wire_rows", "wire_header", "undecoded")
+    __slots__ = ("header", "wire_rows", "titles", "undecoded")
 
-    def __init__(self, header: list[str], rows: list, wire_header: list | None = None,
+    def __init__(self, header: list[str], rows: list, titles: "Titles | None" = None,
                  undecoded: tuple = ()):
         self.header = header
         self.wire_rows = rows
-        self.wire_header = wire_header  # the names as bytes, made once per plan: read only
+        self.titles = titles  # the plan's fixed names (their bytes, made once): read only
         self.undecoded = undecoded  # columns that may hold UTF-8 bytes for text
 
     @property
@@ -54,17 +54,18 @@ class Titles:
     """A plan's column names: text, or functions of the parameters (an expression's title
     holding a lifted literal). Fixed names and their bytes are made once, not per run."""
 
-    __slots__ = ("names", "fixed", "wire", "undecoded")
+    __slots__ = ("names", "fixed", "wire", "encoded", "undecoded")
 
     def __init__(self, names: list):
         self.names = names
         self.fixed = all(type(name) is str for name in names)
         self.wire = [name.encode() for name in names] if self.fixed else None
+        self.encoded = None  # wire as a network reply writes it (rows_reply), once
         self.undecoded: tuple = ()  # columns read as UTF-8 bytes (QueryPlan.text_as_bytes)
 
     def rows(self, params: list, rows: list) -> Rows:
         if self.fixed:
-            return Rows(self.names[:], rows, self.wire, self.undecoded)
+            return Rows(self.names[:], rows, self, self.undecoded)
         return Rows([n if type(n) is str else n(params) for n in self.names], rows, None,
                     self.undecoded)
 
