@@ -8,7 +8,7 @@ COMMAND INFO/DOCS and the log's write detection all read these declarations.
 Flags used: write, readonly, fast, admin, noscript, blocking, pubsub, no_auth (runs before
 AUTH), no_queue (runs at once inside MULTI: MULTI/EXEC/DISCARD/WATCH/QUIT/RESET), no_multi
 (refused inside MULTI), loading, stale, table_ok (a write allowed on a key holding a SQL
-table: DEL and UNLINK drop it).
+table: DEL and UNLINK drop it, SQL statements change it).
 """
 
 from dataclasses import dataclass, field

@@ -21,7 +21,7 @@ from alchemy.persistence import Persistence
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
 from alchemy.scripting.scripts import Scripts
-from alchemy.sql.documents import plain
+from alchemy.sql.documents import plain_rows
 from alchemy.sql.engine import Count, Rows, SqlEngine
 from alchemy.storage.table import Table
 from alchemy.reply import NO_REPLY, NULL_ARRAY, QUEUED, Status
@@ -119,13 +119,14 @@ class Database:
         statements the number of rows they changed (None for DDL); raw=True gives the
         engine's result object (rows with their header)."""
         reply = self.call(self.api, [b"SQL", statement.encode(), *params])
-        self.serve_ready()
+        if self.ready:
+            self.serve_ready()
         if isinstance(reply, AlchemyError):
             raise reply
         if raw:
             return reply
         if isinstance(reply, Rows):
-            return [tuple(map(plain, row)) for row in reply.rows]
+            return plain_rows(reply.rows)
         return reply.value if isinstance(reply, Count) else None
 
     @property

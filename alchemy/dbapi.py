@@ -14,7 +14,7 @@ nothing to do and rollback() is refused.
 """
 
 from alchemy.errors import AlchemyError
-from alchemy.sql.documents import plain
+from alchemy.sql.documents import plain_rows
 from alchemy.sql.engine import Count, Rows
 from alchemy.storage.table import ConstraintError
 
@@ -133,7 +133,7 @@ class Cursor:
         if isinstance(result, Rows):
             self.description = [(name, None, None, None, None, None, None)
                                  for name in result.header]
-            self._rows = [tuple(map(plain, row)) for row in result.rows]
+            self._rows = plain_rows(result.rows)
             self.rowcount = -1
         else:
             self.description = None

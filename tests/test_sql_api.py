@@ -27,6 +27,26 @@ def test_db_sql_binds_values_without_parsing_them():
         db.sql("SELECT * FROM t WHERE id = ?", 1, 2)
 
 
+def test_a_statement_run_before_follows_schema_changes():
+    db = alchemy.Database()
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, name TEXT)")
+    db.sql("INSERT INTO t VALUES (?, ?)", 1, "a")
+    words = [b"SELECT", b"*", b"FROM", b"t", b"WHERE", b"id=1"]
+    assert db.sql("SELECT * FROM t WHERE id = ?", 1) == [(1, "a")]
+    assert db.execute(*words) == [[b"id", b"name"], [1, b"a"]]
+    db.sql("ALTER TABLE t ADD COLUMN score FLOAT")
+    assert db.sql("SELECT * FROM t WHERE id = ?", 1) == [(1, "a", None)]
+    assert db.execute(*words) == [[b"id", b"name", b"score"], [1, b"a", None]]
+    assert db.sql("SELECT * FROM t WHERE id = ?", 1, raw=True).header == \
+        ["id", "name", "score"]
+    assert db.sql("SELECT name FROM t WHERE id = ?", 1) == [("a",)]
+    db.sql("DROP TABLE t")
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, n INT, name TEXT)")
+    db.sql("INSERT INTO t VALUES (?, ?, ?)", 1, 7, "b")
+    assert db.sql("SELECT name FROM t WHERE id = ?", 1) == [("b",)]
+    assert db.execute(*words) == [[b"id", b"n", b"name"], [1, 7, b"b"]]
+
+
 def test_cursor_like_sqlite3(con):
     cur = con.cursor()
     cur.executemany("INSERT INTO t VALUES (?, ?, ?, ?)",

@@ -35,12 +35,16 @@ def run_sql(ctx, text: str, params: tuple = ()):
     many parameters, runs its plan straight away."""
     server = ctx.server
     engine = server.sql_engine
-    prepared = _kept(engine, (ctx.db.index, text, len(params)), _prepare_text, ctx, text,
-                     params)
+    key = (engine.schema_version, ctx.db.index, text, len(params))
+    prepared = engine.prepared.get(key, _UNKNOWN)
+    if prepared is _UNKNOWN:
+        prepared = _keep(engine, key, _prepare_text(ctx, text, params))
     if prepared is None:
         result = _execute(ctx, text, params)
     else:
         result = engine.run(ctx.db, prepared.plan, prepared.values + list(params), ctx)
+    if type(result) is Rows:  # the commonest statement: nothing changed, nothing to log
+        return result if ctx.kind == "api" else rows_reply(ctx, result)
     if _changed(ctx, text, result) and params and server.log is not None:
         # Logged with the values written in, so that replay binds the same typed values.
         server.propagate_as([b"SQL", render(text, params).encode()])
@@ -56,18 +60,21 @@ def run_words(ctx, argv: list):
     last = argv[-1]
     if argv[0].upper() not in _DML_VERBS or b'"' in last:
         return run_sql(ctx, _statement(argv, 0))
+    engine = ctx.server.sql_engine
     number = _TRAILING_INTEGER.fullmatch(last)
     if number is not None:
         varying = [int(number[2])]
-        key = (ctx.db.index, *argv[:-1], number[1])
+        key = (engine.schema_version, ctx.db.index, *argv[:-1], number[1])
     else:
         tail = parameterize(last.decode("utf-8", "replace"))
         if tail is None:
             return run_sql(ctx, _statement(argv, 0))
         varying = tail[1]
-        key = (ctx.db.index, *argv[:-1], tail[0])  # text: never equal to a cut word (bytes)
-    engine = ctx.server.sql_engine
-    prepared = _kept(engine, key, _prepare, ctx, argv, varying)
+        # text: never equal to a cut word (bytes)
+        key = (engine.schema_version, ctx.db.index, *argv[:-1], tail[0])
+    prepared = engine.prepared.get(key, _UNKNOWN)
+    if prepared is _UNKNOWN:
+        prepared = _keep(engine, key, _prepare(ctx, argv, varying))
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
     result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
@@ -76,13 +83,12 @@ def run_words(ctx, argv: list):
 
 
 class _Prepared:
-    __slots__ = ("plan", "values", "text", "version")
+    __slots__ = ("plan", "values", "text")
 
-    def __init__(self, plan, values: list, text: str, version: int):
+    def __init__(self, plan, values: list, text: str):
         self.plan = plan
         self.values = values  # of the literals that do not vary, in order
         self.text = text  # the statement with `?` for each literal
-        self.version = version
 
 
 _UNKNOWN = object()
@@ -91,16 +97,15 @@ _TRAILING_INTEGER = re.compile(rb"(|.*[^\w$.])(\d+)")  # not the end of a name (
 _DML_VERBS = {b"SELECT", b"UPDATE", b"DELETE", b"SCAN", b"INSERT", b"REPLACE"}
 
 
-def _kept(engine, key: tuple, prepare, *args) -> _Prepared | None:
-    """The statement's _Prepared (None: it runs the long way), kept in engine.prepared
-    under (db, text, parameters) or (db, words, the last word lifted or cut); made with
-    prepare(*args) when missing or older than the schema."""
+def _keep(engine, key: tuple, prepared: _Prepared | None) -> _Prepared | None:
+    """Keep a statement's _Prepared (None: it runs the long way) in engine.prepared under
+    (schema version, db, text, parameters) or (schema version, db, words, the last word
+    lifted or cut): a change of schema leaves the old ones unused, until the limit clears
+    them all."""
     kept = engine.prepared
-    prepared = kept.get(key, _UNKNOWN)
-    if prepared is _UNKNOWN or prepared is not None and prepared.version != engine.schema_version:
-        prepared = kept[key] = prepare(*args)
-        if len(kept) > _PREPARED_LIMIT:
-            kept.clear()
+    kept[key] = prepared
+    if len(kept) > _PREPARED_LIMIT:
+        kept.clear()
     return prepared
 
 
@@ -116,7 +121,7 @@ def _prepare_text(ctx, text: str, params: tuple) -> _Prepared | None:
     if prepared is None or params and len(prepared[1]) != len(params):
         return None  # a multi-row INSERT, or literals among the placeholders
     plan, values = prepared
-    return _Prepared(plan, [] if params else values, text, engine.schema_version)
+    return _Prepared(plan, [] if params else values, text)
 
 
 def _prepare(ctx, argv: list, varying: list) -> _Prepared | None:
@@ -134,7 +139,7 @@ def _prepare(ctx, argv: list, varying: list) -> _Prepared | None:
         return None
     plan, values = prepared
     del values[len(values) - len(varying):]
-    return _Prepared(plan, values, text, engine.schema_version)
+    return _Prepared(plan, values, text)
 
 
 def _prefix(words: list) -> tuple[str, tuple] | None:
@@ -269,7 +274,7 @@ def statement_command(ctx, argv):
     return run_words(ctx, argv)
 
 
-@command("sql", -2, "write", group="sql",
+@command("sql", -2, "write table_ok", group="sql",
          summary="Run one SQL statement; values for its ? placeholders may follow")
 def sql(ctx, argv):
     params = argv[2:] if ctx.kind == "api" else [_parameter(a) for a in argv[2:]]
@@ -294,13 +299,13 @@ def _word_command(name: str, flags: str, summary: str) -> None:
 
 
 for _name, _flags, _summary in [
-        ("insert", "write", "Insert rows into a table"),
-        ("replace", "write", "Insert rows, replacing rows with the same key"),
-        ("update", "write", "Change rows of a table"),
-        ("delete", "write", "Delete rows of a table"),
-        ("create", "write", "Create a table or an index"),
-        ("drop", "write", "Drop a table or an index"),
-        ("alter", "write", "Add a column to a table"),
+        ("insert", "write table_ok", "Insert rows into a table"),
+        ("replace", "write table_ok", "Insert rows, replacing rows with the same key"),
+        ("update", "write table_ok", "Change rows of a table"),
+        ("delete", "write table_ok", "Delete rows of a table"),
+        ("create", "write table_ok", "Create a table or an index"),
+        ("drop", "write table_ok", "Drop a table or an index"),
+        ("alter", "write table_ok", "Add a column to a table"),
         ("desc", "readonly", "Describe a table: columns, indexes, memory"),
         ("show", "readonly", "List tables or indexes"),
         ("explain", "readonly", "Show the plan of a statement")]:

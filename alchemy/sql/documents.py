@@ -18,6 +18,7 @@ tables as documents), `SET info.a.b = v` writes one (maps created on the way, NU
 the field), and SELECT returns a document as JSON text (RESP3: a map or an array).
 """
 
+from itertools import chain
 import json
 import math
 
@@ -311,3 +312,11 @@ def _resp3(value):
 def plain(value):
     """A result value for the Python API: documents decoded, anything else as it is."""
     return value.value() if type(value) is Document else value
+
+
+def plain_rows(rows: list) -> list:
+    """Rows as the Python API gives them: tuples of plain values. Looking for a document
+    among the values takes C calls alone; a row without one is copied as it is."""
+    if Document in set(map(type, chain.from_iterable(rows))):
+        return [tuple(map(plain, row)) for row in rows]
+    return list(map(tuple, rows))

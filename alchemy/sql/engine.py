@@ -40,7 +40,7 @@ class SqlEngine:
     def __init__(self):
         self.plans: OrderedDict = OrderedDict()
         # Statements as a front end receives them -> what `prepare` gave for them, kept
-        # by the front end (alchemy.commands.sql), checked against schema_version there.
+        # by the front end (alchemy.commands.sql) under keys that begin with schema_version.
         self.prepared: dict = {}
         self.schema_version = 0
         self.hits = self.misses = 0
