@@ -143,6 +143,8 @@ class Connection(asyncio.Protocol):
                         out.append(INTEGERS[reply] if 0 <= reply < 1024 else b":%d\r\n" % reply)
                     elif kind is Encoded:  # a SELECT's rows
                         out.append(reply)
+                    elif reply is None:  # a miss (GET, HGET, LPOP of nothing)
+                        out.append(b"_\r\n" if client.resp3 else b"$-1\r\n")
                     else:
                         write_reply(out, reply, client.resp3)
                 if reader.error is None:
