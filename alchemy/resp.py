@@ -6,7 +6,7 @@ inline, or whose headers declare suspicious lengths, goes through `RequestParser
 applies Redis's rules and error texts exactly. Replies are encoded for RESP2 or RESP3.
 """
 
-from itertools import chain
+from itertools import chain, islice
 import re
 
 import hiredis
@@ -497,13 +497,15 @@ _ARRAY_HEADS = [b"*%d\r\n" % count for count in range(64)]
 
 
 def encode_rows(header: list, rows: list, resp3: bool, convert,
-                encoded_header: bytes | None = None) -> Encoded:
+                encoded_header: bytes | None = None, texts: tuple = ()) -> Encoded:
     """A table of rows as RESP: an array of the header (bytes; encoded_header, when given,
     is it as encode_header wrote it) and of each row, as wide as the header. One pass over
     the values, texts and integers encoded inline: a list per row and then write_reply over
     them cost the reply of a ten-row join 1.7 times as many instructions. Values other than
     text, bytes, integers and None go through convert (value, resp3 -> a reply value). Text
-    may come as str or as its UTF-8 bytes (bytes or a bytearray)."""
+    may come as str or as its UTF-8 bytes (bytes or a bytearray). texts: the columns most
+    likely read as short texts' UTF-8 bytes (Rows.undecoded); when they are all of them,
+    rows go through _text_rows until one that is not only such texts."""
     out = [b"*%d\r\n" % (len(rows) + 1)]
     if encoded_header is None:
         write_reply(out, header, resp3)
@@ -511,6 +513,17 @@ def encode_rows(header: list, rows: list, resp3: bool, convert,
         out.append(encoded_header)
     width = len(header)
     row_head = _ARRAY_HEADS[width] if width < 64 else b"*%d\r\n" % width
+    if texts and len(texts) == width < 64:
+        start = len(out)
+        _text_rows(width)(out, rows)
+        done = (len(out) - start) // (1 + 3 * width)  # rows encoded: 1 + 3 pieces a value
+        if done == len(rows):
+            try:
+                return Encoded(b"".join(out))
+            except TypeError:  # a str or a list among the values: all over again
+                del out[start:]
+                done = 0
+        rows = islice(rows, done, None)
     heads, integers = BULK_HEADERS, INTEGERS
     for row in rows:
         out.append(row_head)
@@ -531,6 +544,31 @@ def encode_rows(header: list, rows: list, resp3: bool, convert,
             except IndexError:  # 4 KiB or more
                 out.append(b"$%d\r\n%s\r\n" % (len(value), value))
     return Encoded(b"".join(out))
+
+
+_TEXT_ROWS: dict = {}
+
+
+def _text_rows(width: int):
+    """(out, rows) -> None, for rows of width values that are most likely short texts as
+    bytes: a row is one tuple added to out, with no test of a value's type (two thirds of
+    the instructions of encode_rows' own loop). It stops at a row holding another value,
+    which fails in len (None, a number) or in the header lookup (4 KiB or more) before
+    anything of that row is added; a str or a list fails only in encode_rows' join."""
+    encode = _TEXT_ROWS.get(width)
+    if encode is None:
+        names = ", ".join(f"v{i}" for i in range(width)) + ","
+        pieces = ", ".join(f"heads[len(v{i})], v{i}, b'\\r\\n'" for i in range(width))
+        source = (f"def encode(out, rows):\n"
+                  f"    for {names} in rows:\n"
+                  f"        try:\n"
+                  f"            out += (row_head, {pieces})\n"
+                  f"        except (TypeError, IndexError):\n"
+                  f"            return\n")
+        space = {"heads": BULK_HEADERS, "row_head": _ARRAY_HEADS[width]}
+        exec(source, space)
+        encode = _TEXT_ROWS[width] = space["encode"]
+    return encode
 
 
 def encode_header(header: list) -> bytes:

@@ -4,6 +4,9 @@ self-joins, the planner's choices as EXPLAIN shows them, chains of 3 and 10 tabl
 import pytest
 from redis.exceptions import ResponseError
 
+from alchemy.commands.sql import _value
+from alchemy.resp import encode_rows
+
 DIVISIONS = "(11,'bosses','N.Y.'),(22,'workers','Chicago'),(33,'execs','Dubai')," \
             "(55,'bankers','Zurich'),(66,'janitors','Detroit')"
 WORKERS = "(1,11,1,10000.5,'jim'),(2,22,2,2000.5,'jack'),(3,33,3,30000,'bob')," \
@@ -256,3 +259,38 @@ def test_shown_text_reads_the_same_everywhere(server, company):
     assert sql(company, "SELECT w.name FROM division d JOIN worker w ON w.division = d.id "
                         "WHERE d.id = 77 AND w.id = 9 STORE RPUSH shown") == 1
     assert company.lrange("shown", 0, -1) == [long_name.encode()]
+
+
+def test_joined_texts_on_the_wire_in_both_protocols(server, company):
+    """Rows of shown texts only, each kind a text column holds among short texts: NULL,
+    non-ASCII, long (past the short-text tag, and 4 KiB or more), as RESP2 and RESP3
+    clients read them."""
+    huge = "h\u00e9" * 3000
+    sql(company, f"INSERT INTO division VALUES (77,'caf\u00e9',NULL),(78,'{huge}','x')")
+    sql(company, f"INSERT INTO worker VALUES (9,77,1,1.0,'{'w' * 300}'),(10,77,1,1.0,NULL),"
+                 f"(11,78,1,1.0,'{huge}'),(12,78,1,1.0,'k')")
+    statement = "SELECT d.name, d.location, w.name FROM division d JOIN worker w " \
+                "ON w.division = d.id WHERE d.id > 70"  # no ORDER BY: read as bytes
+    rows = sorted([[b"caf\xc3\xa9", None, b"w" * 300], [b"caf\xc3\xa9", None, None],
+                   [huge.encode(), b"x", huge.encode()], [huge.encode(), b"x", b"k"]],
+                  key=repr)
+    reply = sql(company, statement)
+    assert reply[0] == [b"name", b"location", b"name"]
+    assert sorted(reply[1:], key=repr) == rows
+    reply = server.client(protocol=3).execute_command("SQL", statement)
+    assert sorted(reply[1:], key=repr) == rows
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_rows_said_to_be_texts_encode_as_any_rows(resp3):
+    """encode_rows told that every column is read as text bytes takes rows of short texts
+    in one step each; any other value among them (a str too, found only when the pieces
+    are joined) is encoded as without it, and so are the rows after it."""
+    header = [b"a", b"b"]
+    texts = [(b"x", b"yz")] * 3
+    others = [(b"x", "caf\u00e9"), (None, b"y"), (b"q" * 5000, bytearray(b"r")), (7, 2.5),
+              (b"x", [b"k", 1])]
+    for rows in (texts, texts + others[:1], texts + others[1:] + texts, others[1:2] + texts):
+        fast = encode_rows(header, rows, resp3, _value, None, (0, 1))
+        assert fast == encode_rows(header, rows, resp3, _value)
+        assert bytes(fast).count(b"*2\r\n$1\r\nx\r\n$2\r\nyz\r\n") == rows.count(texts[0])

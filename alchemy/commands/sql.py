@@ -215,7 +215,8 @@ def rows_reply(ctx, result: Rows):
         if titles is not None and titles.encoded is None:
             titles.encoded = encode_header(header)
         return encode_rows(header, result.wire_rows, resp3, _value,
-                           None if titles is None else titles.encoded)
+                           None if titles is None else titles.encoded,
+                           result.undecoded)
     reply = [header]
     add = reply.append
     # Text, integers and NULL are converted inline: a call per value would cost as much as
