@@ -12,6 +12,8 @@ from alchemy.util import parse_int
 @command("ping", -1, "fast stale pubsub_ok", group="connection",
          summary="Ping the server")
 def ping(ctx, argv):
+    if len(argv) == 1 and ctx.plain:  # the commonest PING: not subscribed (Client.plain)
+        return PONG
     if len(argv) > 2:
         raise wrong_arity("ping")
     if (ctx.channels or ctx.patterns) and not ctx.resp3:
