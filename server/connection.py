@@ -6,7 +6,8 @@ which is what makes pipelining cheap.
 
 The replies of a read that wrote leave once the log has the writes (AppendLog.released:
 fsynced under `appendfsync always`, in the writer's pipe otherwise); until then they are
-`held`, and released in order by AppendLog.when_released.
+`held`, and released in order (AppendLog.hold). A read that left Database.dirty
+as it was handed the log nothing (a write is logged only when it changed data).
 """
 
 import asyncio
@@ -27,7 +28,7 @@ class Connection(asyncio.Protocol):
         self.out: list | None = None  # replies of the read being processed
         self.reader = None
         self.paused = False
-        self.held: deque = deque()  # (reply bytes, log offset they wait for)
+        self.held: deque = deque()  # (reply bytes, count of log writes they wait for)
 
     # -- asyncio callbacks -----------------------------------------------------------
 
@@ -101,7 +102,7 @@ class Connection(asyncio.Protocol):
                 return
         call = db.call
         log = db.log
-        logged = log.end if log is not None else 0
+        dirty = db.dirty
         out = self.out = []
         try:
             # One take has every complete request; a second only raises the protocol error
@@ -152,7 +153,7 @@ class Connection(asyncio.Protocol):
         finally:
             self.out = None
             if out:
-                self._reply(b"".join(out), log, logged)
+                self._reply(b"".join(out), log, dirty)
         if client.closing and not self.held:
             self.transport.close()
 
@@ -203,8 +204,7 @@ class Connection(asyncio.Protocol):
             return
         chunk: list = []
         write_reply(chunk, reply, self.client.resp3)
-        log = self.db.log
-        self._reply(b"".join(chunk), log, log.released if log is not None else 0)
+        self._reply(b"".join(chunk), self.db.log, -1)
         if self.client.blocked is None:
             # A blocked command was answered: go on with requests pipelined behind it.
             asyncio.get_running_loop().call_soon(self._resume)
@@ -222,37 +222,44 @@ class Connection(asyncio.Protocol):
     def _blocked_timeout(self) -> None:
         self.db.expire_blocked()
 
-    def _reply(self, data: bytes, log, logged: int) -> None:
-        """Send data, or hold it while it may show writes past `logged` in `log` (the log
-        when they began) that the log has not released. Replies leave in order: behind
-        held ones, data waits too."""
+    def _reply(self, data: bytes, log, dirty: int) -> None:
+        """Send data, or hold it while it may show writes the log has not released: writes
+        since the server's `dirty` count was `dirty` (-1: any) and `log` was the log.
+        Replies leave in order: behind held ones, data waits too."""
         current = self.db.log
-        if current is not None:
-            end = current.end
-            if (current is not log or end != logged) and current.released < end:
-                # Held until the log's one pipe write of this loop pass (or its fsync):
-                # cheaper than a pipe write per read.
-                self.held.append((data, end))
-                current.when_released(end, self._release)
+        if current is not None and (current is not log or self.db.dirty != dirty):
+            # Held until the log's one pipe write of this loop pass (or its fsync): cheaper
+            # than a pipe write per read.
+            handed = current.hold(self._release)
+            if handed:
+                self.held.append((data, handed))
                 return
-        if self.held:
-            self.held.append((data, 0))
+        if self.held:  # behind them, with the same count: counts never fall along `held`
+            self.held.append((data, self.held[-1][1]))
             return
         self.db.stats.net_output_bytes += len(data)
         self.transport.write(data)
 
     def _send(self, data: bytes) -> None:
         """Send data now, or behind the replies held."""
-        log = self.db.log
-        self._reply(data, log, log.end if log is not None else 0)
+        self._reply(data, self.db.log, self.db.dirty)
 
     def _release(self) -> None:
-        released, held = self.db.log.released, self.held
-        chunks = []
-        while held and held[0][1] <= released:
-            chunks.append(held.popleft()[0])
-        if chunks and not self.transport.is_closing():
+        held = self.held
+        if not held:
+            return  # an earlier call sent them
+        released = self.db.log.released
+        if held[-1][1] <= released:  # all of them, as a rule
+            data = held[0][0] if len(held) == 1 else b"".join([chunk for chunk, _ in held])
+            held.clear()
+        else:
+            chunks = []
+            while held[0][1] <= released:
+                chunks.append(held.popleft()[0])
+            if not chunks:
+                return
             data = b"".join(chunks)
+        if not self.transport.is_closing():
             self.db.stats.net_output_bytes += len(data)
             self.transport.write(data)
             if self.client.closing and not held:

@@ -11,20 +11,22 @@ end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped.
 
 A reply that shows a write leaves only once the write is `released`: fsynced under
 `appendfsync always`; under `everysec` and `no`, in the pipe (the writer drains it even if
-the server dies, so a crash of the server alone loses nothing answered). Connections hold
-such replies (`when_released`) until the one pipe write that carries the writes of a loop
-pass (scheduled by `propagate`) has taken them, or longer when it cannot take everything
-yet: the pipe is full, the writer is being replaced, or the log was just turned on and has
-no base yet.
+the server dies, so a crash of the server alone loses nothing answered). Writes are counted
+as they are handed over, and a reply waits for a count, not an offset: counting costs a
+connection nothing, where an offset would need the records made on every read. `_marks`
+says which count each made record ends; `released` is the count whose records the writer
+has (or has fsynced). Connections hold such replies (`hold`) until the one pipe write that carries the writes of a loop pass (scheduled by `propagate`)
+has taken them, or longer when it cannot take everything yet: the pipe is full, the writer
+is being replaced, or the log was just turned on and has no base yet.
 
 If the writer dies (its life pipe reaches end of file: children.py) a new one is forked at
 once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
 so nothing is lost or doubled. While no writer can be started, `refusal` is the error that
 write commands get; reads go on.
 
-Offsets (`confirmed`, `end`, what replies wait for) only grow, across log rewrites too: a
-rewrite replaces the file by a shorter one (`pause`, then `resume` on the new file), and
-`shift` is how far the offsets run ahead of the current file's.
+Offsets (`confirmed`, `end`) and counts (`released`) only grow, across log
+rewrites too: a rewrite replaces the file by a shorter one (`pause`, then `resume` on the
+new file), and `shift` is how far the offsets run ahead of the current file's.
 """
 
 import errno
@@ -57,12 +59,14 @@ class AppendLog:
         self.confirmed = size  # end of the file the writer reported safe
         self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
         self.sent = size  # end of what went down the current writer's pipe
-        # `released` is read for every read that writes: kept up to date (by _advanced)
-        # rather than computed on each read.
         self._end = size  # end of the records in `unconfirmed`
         self.waiting: list = []  # argv lists in database `_db`, records not made yet
         self.open_db = -1  # `_db` while a send is coming, else -1: see the docstring
-        self.released = size  # the end up to which replies may go: see the docstring
+        self._made = 0  # writes handed over whose records are made
+        # How many writes replies may show (see the docstring): read for every read that
+        # writes, so kept up to date rather than computed.
+        self.released = 0
+        self._marks: deque = deque()  # (end offset, handed) of records not yet released
         self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
         self.refusal: str | None = None
         self.pid = 0
@@ -82,8 +86,10 @@ class AppendLog:
 
     def _advanced(self) -> None:
         """`confirmed`, `sent` or the policy changed: so may `released`."""
-        self.released = self.confirmed if self.policy == "always" \
-            else max(self.sent, self.confirmed)
+        safe = self.confirmed if self.policy == "always" else max(self.sent, self.confirmed)
+        marks = self._marks
+        while marks and marks[0][0] <= safe:
+            self.released = marks.popleft()[1]
 
     @property
     def end(self) -> int:
@@ -95,7 +101,13 @@ class AppendLog:
     def _make_records(self) -> None:
         waiting, self.waiting = self.waiting, []
         self.unconfirmed += encode_records(waiting)
+        self._made += len(waiting)
+        self._ended()
+
+    def _ended(self) -> None:
+        """Records were made of every write handed over."""
         self._end = self.confirmed + len(self.unconfirmed)
+        self._marks.append((self._end, self._made))
 
     @property
     def file_end(self) -> int:
@@ -242,7 +254,8 @@ class AppendLog:
         if self.waiting:
             self._make_records()
         self.unconfirmed += b"".join(self._records(commands))
-        self._end = self.confirmed + len(self.unconfirmed)
+        self._made += 1
+        self._ended()
         self._grew()
 
     def propagate_one(self, index: int, argv: list) -> None:
@@ -349,6 +362,13 @@ class AppendLog:
 
     def _release_waiters(self) -> None:
         waiters, released = self._waiters, self.released
+        if waiters and waiters[-1][0] <= released:
+            # All of them (the pass's send took everything): no test per waiter. Waiters
+            # a callback adds go to the new deque.
+            self._waiters = deque()
+            for _, callback in waiters:
+                callback()
+            return
         while waiters and waiters[0][0] <= released:
             waiters.popleft()[1]()
 
@@ -357,12 +377,14 @@ class AppendLog:
         (turned off, or turned on and its base failed)."""
         self._confirm(self.end)
 
-    def when_released(self, offset: int, callback: Callable[[], None]) -> None:
-        """Call back once replies may show the log up to offset (at once if they may)."""
-        if offset <= self.released:
-            callback()
-        else:
-            self._waiters.append((offset, callback))
+    def hold(self, callback: Callable[[], None]) -> int:
+        """How many writes were handed over, if replies may not show them all yet: then
+        callback runs once they may. 0 if they may now."""
+        handed = self._made + len(self.waiting)
+        if handed <= self.released:
+            return 0
+        self._waiters.append((handed, callback))
+        return handed
 
     # -- stopping -------------------------------------------------------------------------
 
