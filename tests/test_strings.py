@@ -390,6 +390,28 @@ def test_golden_inprocess(db, name):
         assert run_inprocess(db, command) == expected, command
 
 
+def test_counters_keep_their_own_numbers(r):
+    """The counter INCR stored last is not read back: keys incremented in turn, a copy of
+    it and an overwrite of it must each count from their own value."""
+    assert r.incr("a") == 1
+    assert r.incrby("b", 5) == 5
+    assert r.incr("a") == 2
+    assert r.copy("a", "c")
+    assert r.incr("a") == 3
+    assert r.decr("c") == 1
+    assert r.incrby("c", 40) == 41
+    assert r.mget("a", "b", "c") == [b"3", b"5", b"41"]
+    r.set("c", "7")
+    assert r.incr("c") == 8
+    r.set("c", "x")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        r.incr("c")
+    r.set("c", "9223372036854775806")
+    assert r.incr("c") == 9223372036854775807
+    with pytest.raises(redis.ResponseError, match="overflow"):
+        r.incr("c")
+
+
 # -- expiry options --------------------------------------------------------------------
 
 def test_set_expire_options(r):

@@ -351,32 +351,43 @@ def _counter(value) -> int:
     return number
 
 
+# The value the last counter command stored and the number it holds. A hot counter (one
+# key INCRed again and again) still holds that very object at the next INCR, which then
+# skips reading the number back. Bytes never change, so the same object is the same number.
+_counted: object = object()
+_count = 0
+
+
 @command("incr", 2, "write denyoom fast", keys=(1, 1, 1), group="string",
          summary="Increment the integer value of a key by one")
 def incr(ctx, argv, delta: int = 1) -> int:
     """INCR, and with delta the other counter commands (INCR itself saves a call)."""
+    global _counted, _count
     key = argv[1]
     db = ctx.db
     value = db.data.get(key) if not db.expires else db.get(key)  # get_string, inlined
-    if type(value) is not bytes and value is not None:
-        value = db.get_string(key)  # a bytearray (SETRANGE, SETBIT), or WRONGTYPE
-    if value is None:
+    if value is _counted:
+        result = _count + delta
+    elif value is None:
         result = delta
         notify(ctx, NEW, b"new", key)
-        db.set(key, b"%d" % result)
     else:
+        if type(value) is not bytes:
+            value = db.get_string(key)  # a bytearray (SETRANGE, SETBIT), or WRONGTYPE
         if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
             # Canonical and far from overflow, what counters mostly hold: no _counter.
             result = int(value) + delta
         else:
             result = _counter(value) + delta
-        if not -2**63 <= result < 2**63:
-            raise AlchemyError(OVERFLOW)
-        # All of Keyspace.set a new bytes value of a key needs when its TTL stays.
-        db.data[key] = b"%d" % result
-    ctx.server.dirty += 1
-    if ctx.server.config.values["notify-keyspace-events"]:  # notify's own test, sparing
-        notify(ctx, STRING, b"incrby", key)                # the call when it is off
+    if not -2**63 <= result < 2**63:
+        raise AlchemyError(OVERFLOW)
+    # All of Keyspace.set a bytes value needs when the key's TTL stays (or it has none).
+    db.data[key] = _counted = b"%d" % result
+    _count = result
+    server = ctx.server
+    server.dirty += 1
+    if server.config.values["notify-keyspace-events"]:  # notify's own test, sparing
+        notify(ctx, STRING, b"incrby", key)            # the call when it is off
     return result
 
 
