@@ -2,8 +2,9 @@
 
 Requests are parsed by hiredis (C, about 10x faster than Python here). hiredis is a reply
 parser, so it neither knows Redis's request limits nor inline commands; a chunk that starts
-inline, or whose headers declare suspicious lengths, goes through `RequestParser`, which
-applies Redis's rules and error texts exactly. Replies are encoded for RESP2 or RESP3.
+inline, or holds a negative array count, goes through `RequestParser`, which applies Redis's
+rules and error texts exactly, and so do the headers of a request hiredis waits on when they
+may declare lengths Redis refuses. Replies are encoded for RESP2 or RESP3.
 """
 
 from itertools import chain, islice
@@ -22,10 +23,14 @@ class ProtocolError(Exception):
     """The stream is broken: reply with the message, then close the connection."""
 
 
-# Array headers hiredis must not see: it allocates the whole array up front, so a huge
-# count is a memory bomb, and a negative one (which Redis ignores) is an error to it. A
-# literal-prefixed pattern costs about 1 us per 1 KiB chunk.
+# Array headers Redis treats otherwise than hiredis: a negative count (Redis ignores the
+# array, hiredis fails), and a count above MAX_MULTIBULK (Redis refuses it, hiredis waits
+# for its elements). A chunk holding "*-" goes to RequestParser; hiredis may see a large
+# count, whose list it allocates with calloc (untouched pages), because the chunk cannot
+# also hold 1M elements (at least 6 bytes each): gets() waits, and take() then finds the
+# header with this pattern and refuses it as Redis does.
 _SUSPICIOUS_COUNT = re.compile(rb"\*-|\*\d{7}")
+_LARGEST_COUNTED = 6 * MAX_MULTIBULK  # a chunk this long could hold a whole large array
 
 
 _HEAD_CHECKED = 2 * MAX_INLINE + 2
@@ -81,15 +86,11 @@ class RequestReader:
     def feed(self, data: bytes) -> None:
         at_boundary = self.slow is None and not self.mid_request
         # At a request boundary, hiredis takes a chunk that starts with an array header
-        # unless the chunk holds a header it must not see. Without pipelining a read is one
-        # request, whose only '*' is its own header: when that header is short and not
-        # negative, C-level scans settle it without the regular expression (which costs
-        # about a tenth of a non-pipelined GET). The search for a second '*' stops at the
-        # next request of a pipelined chunk, where counting them all cost as much as the
-        # expression.
-        if at_boundary and (data[0] != 42 or (
-                (data.find(b"*", 1) >= 0 or data.find(b"\r\n", 1, 9) < 0 or data[1] == 45)
-                and _SUSPICIOUS_COUNT.search(data) is not None)):
+        # unless the chunk holds a negative count (_SUSPICIOUS_COUNT tells why large ones
+        # are looked for later): one C search, where the expression cost about 17 instructions
+        # a byte of every pipelined chunk (callgrind).
+        if at_boundary and (data[0] != 42 or b"*-" in data or (
+                len(data) > _LARGEST_COUNTED and _SUSPICIOUS_COUNT.search(data) is not None)):
             self.slow = RequestParser(self.max_bulk_len)
         if self.slow is not None:
             self.slow.feed(data)
@@ -126,8 +127,10 @@ class RequestReader:
                 # gives False).
                 while fast.has_data():
                     request = fast.gets()
-                    if request is False:
-                        if self.unchecked is not None and fast.has_data():
+                    if request is False:  # inside a request: are its headers sound?
+                        if self.unchecked is not None and (
+                                fast.has_data()
+                                or _SUSPICIOUS_COUNT.search(self.unchecked) is not None):
                             self._check_headers()
                         break
                     requests.append(request)

@@ -33,3 +33,29 @@ def test_unfinished_header_is_refused_whatever_the_chunk_sizes(start):
     with pytest.raises(ProtocolError, match="too big"):
         reader.feed(b"A" * 200_000)
         reader.take()
+
+
+@pytest.mark.parametrize("count", [b"1048577", b"2000000", b"99999999"])
+def test_too_large_count_after_complete_requests_is_refused(count):
+    # hiredis would wait for the elements: the count is refused as soon as it is read, and
+    # the request before it still runs.
+    reader = RequestReader()
+    reader.feed(_encode(b"PING") + b"*" + count + b"\r\n$3\r\nSET\r\n")
+    assert reader.take() == [[b"PING"]]
+    with pytest.raises(ProtocolError, match="invalid multibulk length"):
+        reader.take()
+
+
+def test_largest_count_waits_for_its_elements():
+    reader = RequestReader()
+    reader.feed(_encode(b"PING") + b"*1048576\r\n$3\r\nSET\r\n")
+    assert reader.take() == [[b"PING"]]
+    reader.feed(b"$1\r\nk\r\n")
+    assert reader.take() == []
+    assert reader.error is None
+
+
+def test_negative_count_in_a_pipelined_chunk_is_skipped():
+    reader = RequestReader()
+    reader.feed(_encode(b"PING") + b"*-1\r\n" + _encode(b"ECHO", b"a"))
+    assert reader.take() == [[b"PING"], [b"ECHO", b"a"]]
