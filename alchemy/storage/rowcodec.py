@@ -52,6 +52,7 @@ class RowCodec:
         self._plain_d = zstandard.ZstdDecompressor()
         self._with_dict = self._with_dict_d = None
         self._readers: dict = {}  # kinds -> decoder made for them (reader)
+        self.encode = _encoder(kinds, self.encode_any)
         if dictionary is not None:
             self._load_dictionary(dictionary)
 
@@ -71,7 +72,10 @@ class RowCodec:
 
     # -- encoding ----------------------------------------------------------------------
 
-    def encode(self, values: list) -> bytes:
+    def encode_any(self, values: list) -> bytes:
+        """The encoded row of values, one per column (what `encode`, the encoder made for
+        this codec's kinds, gives for any row: it hands here the rows it does not encode
+        itself)."""
         dense = bytearray()
         present = 0
         for kind, value in zip(self.kinds, values):
@@ -202,6 +206,7 @@ class RowCodec:
 
     def add_column(self, kind: str) -> None:
         self.kinds += kind
+        self.encode = _encoder(self.kinds, self.encode_any)
 
     def _decode_sparse(self, row) -> list:
         values = [None] * len(self.kinds)
@@ -233,6 +238,62 @@ class RowCodec:
         if kind == "s":
             return data.decode(), end
         return (Document(data) if kind == "d" else bytes(data)), end
+
+
+def _encoder(kinds: str, slow):
+    """RowCodec.encode: values (one per column) -> the encoded row, written out in Python
+    source for kinds, so that a row runs no loop and no test of a column's kind (they cost
+    twice what the encoding does). It encodes a dense row of integers, floats and short
+    texts and BLOBs itself; a row holding a NULL, a long text or BLOB, or a text that is
+    not ASCII goes to slow (RowCodec.encode_any), which gives the same bytes for the rows
+    encoded here.
+
+    An integer is its tag and value in one to_bytes (the tag as the low byte of value << 8).
+    Texts side by side are one string, each after its tag as a character (0x40 + length,
+    below 0x80 for a short text), encoded at once: the encoded length equals the string's
+    exactly when every character, tags included, is ASCII."""
+    if not kinds:
+        return slow
+    names = [f"c{n}" for n in range(len(kinds))]
+    lines = ["def encode(values):",
+             f"    {', '.join(names)}, = values",
+             f"    if {' or '.join(f'{c} is None' for c in names)}:",
+             "        return slow(values)"]
+    pieces, texts = [], []  # bytes expressions; the run of texts being gathered
+
+    def end_texts() -> None:
+        if texts:
+            n = len(pieces)
+            lines.extend([f"    t{n} = {' + '.join(texts)}",
+                          f"    b{n} = t{n}.encode()",
+                          f"    if len(b{n}) != len(t{n}):",
+                          "        return slow(values)"])
+            pieces.append(f"b{n}")
+            texts.clear()
+
+    for c, kind in zip(names, kinds):
+        if kind == "s":
+            texts.append(f"chr(64 + len({c})) + {c}")
+            continue
+        end_texts()
+        if kind == "i":
+            n = f"n{c[1:]}"
+            lines.append(f"    {n} = (({c} if {c} >= 0 else ~{c}).bit_length() + 8) >> 3")
+            pieces.append(f'({c} << 8 | {n}).to_bytes({n} + 1, "little", signed=True)')
+        elif kind == "f":
+            pieces.append(f"b'\\x09' + double({c})")
+        else:  # BLOBs and documents: their bytes as they are
+            lines.extend([f"    if len({c}) >= {COMPRESS_MIN}:",
+                          "        return slow(values)"])
+            pieces.append(f"bytes((64 + len({c}),)) + {c}")
+    end_texts()
+    body = lines[4:] + [f"    return {' + '.join(pieces)}"]
+    # A text too long for a character as its tag (over a million) is slow's too.
+    lines[4:] = ["    try:", *("    " + line for line in body),
+                 "    except ValueError:", "        return slow(values)"]
+    scope = {"slow": slow, "double": _DOUBLE.pack}
+    exec(compile("\n".join(lines), f"<row encoder {kinds}>", "exec"), scope)
+    return scope["encode"]
 
 
 # The steps of a reader, per kind: each leaves the column's value in c<n> and moves p past

@@ -269,17 +269,25 @@ class Table:
                                       f"{_show(index.values(row))} in table '{self.name}'")
 
     def insert(self, row: list) -> None:
-        key = self.key_of(row)
+        if self._key_first:  # the usual layout: the key, then the payload, in slices
+            n = len(self.key_positions)
+            key, values = tuple(row[:n]), row[n:]
+        else:
+            key, values = self.key_of(row), [row[p] for p in self.value_positions]
         if None in key:
             raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
-        self._check_unique(row, key)
-        if not self.rows.insert(key, self.codec.encode([row[p] for p in self.value_positions])):
+        indexes = self.indexes
+        if indexes:
+            self._check_unique(row, key)
+        if not self.rows.insert(key, self.codec.encode(values)):
             raise ConstraintError(
                 f"ERR duplicate primary key {_show(key)} in table '{self.name}'")
-        for index in self.indexes.values():
-            index.add(row, key)
-        if len(key) == 1 and type(key[0]) is int and key[0] > self.last_id:
-            self.last_id = key[0]
+        if indexes:
+            for index in indexes.values():
+                index.add(row, key)
+        first = key[0]
+        if type(first) is int and first > self.last_id and len(key) == 1:
+            self.last_id = first
 
     def delete(self, key: tuple) -> list | None:
         """Remove the row with this primary key; the removed row, or None."""
