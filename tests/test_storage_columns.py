@@ -149,6 +149,11 @@ def test_narrow_arrays_widen_for_large_values():
     assert tree.replace((1, 2), b"z" * 66_000) and tree.get((1, 2)) == b"z" * 66_000
     assert [e for e, _ in tree.iterate(tree.first(), tree.end())] == \
         [(1, 2), (3, 4), (2**40, -2**62)]
+    keyed = SortedColumns("i", payload=True, nullable=False)  # a table's one-part key
+    for key, payload in [(1, b"a"), (2**40, b"x" * 70_000), (-2**62, b"b"), (5, b"c" * 9)]:
+        assert keyed.insert((key,), payload) and not keyed.insert((key,), b"again")
+    assert [(e, bytes(p)) for e, p in keyed.iterate(keyed.first(), keyed.end())] == \
+        [((-2**62,), b"b"), ((1,), b"a"), ((5,), b"c" * 9), ((2**40,), b"x" * 70_000)]
 
 
 def _check_ends(tree: SortedColumns) -> None:
