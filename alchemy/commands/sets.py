@@ -202,12 +202,16 @@ def sadd(ctx, argv):
         value = _created(ctx, key)
     elif type(value) is not Set:
         raise AlchemyError(WRONGTYPE)
-    before = len(value)
-    if len(argv) == 3:
-        value.add(argv[2])  # one member, most SADDs: no slice of argv
+    if len(argv) == 3:  # one member, most SADDs: no slice of argv, no count of the set
+        member = argv[2]
+        if member in value:
+            return 0
+        value.add(member)
+        added = 1
     else:
+        before = len(value)
         value.update(argv[2:])
-    added = len(value) - before
+        added = len(value) - before
     if added:
         value.picks = None
         if value.intset:
