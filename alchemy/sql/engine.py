@@ -20,7 +20,7 @@ from sqlglot.errors import ParseError, TokenError
 from alchemy.errors import AlchemyError
 from alchemy.sql import lua_calls, planner, query, triggers
 from alchemy.sql.documents import document_ref
-from alchemy.sql.plans import Count, Rows, table_of
+from alchemy.sql.plans import Count, InsertPlan, Rows, table_of
 from alchemy.sql.scanner import lift
 from alchemy.sql.schema import column_type, index_type
 from alchemy.storage.table import Column, Table
@@ -63,6 +63,8 @@ class SqlEngine:
         trigger writes to take back), which cost a point SELECT 4% of its instructions."""
         if getattr(plan, "alone", False):
             return plan.run(db, values)
+        if type(plan) is InsertPlan:  # which decides itself (run_for)
+            return plan.run_for(db, values, caller)
         return lua_calls.statement(caller, plan.run, db, values)
 
     def _execute(self, db, text: str, params: tuple):

@@ -71,6 +71,12 @@ def nested() -> bool:
     return len(_journals) > 1 and _journals[-2] is not None
 
 
+def running() -> bool:
+    """Does a statement run, inside which the caller's write runs without `statement`
+    (InsertPlan.run_for), and may yet fail and take back what that write did?"""
+    return bool(_journals) and _journals[-1] is not None
+
+
 def keep_for_undo(take_back) -> None:
     """A nested statement succeeded: take_back() undoes its rows if an enclosing one fails."""
     _journals[-1][0].append(take_back)

@@ -387,7 +387,12 @@ def plan_insert(tree: exp.Insert, table: Table, replace: bool) -> InsertPlan:
     if conflict is not None:
         duplicate = assignments(conflict.args.get("expressions") or [], scope,
                                 lambda node: _assignment(node, table, scope), table)
-    return InsertPlan(table.name, positions, rows, per_row, replace, duplicate)
+    items = first.expressions if isinstance(first, exp.Tuple) else [first]
+    placeholders = None
+    if len(rows) == 1 and all(type(item) is exp.Placeholder for item in items) \
+            and tree.find(exp.Anonymous) is None:
+        placeholders = [placeholder_index(item) for item in items]
+    return InsertPlan(table.name, positions, rows, per_row, replace, duplicate, placeholders)
 
 
 def _assignment(node: exp.Expression, table: Table, scope: Scope) -> tuple:
