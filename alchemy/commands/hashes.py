@@ -78,29 +78,38 @@ def hset(ctx, argv, event: bytes = b"hset") -> int:
     value = db.get(key) if db.expires else db.data.get(key)
     if value is not None and type(value) is not dict and type(value) is not Hash:
         raise AlchemyError(WRONGTYPE)
-    config = ctx.server.config.values
+    server = ctx.server
+    config = server.config.values
     events = config["notify-keyspace-events"]
     if value is None:
         value = {}
         if events:
             notify(ctx, NEW, b"new", key)
         db.set(key, value)
-    before = len(value)
     # One pair, most calls: no slices, no zip, no map (each an allocation that costs more
-    # than the rest of the test).
+    # than the rest of the test), and no limit to test once the hash is a Hash.
     if len(argv) == 4:
-        value[argv[2]] = argv[3]
-        longest = config["hash-max-listpack-value"]
-        too_long = len(argv[2]) > longest or len(argv[3]) > longest
+        field, text = argv[2], argv[3]
+        added = 0 if field in value else 1
+        value[field] = text
+        if type(value) is dict:
+            longest = config["hash-max-listpack-value"]
+            if len(field) > longest or len(text) > longest \
+                    or len(value) > config["hash-max-listpack-entries"]:
+                db.set(key, Hash(value), keep_ttl=True)
+        server.dirty += 1
     else:
+        before = len(value)
         value.update(zip(argv[2::2], argv[3::2]))
-        too_long = max(map(len, argv[2:])) > config["hash-max-listpack-value"]
-    if type(value) is dict and (too_long or len(value) > config["hash-max-listpack-entries"]):
-        db.set(key, Hash(value), keep_ttl=True)
-    ctx.server.dirty += len(argv) // 2 - 1
+        added = len(value) - before
+        if type(value) is dict and (
+                max(map(len, argv[2:])) > config["hash-max-listpack-value"]
+                or len(value) > config["hash-max-listpack-entries"]):
+            db.set(key, Hash(value), keep_ttl=True)
+        server.dirty += len(argv) // 2 - 1
     if events:
         notify(ctx, HASH, event, key)
-    return len(value) - before
+    return added
 
 
 @command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), group="hash", since="2.0.0",
