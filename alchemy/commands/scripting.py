@@ -35,49 +35,49 @@ def _declared_keys(argv: list) -> list:
         return []
 
 
-def _eval(ctx, argv, by_sha: bool, read_only: bool):
-    numkeys = _SMALL_COUNTS.get(argv[2])
-    if numkeys is None or numkeys > len(argv) - 3:
-        numkeys = _numkeys(argv)  # a larger count, or the error
-    scripts = ctx.server.scripts or ctx.server.lua
-    script = scripts.by_sha(argv[1]) if by_sha else scripts.by_body(argv[1])
-    flags = script.flags
-    if flags is not None:  # a shebang: its flags decide, as in Redis 7
-        no_writes = b"no-writes" in flags
-        if read_only and not no_writes:
-            raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
-                               "command.")
-        read_only = no_writes
-    return scripts.runtime.run_eval(ctx, script.name, script.entry, numkeys, argv,
-                                    read_only)
+def _eval_handler(by_sha: bool, read_only: bool):
+    """The handler of EVAL (by body) or EVALSHA (by SHA1), or of their _RO forms: a
+    closure each, so a run takes one Python frame between Database.call and the
+    runtime."""
+    def handler(ctx, argv):
+        numkeys = _SMALL_COUNTS.get(argv[2])
+        if numkeys is None or numkeys > len(argv) - 3:
+            numkeys = _numkeys(argv)  # a larger count, or the error
+        scripts = ctx.server.scripts or ctx.server.lua
+        if by_sha:
+            script = scripts.cache.get(argv[1]) or scripts.by_sha(argv[1])
+        else:
+            script = scripts.by_body(argv[1])
+        flags = script.flags
+        if flags is None:
+            writes_refused = read_only
+        else:  # a shebang: its flags decide, as in Redis 7
+            writes_refused = b"no-writes" in flags
+            if read_only and not writes_refused:
+                raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
+                                   "command.")
+        # The entry takes the key count, then the keys and arguments (LuaRuntime.eval_entry)
+        return scripts.runtime.execute(ctx, script.name, writes_refused, True, script.entry,
+                                       (numkeys, *argv[3:]))
+    return handler
 
 
-@command("eval", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",
-         since="2.6.0", summary="Execute a Lua script server side",
-         complexity="Depends on the script that is executed.")
-def eval_(ctx, argv):
-    return _eval(ctx, argv, by_sha=False, read_only=False)
-
-
-@command("evalsha", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",
-         since="2.6.0", summary="Execute a Lua script server side",
-         complexity="Depends on the script that is executed.")
-def evalsha(ctx, argv):
-    return _eval(ctx, argv, by_sha=True, read_only=False)
-
-
-@command("eval_ro", -3, _EVAL_RO_FLAGS, find_keys=_declared_keys, group="scripting",
-         since="7.0.0", summary="Execute a read-only Lua script server side",
-         complexity="Depends on the script that is executed.")
-def eval_ro(ctx, argv):
-    return _eval(ctx, argv, by_sha=False, read_only=True)
-
-
-@command("evalsha_ro", -3, _EVAL_RO_FLAGS, find_keys=_declared_keys, group="scripting",
-         since="7.0.0", summary="Execute a read-only Lua script server side",
-         complexity="Depends on the script that is executed.")
-def evalsha_ro(ctx, argv):
-    return _eval(ctx, argv, by_sha=True, read_only=True)
+command("eval", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",
+        since="2.6.0", summary="Execute a Lua script server side",
+        complexity="Depends on the script that is executed.")(
+    _eval_handler(by_sha=False, read_only=False))
+command("evalsha", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",
+        since="2.6.0", summary="Execute a Lua script server side",
+        complexity="Depends on the script that is executed.")(
+    _eval_handler(by_sha=True, read_only=False))
+command("eval_ro", -3, _EVAL_RO_FLAGS, find_keys=_declared_keys, group="scripting",
+        since="7.0.0", summary="Execute a read-only Lua script server side",
+        complexity="Depends on the script that is executed.")(
+    _eval_handler(by_sha=False, read_only=True))
+command("evalsha_ro", -3, _EVAL_RO_FLAGS, find_keys=_declared_keys, group="scripting",
+        since="7.0.0", summary="Execute a read-only Lua script server side",
+        complexity="Depends on the script that is executed.")(
+    _eval_handler(by_sha=True, read_only=True))
 
 
 command("script", -2, "", group="scripting", since="2.6.0",

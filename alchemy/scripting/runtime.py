@@ -96,7 +96,7 @@ def _raising(function: Callable) -> Callable:
 
 class Run:
     """The script or function running: what it may do, how long it took. A runtime keeps
-    one and resets it for each run (`LuaRuntime._execute`)."""
+    one and resets it for each run (`LuaRuntime.execute`)."""
 
     __slots__ = ("name", "read_only", "is_eval", "started", "timed_out", "killed", "wrote",
                  "polled")
@@ -176,28 +176,26 @@ class LuaRuntime:
         return its result as a reply; a Lua error raises AlchemyError ending with the
         script's name and line, as Redis words it."""
         name = name.encode()
-        return self._execute(caller, name, read_only, is_eval, self._run,
-                             (name, function, *args))
+        return self.execute(caller, name, read_only, is_eval, self._run,
+                            (name, function, *args))
 
     def eval_entry(self, name: bytes, function):
-        """The Lua function run_eval runs for an EVAL script compiled here."""
+        """The Lua function that runs an EVAL script compiled here: called with the key
+        count, then the keys and arguments (the numkeys first values become the global
+        KEYS, the rest ARGV)."""
         return self._eval_entry(name, function)
-
-    def run_eval(self, caller, name: bytes, entry, numkeys: int, argv: list,
-                 read_only: bool = False):
-        """Run an EVAL script (its eval_entry) with EVAL's argv: the numkeys values after
-        the count become the global KEYS, the rest ARGV."""
-        return self._execute(caller, name, read_only, True, entry, (numkeys, *argv[3:]))
 
     def run_raw(self, caller, name: str, function, args: tuple = (), read_only: bool = False):
         """Call a compiled function for the Python API: its first result as a Lua value
         (a table stays a lupa table), under the same limits as a script."""
         name = name.encode()
-        return self._execute(caller, name, read_only, False, self._run_raw,
-                             (name, function, *args))
+        return self.execute(caller, name, read_only, False, self._run_raw,
+                            (name, function, *args))
 
-    def _execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry,
-                 lua_args: tuple):
+    def execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry,
+                lua_args: tuple):
+        """Call entry (a Lua function of sandbox.lua's: an eval_entry, `run`, `run_raw`)
+        with lua_args as the run of script `name` for caller; its answer as a reply."""
         if self.running is not None:
             raise AlchemyError("ERR a script is already running")
         server = self.server
@@ -226,7 +224,10 @@ class LuaRuntime:
                 run.polled = 0.0
         if server.dirty != dirty:
             server.only_touched()  # the commands it ran signalled their own keys
-        if type(result) is not tuple:  # a scalar (a Lua value is never a tuple)
+        kind = type(result)
+        if kind is bytes:
+            return result
+        if kind is not tuple:  # another scalar (a Lua value is never a tuple)
             return scalar_reply(result, client.resp3)
         status, value = result[0], result[1]
         if status == 5:
