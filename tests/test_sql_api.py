@@ -151,3 +151,25 @@ def test_a_key_found_by_an_equal_value_of_another_type_shows_as_stored(db):
     assert type(db.sql("SELECT x FROM tf WHERE x = 2")[0][0]) is float
     assert db.execute("SELECT", "*", "FROM", "ti", "WHERE", "id=13.0") == [[b"id", b"name"],
                                                                            [13, b"a"]]
+
+
+def test_a_row_of_parameters_is_coerced_numbered_and_refused_as_written_out(db):
+    db.sql("CREATE TABLE b (id INT PRIMARY KEY, n INT, f FLOAT, s TEXT, d BLOB, ok BOOL)")
+    insert = "INSERT INTO b VALUES (?, ?, ?, ?, ?, ?)"
+    assert db.sql(insert, 1, "42", 3, 7, "x", True) == 1
+    assert db.sql(insert, None, None, float("nan"), None, None, None) == 1  # numbered 2
+    assert db.sql(insert, 2.0 + 8, 2**63 - 1, -0.5, "é" * 70, b"\xff", 0) == 1
+    assert db.sql("INSERT INTO b (s, s, n) VALUES (?, ?, ?)", "a", "last", 5) == 1  # 11
+    assert db.sql("SELECT * FROM b") == [
+        (1, 42, 3.0, "7", b"x", 1), (2, None, None, None, None, None),
+        (10, 2**63 - 1, -0.5, "é" * 70, b"\xff", 0), (11, 5, None, "last", None, None)]
+    for values, error in [((3, 2**63, 0, "", b"", 0), "overflow"),
+                          ((3, 2.5, 0, "", b"", 0), "type mismatch"),
+                          ((3, 1, "x", "", b"", 0), "type mismatch"),
+                          ((1, 1, 0, "", b"", 0), "duplicate primary key")]:
+        with pytest.raises(alchemy.AlchemyError, match=error):
+            db.sql(insert, *values)
+    assert db.sql("SELECT COUNT(*) FROM b") == [(4,)]
+    db.sql("CREATE TABLE k (name TEXT PRIMARY KEY, n INT)")  # not numbered
+    with pytest.raises(alchemy.AlchemyError, match="NULL primary key"):
+        db.sql("INSERT INTO k VALUES (?, ?)", None, 1)

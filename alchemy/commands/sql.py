@@ -48,7 +48,7 @@ def run_sql(ctx, text: str, params: tuple = ()):
     if _changed(ctx, text, result) and params and server.log is not None:
         # Logged with the values written in, so that replay binds the same typed values.
         server.propagate_as([b"SQL", render(text, params).encode()])
-    return _reply(ctx, text, result)
+    return result if ctx.kind == "api" else _reply(ctx, text, result)
 
 
 def run_words(ctx, argv: list):
@@ -155,14 +155,18 @@ def _prefix(words: list) -> tuple[str, tuple] | None:
 
 def _changed(ctx, text: str, result) -> bool:
     """Count a statement's changes as the server's writes: did it change anything?"""
-    changed = type(result) is Count and result.changed or type(result) is Ok
-    if changed:
-        server = ctx.server
-        server.dirty += max(result.value, 1) if type(result) is Count else 1
-        db = ctx.db
-        if db.watched or db.blocked:
-            server.touch(db, text_table_key(text))
-    return changed
+    if type(result) is Count:
+        if not result.changed:
+            return False
+        ctx.server.dirty += result.value if result.value > 1 else 1
+    elif type(result) is Ok:
+        ctx.server.dirty += 1
+    else:
+        return False
+    db = ctx.db
+    if db.watched or db.blocked:
+        ctx.server.touch(db, text_table_key(text))
+    return True
 
 
 def _reply(ctx, text: str, result):

@@ -78,7 +78,8 @@ class Count:
 
 
 def table_of(db, name: str) -> Table:
-    table = db.get(name.lower().encode())
+    key = name.lower().encode()
+    table = db.get(key) if db.expires else db.data.get(key)  # (get checks deadlines)
     if not isinstance(table, Table):
         raise AlchemyError(f"ERR no such table '{name}'")
     return table
@@ -283,12 +284,9 @@ class InsertPlan:
             return statement(caller, self.run, db, params)
         bound_table, bind = self._bound
         if bound_table is not table:
-            bind = binder(table.columns, self.positions, self.placeholders, table.name)
+            bind = binder(table, self.positions, self.placeholders)
             self._bound = table, bind
         row = bind(params)
-        keys = table.key_positions
-        if len(keys) == 1 and row[keys[0]] is None and table.columns[keys[0]].type == "INT":
-            row[keys[0]] = table.next_id()
         table.insert(row)
         if running():  # inside another statement (a trigger's), which may yet fail
             keep_for_undo(partial(_undo, table, [("insert", None, row)]))

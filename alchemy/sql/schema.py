@@ -13,7 +13,7 @@ from alchemy.errors import AlchemyError
 from alchemy.sql.documents import to_document, to_json
 from alchemy.storage.documents import Document
 from alchemy.sql.expressions import INT_MAX, INT_MIN
-from alchemy.storage.table import Column
+from alchemy.storage.table import Column, Table
 
 _TYPE_NAMES = {
     "INT": "INT", "INTEGER": "INT", "BIGINT": "INT", "SMALLINT": "INT", "TINYINT": "INT",
@@ -110,23 +110,32 @@ _AS_IS = {
 }
 
 
-def binder(columns: list[Column], positions: list[int], placeholders: list[int],
-           table: str):
-    """params -> a row of the table: the value of parameter placeholders[i] coerced into
-    column positions[i], NULL in the columns not given. Written out in Python source for
-    these columns, so a value of its column's type costs one test and no call (a loop
-    calling coerce for each cost a fifth of an INSERT); others go to coerce."""
+def binder(table: Table, positions: list[int], placeholders: list[int]):
+    """params -> a row of table: the value of parameter placeholders[i] coerced into
+    column positions[i], NULL in the columns not given, and a one-column INT primary key
+    left NULL numbered (Table.next_id). Written out in Python source for these columns, so
+    a value of its column's type costs one test and no call (a loop calling coerce for each
+    cost a fifth of an INSERT); others go to coerce."""
+    columns = table.columns
     given = dict(zip(positions, placeholders))  # a column given twice takes the last
     lines = ["def bind(params):"]
     for position, index in given.items():
         v = f"v{position}"
         lines += [f"    {v} = params[{index}]",
                   f"    if not ({_AS_IS[columns[position].type].format(v=v)}):",
-                  f"        {v} = coerce({v}, columns[{position}], table)"]
+                  f"        {v} = coerce({v}, columns[{position}], name)"]
     row = [f"v{p}" if p in given else "None" for p in range(len(columns))]
+    keys = table.key_positions
+    if len(keys) == 1 and columns[keys[0]].type == "INT":
+        key = keys[0]
+        if key in given:
+            lines += [f"    if v{key} is None:", f"        v{key} = next_id()"]
+        else:
+            row[key] = "next_id()"
     lines.append(f"    return [{', '.join(row)}]")
-    scope = {"coerce": coerce, "columns": columns, "table": table}
-    exec(compile("\n".join(lines), f"<row binder {table}>", "exec"), scope)
+    scope = {"coerce": coerce, "columns": columns, "name": table.name,
+             "next_id": table.next_id}
+    exec(compile("\n".join(lines), f"<row binder {table.name}>", "exec"), scope)
     return scope["bind"]
 
 
