@@ -248,7 +248,8 @@ class InsertPlan:
     placeholders: list | None = None
 
     def __post_init__(self):
-        self._bound = (None, None)  # (table, binder of placeholders into its rows): _plain
+        self._bound = (None, None)  # (table, binder of placeholders into its rows): run_for
+        self._plain = self.placeholders is not None and not (self.replace or self.on_duplicate)
 
     def explain(self, db) -> list[str]:
         table = table_of(db, self.table_name)
@@ -280,7 +281,7 @@ class InsertPlan:
         call, no trigger writes to take back (what statement costs is a tenth of such an
         INSERT); its row is bound by a binder made for the table (schema.binder)."""
         table = table_of(db, self.table_name)
-        if self.placeholders is None or table.triggers or self.replace or self.on_duplicate:
+        if not self._plain or table.triggers:
             return statement(caller, self.run, db, params)
         bound_table, bind = self._bound
         if bound_table is not table:

@@ -327,8 +327,8 @@ class SortedColumns:
 
     def insert(self, entry: tuple, payload: bytes = b"") -> bool:
         """Add an entry; False (and no change) if an equal entry exists."""
-        if self._scalar and self.has_payload and self._leaves:
-            return self._insert_keyed(entry[0], payload)
+        if self._scalar and self.has_payload:
+            return self.insert_keyed(entry[0], payload)
         if self._order is tuple and None in entry:
             self._allow_nulls()
         if not self._leaves:
@@ -351,17 +351,22 @@ class SortedColumns:
             self._split(i)
         return True
 
-    def _insert_keyed(self, value, payload: bytes) -> bool:
-        """insert() into a table's rows under a one-part key, in one call: a table's
-        INSERT makes one (the general steps, a call each, cost twice as much)."""
+    def insert_keyed(self, value, payload: bytes) -> bool:
+        """insert((value,), payload) into a table's rows under a one-part key (a tree of
+        one part, with payloads, without NULLs), in one call: a table's INSERT makes one
+        (the general steps, a call each, cost twice as much)."""
         maxes, leaves = self._maxes, self._leaves
         i = bisect_left(maxes, value)
         if i == len(leaves):  # after the last entry (a load in key order): the last leaf's end
-            i -= 1
+            if i:
+                i -= 1
+                maxes[i] = value
+            else:  # the first entry
+                leaves.append(_Leaf(self.kinds, True))
+                maxes.append(value)
             leaf = leaves[i]
             column = leaf.parts[0]
             j = len(column)
-            maxes[i] = value
         else:
             leaf = leaves[i]
             column = leaf.parts[0]
@@ -372,18 +377,19 @@ class SortedColumns:
             column.insert(j, value)
         except OverflowError:  # past 32 bits: _insert_part widens the column
             self._insert_part(leaf, 0, j, value)
+            column = leaf.parts[0]
         ends = leaf.ends
-        start = ends[j - 1] if j else 0
         if j == len(ends):
             leaf.blob += payload
-            if len(leaf.blob) >= 2**16:
-                ends = leaf.ends = _fitting(ends, len(leaf.blob))
-            ends.append(start + len(payload))
+            end = len(leaf.blob)
+            if end >= 2**16:
+                ends = leaf.ends = _fitting(ends, end)
+            ends.append(end)
         else:
             self._insert_payload(leaf, j, payload)
         self._finger = self._offsets = None
         self._len += 1
-        if len(leaf.parts[0]) > 2 * LOAD:
+        if len(column) > 2 * LOAD:
             self._split(i)
         return True
 
