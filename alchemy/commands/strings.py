@@ -79,7 +79,13 @@ def expire_deadline(unit: bytes, arg: bytes, name: str) -> int:
 @command("get", 2, "readonly fast", keys=(1, 1, 1), group="string",
          summary="Get the value of a key")
 def get(ctx, argv):
-    return _bytes(ctx.db.get_string(argv[1]))
+    db = ctx.db
+    # Keyspace.get_string written out for a bytes value or none: two calls fewer, about a
+    # tenth of a pipelined GET.
+    value = db.data.get(argv[1]) if not db.expires else db.get(argv[1])
+    if type(value) is bytes or value is None:
+        return value
+    return _bytes(db.get_string(argv[1]))  # a bytearray, or WRONGTYPE
 
 
 def _bytes(value):
