@@ -77,6 +77,10 @@ class Count:
     changed: bool = False
 
 
+# What a one-row write gives: one object for all (nothing changes a Count once made).
+_ONE_WRITTEN = Count(1, changed=True)
+
+
 def table_of(db, name: str) -> Table:
     key = name.lower().encode()
     table = db.get(key) if db.expires else db.data.get(key)  # (get checks deadlines)
@@ -291,7 +295,7 @@ class InsertPlan:
         table.insert(row)
         if running():  # inside another statement (a trigger's), which may yet fail
             keep_for_undo(partial(_undo, table, [("insert", None, row)]))
-        return Count(1, changed=True)
+        return _ONE_WRITTEN
 
     def _insert_one(self, table: Table, values: list, params: list, done: list) -> None:
         row = [None] * len(table.columns)
