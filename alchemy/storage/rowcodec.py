@@ -240,6 +240,10 @@ class RowCodec:
         return (Document(data) if kind == "d" else bytes(data)), end
 
 
+_TEXT_TAGS = tuple(chr(0x40 + n) for n in range(COMPRESS_MIN))  # a short string's tag
+_BYTE_TAGS = tuple(bytes((0x40 + n,)) for n in range(COMPRESS_MIN))
+
+
 def _encoder(kinds: str, slow):
     """RowCodec.encode: values (one per column) -> the encoded row, written out in Python
     source for kinds, so that a row runs no loop and no test of a column's kind (they cost
@@ -250,8 +254,9 @@ def _encoder(kinds: str, slow):
 
     An integer is its tag and value in one to_bytes (the tag as the low byte of value << 8).
     Texts side by side are one string, each after its tag as a character (0x40 + length,
-    below 0x80 for a short text), encoded at once: the encoded length equals the string's
-    exactly when every character, tags included, is ASCII."""
+    taken from a table of the short lengths' tags: a longer text or BLOB is an IndexError),
+    encoded at once: the encoded length equals the string's exactly when every character
+    is ASCII."""
     if not kinds:
         return slow
     names = [f"c{n}" for n in range(len(kinds))]
@@ -273,7 +278,7 @@ def _encoder(kinds: str, slow):
 
     for c, kind in zip(names, kinds):
         if kind == "s":
-            texts.append(f"chr(64 + len({c})) + {c}")
+            texts.append(f"tags[len({c})] + {c}")
             continue
         end_texts()
         if kind == "i":
@@ -283,15 +288,12 @@ def _encoder(kinds: str, slow):
         elif kind == "f":
             pieces.append(f"b'\\x09' + double({c})")
         else:  # BLOBs and documents: their bytes as they are
-            lines.extend([f"    if len({c}) >= {COMPRESS_MIN}:",
-                          "        return slow(values)"])
-            pieces.append(f"bytes((64 + len({c}),)) + {c}")
+            pieces.append(f"byte_tags[len({c})] + {c}")
     end_texts()
     body = lines[4:] + [f"    return {' + '.join(pieces)}"]
-    # A text too long for a character as its tag (over a million) is slow's too.
     lines[4:] = ["    try:", *("    " + line for line in body),
-                 "    except ValueError:", "        return slow(values)"]
-    scope = {"slow": slow, "double": _DOUBLE.pack}
+                 "    except IndexError:", "        return slow(values)"]
+    scope = {"slow": slow, "double": _DOUBLE.pack, "tags": _TEXT_TAGS, "byte_tags": _BYTE_TAGS}
     exec(compile("\n".join(lines), f"<row encoder {kinds}>", "exec"), scope)
     return scope["encode"]
 
