@@ -116,12 +116,12 @@ class ToLua:
         self.status = status
         self.failure = failure
         self._ok_tables = ok_tables  # n fresh {ok="OK"} tables
-        self._oks: list = []
+        self.oks: list = []  # made and not given yet (ok() refills this same list)
 
     def ok(self):
         """A fresh {ok="OK"} (a script may change it): made OK_BATCH at a time, as one
         call into Lua costs more than the table."""
-        oks = self._oks
+        oks = self.oks
         if not oks:
             oks.extend(self._ok_tables(OK_BATCH))
         return oks.pop()
