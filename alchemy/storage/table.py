@@ -270,10 +270,29 @@ class Table:
                                       f"{_show(index.values(row))} in table '{self.name}'")
 
     def insert(self, row: list) -> None:
-        if self._one_key:
-            self._insert_keyed(row)
+        if not self._one_key:
+            self._insert_any(row)
             return
-        if self._key_first:  # the usual layout: the key, then the payload, in slices
+        # The usual table, keyed by its first column alone: no key tuple to make unless
+        # an index needs one (this is most of what an INSERT does in storage).
+        value = row[0]
+        if value is None:
+            raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
+        indexes = self.indexes
+        if indexes:
+            self._check_unique(row, (value,))
+        if not self.rows.insert_keyed(value, self.codec.encode(row[1:])):
+            raise ConstraintError(
+                f"ERR duplicate primary key {_show((value,))} in table '{self.name}'")
+        if indexes:
+            for index in indexes.values():
+                index.add(row, (value,))
+        if type(value) is int and value > self.last_id:
+            self.last_id = value
+
+    def _insert_any(self, row: list) -> None:
+        """insert() of a row under a key of several columns, or not first."""
+        if self._key_first:  # the key, then the payload, in slices
             n = len(self.key_positions)
             key, values = tuple(row[:n]), row[n:]
         else:
@@ -292,24 +311,6 @@ class Table:
         first = key[0]
         if type(first) is int and first > self.last_id and len(key) == 1:
             self.last_id = first
-
-    def _insert_keyed(self, row: list) -> None:
-        """insert() of a row whose key is its first column alone (the usual layout): no
-        key tuple to make unless an index needs it."""
-        value = row[0]
-        if value is None:
-            raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
-        indexes = self.indexes
-        if indexes:
-            self._check_unique(row, (value,))
-        if not self.rows.insert_keyed(value, self.codec.encode(row[1:])):
-            raise ConstraintError(
-                f"ERR duplicate primary key {_show((value,))} in table '{self.name}'")
-        if indexes:
-            for index in indexes.values():
-                index.add(row, (value,))
-        if type(value) is int and value > self.last_id:
-            self.last_id = value
 
     def delete(self, key: tuple) -> list | None:
         """Remove the row with this primary key; the removed row, or None."""
