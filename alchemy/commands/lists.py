@@ -214,11 +214,18 @@ def lpop(ctx, argv, left: bool = True):
     """LPOP, and with left False RPOP (LPOP saves a call)."""
     key = argv[1]
     if len(argv) == 2:
-        values = ctx.db.get_typed(key, deque)
+        db = ctx.db
+        values = db.get(key) if db.expires else db.data.get(key)  # get_typed, written out
         if values is None:
             return None
+        if type(values) is not deque:
+            raise AlchemyError(WRONGTYPE)
         value = values.popleft() if left else values.pop()
-        _removed(ctx, key, values, 1, _pop_event(left))
+        server = ctx.server
+        if values and not server.config.values["notify-keyspace-events"]:
+            server.dirty += 1  # all _removed does for a list that stays, unnotified
+        else:
+            _removed(ctx, key, values, 1, _pop_event(left))
         return value
     if len(argv) > 3:
         raise wrong_arity(argv[0].decode().lower())
