@@ -29,7 +29,7 @@ from alchemy.storage.table import Table
 register_type(Table, "table", copy.deepcopy, lambda table: "table")
 
 
-def run_sql(ctx, text: str, params: tuple = ()):
+def run_sql(ctx, text: str, params: list | tuple = ()):
     """Execute a statement for a client and shape the reply (the in-process API's client
     gets the result object itself, with Python values). A DML text seen before, with as
     many parameters, runs its plan straight away."""
@@ -42,7 +42,7 @@ def run_sql(ctx, text: str, params: tuple = ()):
     if prepared is None:
         result = _execute(ctx, text, params)
     else:
-        result = engine.run(ctx.db, prepared.plan, prepared.values + list(params), ctx)
+        result = engine.run(ctx.db, prepared.plan, [*prepared.values, *params], ctx)
     if type(result) is Rows:  # the commonest statement: nothing changed, nothing to log
         return result if ctx.kind == "api" else rows_reply(ctx, result)
     if _changed(ctx, text, result) and params and server.log is not None:
@@ -283,7 +283,7 @@ def statement_command(ctx, argv):
          summary="Run one SQL statement; values for its ? placeholders may follow")
 def sql(ctx, argv):
     params = argv[2:] if ctx.kind == "api" else [_parameter(a) for a in argv[2:]]
-    return run_sql(ctx, argv[1].decode("utf-8", "replace"), tuple(params))
+    return run_sql(ctx, argv[1].decode("utf-8", "replace"), params)
 
 
 def _parameter(arg: bytes):
