@@ -589,7 +589,7 @@ local function flatten(root)
     return out, n
 end
 
-local collectgarbage = collectgarbage
+local collectgarbage, gcinfo = collectgarbage, gcinfo
 
 local function finish(name, ok, result)
     -- scalar alone | 1, flat table, length | 2, error message, counted | 3, status
@@ -599,7 +599,7 @@ local function finish(name, ok, result)
         killed = false
         sethook(hook, "", HOOK_COUNT)
     end
-    if collectgarbage("count") > MEMORY_HIGH_KB then
+    if gcinfo() > MEMORY_HIGH_KB then  -- KB, as collectgarbage("count") without its option
         -- Scripts keep nothing between runs: this is garbage, and lupa's own calls
         -- outside a run need room (a failed allocation there aborts).
         collectgarbage("collect")
