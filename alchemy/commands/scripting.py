@@ -62,22 +62,16 @@ def _eval_handler(by_sha: bool, read_only: bool):
     return handler
 
 
-command("eval", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",
-        since="2.6.0", summary="Execute a Lua script server side",
-        complexity="Depends on the script that is executed.")(
-    _eval_handler(by_sha=False, read_only=False))
-command("evalsha", -3, _EVAL_FLAGS, find_keys=_declared_keys, group="scripting",
-        since="2.6.0", summary="Execute a Lua script server side",
-        complexity="Depends on the script that is executed.")(
-    _eval_handler(by_sha=True, read_only=False))
-command("eval_ro", -3, _EVAL_RO_FLAGS, find_keys=_declared_keys, group="scripting",
-        since="7.0.0", summary="Execute a read-only Lua script server side",
-        complexity="Depends on the script that is executed.")(
-    _eval_handler(by_sha=False, read_only=True))
-command("evalsha_ro", -3, _EVAL_RO_FLAGS, find_keys=_declared_keys, group="scripting",
-        since="7.0.0", summary="Execute a read-only Lua script server side",
-        complexity="Depends on the script that is executed.")(
-    _eval_handler(by_sha=True, read_only=True))
+for _name, _flags, _since, _summary, _by_sha, _read_only in (
+        ("eval", _EVAL_FLAGS, "2.6.0", "Execute a Lua script server side", False, False),
+        ("evalsha", _EVAL_FLAGS, "2.6.0", "Execute a Lua script server side", True, False),
+        ("eval_ro", _EVAL_RO_FLAGS, "7.0.0", "Execute a read-only Lua script server side",
+         False, True),
+        ("evalsha_ro", _EVAL_RO_FLAGS, "7.0.0", "Execute a read-only Lua script server side",
+         True, True)):
+    command(_name, -3, _flags, find_keys=_declared_keys, group="scripting", since=_since,
+            summary=_summary, complexity="Depends on the script that is executed.")(
+        _eval_handler(by_sha=_by_sha, read_only=_read_only))
 
 
 command("script", -2, "", group="scripting", since="2.6.0",
