@@ -282,7 +282,7 @@ def _info_commandstats(server) -> list:
     lines = []
     for cmd in _all_commands():
         if cmd.calls or cmd.failed_calls or cmd.rejected_calls:
-            usec = cmd.nanoseconds // 1000
+            usec = int(cmd.seconds * 1_000_000)
             per_call = usec / cmd.calls if cmd.calls else 0
             lines.append(f"cmdstat_{cmd.name}:calls={cmd.calls},usec={usec},"
                          f"usec_per_call={per_call:.2f},rejected_calls={cmd.rejected_calls},"
@@ -410,7 +410,7 @@ def config_resetstat(ctx, argv):
     stats.__init__()  # every counter back to zero, but uptime keeps counting
     stats.started = started
     for cmd in list(COMMANDS.values()) + list(_all_commands()):
-        cmd.calls = cmd.failed_calls = cmd.rejected_calls = cmd.nanoseconds = 0
+        cmd.calls = cmd.failed_calls = cmd.rejected_calls = cmd.seconds = 0
     return OK
 
 
