@@ -110,12 +110,12 @@ class Keyspace:
         if not keep_ttl and self.expires:
             self.expires.pop(key, None)
 
-    def set_many(self, pairs: list) -> None:
-        """set(key, value) of each pair in turn (a later pair of the same key wins); the
-        values are bytes."""
-        self.data.update(pairs)
+    def set_many(self, keys, values) -> None:
+        """set(key, value) of each key and value in turn (a later value of the same key
+        wins); the values are bytes."""
+        self.data.update(zip(keys, values))
         if self.expires:
-            for key, _ in pairs:
+            for key in keys:
                 self.expires.pop(key, None)
 
     def delete(self, key: bytes) -> bool:

@@ -85,11 +85,16 @@ class RequestReader:
 
     def feed(self, data: bytes) -> None:
         at_boundary = self.slow is None and not self.mid_request
+        if at_boundary and data[0] != 42 and not self.pending and _plain_inline(data):
+            # Whole inline commands without quotes (PING typed into nc, PING_INLINE): split
+            # here, without a RequestParser and its buffer.
+            self.pending = _split_inline(data)
+            return
         # At a request boundary, hiredis takes a chunk that starts with an array header
         # unless the chunk holds a negative count (_SUSPICIOUS_COUNT tells why large ones
         # are looked for later): one C search, where the expression cost about 17 instructions
         # a byte of every pipelined chunk (callgrind).
-        if at_boundary and (data[0] != 42 or b"*-" in data or (
+        if at_boundary and (data[0] != 42 or _negative_count(data) or (
                 len(data) > _LARGEST_COUNTED and _SUSPICIOUS_COUNT.search(data) is not None)):
             self.slow = RequestParser(self.max_bulk_len)
         if self.slow is not None:
@@ -209,6 +214,27 @@ def _type_char(value) -> str:
     return {int: ":", list: "*", type(None): "$"}.get(type(value), "?")
 
 
+def _negative_count(chunk: bytes) -> bool:
+    """Might chunk, which starts with an array header, hold a negative count? Without
+    pipelining it holds one header, and the test is two memchr-speed steps; a search for
+    "*-" costs about 5 instructions a byte."""
+    if chunk.find(b"*", 1) < 0:
+        return chunk[1:2] == b"-"
+    return chunk.find(b"*-") >= 0
+
+
+def _plain_inline(chunk: bytes) -> bool:
+    """Is chunk whole lines (a newline last) of inline commands without quotes or array
+    headers, which _split_inline splits as _inline would?"""
+    return chunk[-1:] == b"\n" and chunk.find(b"*") < 0 and chunk.find(b'"') < 0 \
+        and chunk.find(b"'") < 0
+
+
+def _split_inline(lines: bytes) -> list:
+    # bytes.split() strips the '\r' and drops empty lines' words, as _inline does.
+    return list(filter(None, map(bytes.split, lines.split(b"\n"))))
+
+
 class RequestParser:
     """Redis's own request grammar, with its limits and error texts (networking.c).
 
@@ -249,16 +275,13 @@ class RequestParser:
 
     def _simple_inline(self) -> list:
         """The whole lines buffered when they are all inline commands without quotes
-        (PING_INLINE pipelined): split in C, not a line at a time. bytes.split() strips
-        the '\r' and drops empty lines' words, as _inline does."""
+        (PING_INLINE pipelined): split in C, not a line at a time."""
         buf = self.buffer
-        end = buf.rfind(b"\n") + 1
-        if not end or buf.find(b"*", 0, end) >= 0 or buf.find(b'"', 0, end) >= 0 \
-                or buf.find(b"'", 0, end) >= 0:
+        lines = bytes(buf[:buf.rfind(b"\n") + 1])
+        if not _plain_inline(lines):
             return []
-        lines = bytes(buf[:end]).split(b"\n")
-        del buf[:end]
-        return [args for args in map(bytes.split, lines) if args]
+        del buf[:len(lines)]
+        return _split_inline(lines)
 
     def _inline(self):
         buf = self.buffer

@@ -229,38 +229,38 @@ def mget(ctx, argv):
     return out
 
 
-def _pairs(argv, name: str) -> list:
+def _keys_and_values(argv, name: str) -> tuple[list, list]:
+    """The keys and the values of `name key value [key value ...]`."""
     if len(argv) % 2 == 0:
         raise AlchemyError(f"ERR wrong number of arguments for '{name}' command")
-    return list(zip(argv[1::2], argv[2::2]))
+    return argv[1::2], argv[2::2]
 
 
 @command("mset", -3, "write denyoom", keys=(1, -1, 2), group="string",
          summary="Set multiple keys to multiple values")
 def mset(ctx, argv):
-    pairs = _pairs(argv, "mset")
-    _set_pairs(ctx, pairs)
+    _set_pairs(ctx, *_keys_and_values(argv, "mset"))
     return OK
 
 
-def _set_pairs(ctx, pairs: list) -> None:
+def _set_pairs(ctx, keys: list, values: list) -> None:
     if enabled(ctx, NEW | STRING):
-        for key, value in pairs:
+        for key, value in zip(keys, values):
             notify_new(ctx, key)
             ctx.db.set(key, value)
             notify(ctx, STRING, b"set", key)
     else:
-        ctx.db.set_many(pairs)
-    ctx.server.dirty += len(pairs)
+        ctx.db.set_many(keys, values)
+    ctx.server.dirty += len(keys)
 
 
 @command("msetnx", -3, "write denyoom", keys=(1, -1, 2), group="string",
          summary="Set multiple keys to multiple values, only if none of the keys exist")
 def msetnx(ctx, argv):
-    pairs = _pairs(argv, "msetnx")
-    if any(ctx.db.get(key) is not None for key, _ in pairs):
+    keys, values = _keys_and_values(argv, "msetnx")
+    if any(ctx.db.get(key) is not None for key in keys):
         return 0
-    _set_pairs(ctx, pairs)
+    _set_pairs(ctx, keys, values)
     return 1
 
 

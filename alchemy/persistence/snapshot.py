@@ -419,6 +419,6 @@ def _read_marshalled(into: _In, db) -> None:
     for key in [key for key, value in values.items() if type(value) is dict]:
         db.set(key, values.pop(key))
     if values:
-        db.set_many(values.items())
+        db.set_many(values.keys(), values.values())
     for key, deadline in live.items():
         db.expire_at(key, deadline)
