@@ -14,6 +14,8 @@ _INTEGER = re.compile(rb"-?(0|[1-9][0-9]{0,19})")
 
 def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:
     """A signed 64-bit integer written as Redis's string2ll accepts it (no spaces, no +)."""
+    if arg.isdigit() and len(arg) < 19 and (arg[0] != 48 or len(arg) == 1):
+        return int(arg)  # the commonest argument, canonical and in range: no expression
     if _INTEGER.fullmatch(arg) is None or arg == b"-0":
         raise AlchemyError(error)
     value = int(arg)
@@ -24,8 +26,10 @@ def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:
 
 def parse_float(arg: bytes, error: str = NOT_FLOAT) -> float:
     """A double as Redis's strtod-based parsers accept it: no spaces, no nan."""
-    # Python's float() also takes digit separators (1_0), which strtod does not.
-    if not arg or arg[:1].isspace() or arg[-1:].isspace() or b"_" in arg:
+    # Python's float() also takes digit separators (1_0), which strtod does not. (find, not
+    # `in`: bytes.__contains__ first tries its argument as an integer, raising and clearing
+    # a TypeError.)
+    if not arg or arg[:1].isspace() or arg[-1:].isspace() or arg.find(b"_") >= 0:
         raise AlchemyError(error)
     try:
         value = float(arg)
