@@ -32,6 +32,7 @@ local INTERNAL = "=alchemy"   -- the chunk name of this file (see runtime.py)
 local HOOK_COUNT = 100000     -- instructions between two checks of the time limit
 local REPLY_DEPTH = 200       -- nesting of a returned table beyond which Redis's stack ends
 local MEMORY_HIGH_KB = py.memory_high_kb  -- past this, a run ends with a full collection
+local OK_REPLY = py.ok_reply
 
 -- -- readonly views ------------------------------------------------------------------
 
@@ -592,8 +593,8 @@ end
 local collectgarbage, gcinfo = collectgarbage, gcinfo
 
 local function finish(name, ok, result)
-    -- scalar alone | 1, flat table, length | 2, error message, counted | 3, status
-    -- | 4, error reply, counted   (counted: INFO's errorstats have seen it). A scalar
+    -- scalar alone | OK_REPLY | 1, flat table, length | 2, error message, counted
+    -- | 3, status | 4, error reply, counted   (counted: INFO's errorstats have seen it). A scalar
     -- crosses alone: no status and no tuple for the most common reply.
     if killed then
         killed = false
@@ -607,7 +608,11 @@ local function finish(name, ok, result)
     if ok then
         if type(result) ~= "table" then return result end
         local x = rawget(result, "ok")
-        if type(x) == "string" then return 3, x end
+        if type(x) == "string" then
+            -- the reply of most writes crosses as the Python OK itself: no status, no tuple
+            if x == "OK" then return OK_REPLY end
+            return 3, x
+        end
         x = rawget(result, "err")
         if type(x) == "string" then return 4, x, rawget(result, "ignore_error_stats_update") end
         return 1, flatten(result)

@@ -135,6 +135,7 @@ class LuaRuntime:
             b"setresp": _raising(self._setresp), b"set_repl": _raising(self._set_repl),
             b"acl_check_cmd": _raising(self._acl_check_cmd),
             b"sql": _raising(self._sql),
+            b"ok_reply": OK,  # what a script returning {ok="OK"} answers (sandbox.lua finish)
             b"memory_high_kb": (MAX_MEMORY - MEMORY_HEADROOM) // 1024,
             b"redis_version": server.redis_version.encode(),
             b"redis_version_num": (int(version[0]) << 16) | (int(version[1]) << 8)
@@ -227,8 +228,8 @@ class LuaRuntime:
         kind = type(result)
         if kind is bytes:
             return result
-        if kind is not tuple:  # another scalar (a Lua value is never a tuple)
-            return scalar_reply(result, client.resp3)
+        if kind is not tuple:  # another scalar or OK itself (a Lua value is never a tuple)
+            return result if result is OK else scalar_reply(result, client.resp3)
         status, value = result[0], result[1]
         if status == 5:
             return value
