@@ -28,7 +28,9 @@ class Connection(asyncio.Protocol):
         self.out: list | None = None  # replies of the read being processed
         self.reader = None
         self.paused = False
-        self.held: deque = deque()  # (reply bytes, count of log writes they wait for)
+        # Replies waiting for the log, one entry per AppendLog.hold: bytes, or a list of
+        # them when later replies wait behind the hold's.
+        self.held: deque = deque()
 
     # -- asyncio callbacks -----------------------------------------------------------
 
@@ -227,15 +229,19 @@ class Connection(asyncio.Protocol):
         since the server's `dirty` count was `dirty` (-1: any) and `log` was the log.
         Replies leave in order: behind held ones, data waits too."""
         current = self.db.log
-        if current is not None and (current is not log or self.db.dirty != dirty):
-            # Held until the log's one pipe write of this loop pass (or its fsync): cheaper
-            # than a pipe write per read.
-            handed = current.hold(self._release)
-            if handed:
-                self.held.append((data, handed))
-                return
-        if self.held:  # behind them, with the same count: counts never fall along `held`
-            self.held.append((data, self.held[-1][1]))
+        # Held until the log's one pipe write of this loop pass (or its fsync): cheaper
+        # than a pipe write per read.
+        if current is not None and (current is not log or self.db.dirty != dirty) \
+                and current.hold(self):
+            self.held.append(data)
+            return
+        held = self.held
+        if held:  # behind them: released with the last hold's replies
+            last = held[-1]
+            if type(last) is list:
+                last.append(data)
+            else:
+                held[-1] = [last, data]
             return
         self.db.stats.net_output_bytes += len(data)
         self.transport.write(data)
@@ -244,26 +250,17 @@ class Connection(asyncio.Protocol):
         """Send data now, or behind the replies held."""
         self._reply(data, self.db.log, self.db.dirty)
 
-    def _release(self) -> None:
-        held = self.held
-        if not held:
-            return  # an earlier call sent them
-        released = self.db.log.released
-        if held[-1][1] <= released:  # all of them, as a rule
-            data = held[0][0] if len(held) == 1 else b"".join([chunk for chunk, _ in held])
-            held.clear()
-        else:
-            chunks = []
-            while held[0][1] <= released:
-                chunks.append(held.popleft()[0])
-            if not chunks:
-                return
-            data = b"".join(chunks)
-        if not self.transport.is_closing():
+    def release_held(self) -> None:
+        """The log has the writes of the oldest hold: send its replies."""
+        data = self.held.popleft()
+        if type(data) is list:
+            data = b"".join(data)
+        transport = self.transport
+        if not transport.is_closing():
             self.db.stats.net_output_bytes += len(data)
-            self.transport.write(data)
-            if self.client.closing and not held:
-                self.transport.close()
+            transport.write(data)
+            if self.client.closing and not self.held:
+                transport.close()
 
     def _protocol_error(self, error: ProtocolError) -> None:
         self._send(_error_line(error))

@@ -15,9 +15,12 @@ the server dies, so a crash of the server alone loses nothing answered). Writes 
 as they are handed over, and a reply waits for a count, not an offset: counting costs a
 connection nothing, where an offset would need the records made on every read. `_marks`
 says which count each made record ends; `released` is the count whose records the writer
-has (or has fsynced). Connections hold such replies (`hold`) until the one pipe write that carries the writes of a loop pass (scheduled by `propagate`)
-has taken them, or longer when it cannot take everything yet: the pipe is full, the writer
-is being replaced, or the log was just turned on and has no base yet.
+has (or has fsynced). Connections hold such replies (`hold`) until the one pipe write that
+carries the writes of a loop pass (scheduled by `propagate`) has taken them, or longer when
+it cannot take everything yet: the pipe is full, the writer is being replaced, or the log
+was just turned on and has no base yet. A holder waits for the next mark made, or the last
+one if every write is made: it joins that mark's list, not a queue of (count, callback)
+pairs, so a pass's send releases its holders without a test or a tuple per reply.
 
 If the writer dies (its life pipe reaches end of file: children.py) a new one is forked at
 once: it cuts the file back to the confirmed end and everything unconfirmed is sent again,
@@ -66,7 +69,9 @@ class AppendLog:
         # How many writes replies may show (see the docstring): read for every read that
         # writes, so kept up to date rather than computed.
         self.released = 0
-        self._marks: deque = deque()  # (end offset, handed) of records not yet released
+        self._marks: deque = deque()  # (end offset, handed, holders) of records not yet released
+        self._holders: list = []  # holders waiting for `waiting`: the next mark's
+        self._ready: list = []  # holders of released marks, not yet told
         self.shift = 0  # offsets minus positions in the current file (grows at rewrites)
         self.refusal: str | None = None
         self.pid = 0
@@ -75,7 +80,6 @@ class AppendLog:
         self._acks = -1
         self._ack_buffer = b""
         self._writing = False
-        self._waiters: deque = deque()  # (offset, callback), offsets ascending
         self._db = -1  # database of the last record, -1: unknown (send SELECT)
         self._quick_deaths = 0
         self._started_at = 0.0
@@ -89,7 +93,8 @@ class AppendLog:
         safe = self.confirmed if self.policy == "always" else max(self.sent, self.confirmed)
         marks = self._marks
         while marks and marks[0][0] <= safe:
-            self.released = marks.popleft()[1]
+            _, self.released, holders = marks.popleft()
+            self._ready += holders
 
     @property
     def end(self) -> int:
@@ -107,7 +112,8 @@ class AppendLog:
     def _ended(self) -> None:
         """Records were made of every write handed over."""
         self._end = self.confirmed + len(self.unconfirmed)
-        self._marks.append((self._end, self._made))
+        self._marks.append((self._end, self._made, self._holders))
+        self._holders = []
 
     @property
     def file_end(self) -> int:
@@ -312,8 +318,8 @@ class AppendLog:
             self.sent += written
             start += written
         self._advanced()
-        if self._waiters and self.policy != "always":
-            self._release_waiters()
+        if self._ready:
+            self._release_holders()
         pending = start < len(self.unconfirmed)
         if pending != self._writing and self.loop is not None:
             if pending:
@@ -358,33 +364,29 @@ class AppendLog:
         del self.unconfirmed[:offset - self.confirmed]
         self.confirmed = offset
         self._advanced()
-        self._release_waiters()
+        if self._ready:
+            self._release_holders()
 
-    def _release_waiters(self) -> None:
-        waiters, released = self._waiters, self.released
-        if waiters and waiters[-1][0] <= released:
-            # All of them (the pass's send took everything): no test per waiter. Waiters
-            # a callback adds go to the new deque.
-            self._waiters = deque()
-            for _, callback in waiters:
-                callback()
-            return
-        while waiters and waiters[0][0] <= released:
-            waiters.popleft()[1]()
+    def _release_holders(self) -> None:
+        ready, self._ready = self._ready, []  # holds made meanwhile go to new lists
+        for holder in ready:
+            holder.release_held()
 
     def release_all(self) -> None:
-        """Drop every unconfirmed byte and call every waiter: the log is being given up
+        """Drop every unconfirmed byte and release every holder: the log is being given up
         (turned off, or turned on and its base failed)."""
         self._confirm(self.end)
 
-    def hold(self, callback: Callable[[], None]) -> int:
-        """How many writes were handed over, if replies may not show them all yet: then
-        callback runs once they may. 0 if they may now."""
-        handed = self._made + len(self.waiting)
-        if handed <= self.released:
-            return 0
-        self._waiters.append((handed, callback))
-        return handed
+    def hold(self, holder) -> bool:
+        """Whether replies may not show every write handed over yet: then
+        holder.release_held() runs once they may, once for each True."""
+        if self.waiting:
+            self._holders.append(holder)
+            return True
+        if self._made <= self.released:
+            return False
+        self._marks[-1][2].append(holder)  # every write is made: the last mark has them
+        return True
 
     # -- stopping -------------------------------------------------------------------------
 
