@@ -104,26 +104,32 @@ def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-OK_BATCH = 32
+OK_POOL = 32
 
 
 class ToLua:
     """Command replies as Lua values, for one runtime (tables are made by its table_from)."""
 
-    def __init__(self, table_from: Callable, status: Callable, failure: Callable,
-                 ok_tables: Callable):
+    def __init__(self, table_from: Callable, status: Callable, failure: Callable, api):
         self.table_from = table_from
         self.status = status
         self.failure = failure
-        self._ok_tables = ok_tables  # n fresh {ok="OK"} tables
-        self.oks: list = []  # made and not given yet (ok() refills this same list)
+        # {ok="OK"} tables: OK_POOL wrappers made once, their tables replaced by fresh
+        # ones (one call into Lua) once all were given (see sandbox.lua ok_refill)
+        pool = api[b"ok_pool"](OK_POOL)
+        if api[b"ok_pool_found"](*pool) != OK_POOL:
+            raise RuntimeError("lupa keeps Lua tables in a way sandbox.lua does not know")
+        self._pool = pool
+        self._refill = api[b"ok_refill"]
+        self.oks: list = list(pool)  # not given since the last refill
 
     def ok(self):
-        """A fresh {ok="OK"} (a script may change it): made OK_BATCH at a time, as one
-        call into Lua costs more than the table."""
+        """A fresh {ok="OK"} (a script may change it): from the pool, refilled when all
+        were given, as making a table's wrapper per reply costs more than the table."""
         oks = self.oks
         if not oks:
-            oks.extend(self._ok_tables(OK_BATCH))
+            self._refill()
+            oks.extend(self._pool)
         return oks.pop()
 
     def error(self, error: AlchemyError):
