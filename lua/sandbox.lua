@@ -609,11 +609,9 @@ local function finish(name, ok, result)
     if ok then
         if type(result) ~= "table" then return result end
         local x = rawget(result, "ok")
-        if type(x) == "string" then
-            -- the reply of most writes crosses as the Python OK itself: no status, no tuple
-            if x == "OK" then return OK_REPLY end
-            return 3, x
-        end
+        -- the reply of most writes crosses as the Python OK itself: no status, no tuple
+        if x == "OK" then return OK_REPLY end
+        if type(x) == "string" then return 3, x end
         x = rawget(result, "err")
         if type(x) == "string" then return 4, x, rawget(result, "ignore_error_stats_update") end
         return 1, flatten(result)
@@ -644,7 +642,7 @@ local function eval_entry(name, f)
     -- right).
     return function(nkeys, ...)
         local keys, argv = {...}, nil
-        local n = select("#", ...)
+        local n = #keys  -- the arguments are strings (no nil): select("#") without a call
         if n == nkeys then  -- keys alone, the usual call: no ARGV values to pick out
             argv = {}
         else
