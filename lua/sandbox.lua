@@ -16,7 +16,6 @@ local G = _G
 local ENV = {}
 local setfenv = setfenv
 local sethook, getinfo, debug_getmetatable = debug.sethook, debug.getinfo, debug.getmetatable
-local registry = debug.getregistry()
 -- lupa looks up debug.traceback on every call into Lua to use as the error handler; runs
 -- catch their errors themselves (xpcall), so the lookup is spared by not keeping debug.
 G.debug = nil
@@ -595,8 +594,8 @@ local collectgarbage, gcinfo = collectgarbage, gcinfo
 
 local function finish(name, ok, result)
     -- scalar alone | OK_REPLY | 1, flat table, length | 2, error message, counted
-    -- | 3, status | 4, error reply, counted   (counted: INFO's errorstats have seen it).
-    -- A scalar crosses alone: no status and no tuple for the most common reply.
+    -- | 3, status | 4, error reply, counted   (counted: INFO's errorstats have seen it). A scalar
+    -- crosses alone: no status and no tuple for the most common reply.
     if killed then
         killed = false
         sethook(hook, "", HOOK_COUNT)
@@ -673,34 +672,6 @@ local function slice(t, i, j)
     return unpack(t, i, j)
 end
 
--- redis.call answers {ok="OK"} with a fresh table from a pool Python holds (convert.py
--- ToLua.ok). lupa gives Python a Lua table as a wrapper holding a registry reference:
--- the pool's wrappers are made once, and a refill points their registry slots at fresh
--- tables, so no wrapper or reference is made and dropped per reply.
-local ok_refs = {}  -- the registry slots of the pool's tables, in the pool's order
-
-local function ok_pool(n)
-    -- n tables for Python to wrap, then to hand back to ok_pool_found
-    local t = {}
-    for i = 1, n do t[i] = {ok = "OK"} end
-    return unpack(t, 1, n)
-end
-
-local function ok_pool_found(...)
-    -- the pool's tables as lupa pushed them from their wrappers: where lupa keeps them
-    local slot_of = {}
-    for i = 1, select("#", ...) do slot_of[(select(i, ...))] = i end
-    for ref, v in next, registry do
-        local i = slot_of[v]
-        if i and type(ref) == "number" then ok_refs[i] = ref end
-    end
-    return #ok_refs
-end
-
-local function ok_refill()
-    for i = 1, #ok_refs do registry[ok_refs[i]] = {ok = "OK"} end
-end
-
 -- Scripts leave only garbage between runs: a collection cycle starts once the heap is
 -- half again as large as after the last one (Lua's default waits for double), which keeps
 -- the state small without Redis's explicit GC step every 50 runs (that step re-marks the
@@ -711,7 +682,11 @@ sethook(hook, "", HOOK_COUNT)
 return {run = run, eval_entry = eval_entry, run_raw = run_raw, compile = compile,
         slice = slice,
         status = function(s) return {ok = s} end,
-        ok_pool = ok_pool, ok_pool_found = ok_pool_found, ok_refill = ok_refill,
+        ok_tables = function(n)
+            local t = {}
+            for i = 1, n do t[i] = {ok = "OK"} end
+            return unpack(t, 1, n)
+        end,
         -- redis.pcall's error tables: the command's reply was counted as it was made
         failure = function(msg) return {err = msg, ignore_error_stats_update = true} end,
         null = cjson_null,

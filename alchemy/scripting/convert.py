@@ -104,32 +104,26 @@ def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-OK_POOL = 32
+OK_BATCH = 32
 
 
 class ToLua:
     """Command replies as Lua values, for one runtime (tables are made by its table_from)."""
 
-    def __init__(self, table_from: Callable, status: Callable, failure: Callable, api):
+    def __init__(self, table_from: Callable, status: Callable, failure: Callable,
+                 ok_tables: Callable):
         self.table_from = table_from
         self.status = status
         self.failure = failure
-        # {ok="OK"} tables: OK_POOL wrappers made once, their tables replaced by fresh
-        # ones (one call into Lua) once all were given (see sandbox.lua ok_refill)
-        pool = api[b"ok_pool"](OK_POOL)
-        if api[b"ok_pool_found"](*pool) != OK_POOL:
-            raise RuntimeError("lupa keeps Lua tables in a way sandbox.lua does not know")
-        self._pool = pool
-        self._refill = api[b"ok_refill"]
-        self.oks: list = list(pool)  # not given since the last refill
+        self._ok_tables = ok_tables  # n fresh {ok="OK"} tables
+        self.oks: list = []  # made and not given yet (ok() refills this same list)
 
     def ok(self):
-        """A fresh {ok="OK"} (a script may change it): from the pool, refilled when all
-        were given, as making a table's wrapper per reply costs more than the table."""
+        """A fresh {ok="OK"} (a script may change it): made OK_BATCH at a time, as one
+        call into Lua costs more than the table."""
         oks = self.oks
         if not oks:
-            self._refill()
-            oks.extend(self._pool)
+            oks.extend(self._ok_tables(OK_BATCH))
         return oks.pop()
 
     def error(self, error: AlchemyError):

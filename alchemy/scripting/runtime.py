@@ -156,7 +156,7 @@ class LuaRuntime:
         self._compile = api[b"compile"]
         self._slice = api[b"slice"]
         self.table_from = table_from
-        self.to_lua = ToLua(table_from, api[b"status"], api[b"failure"], api)
+        self.to_lua = ToLua(table_from, api[b"status"], api[b"failure"], api[b"ok_tables"])
         self._oks = self.to_lua.oks  # the same list: redis.call pops from it inline
         lua.gccollect()  # the setup's garbage: a fresh state starts as small as it can
 
@@ -344,7 +344,7 @@ class LuaRuntime:
                 return reply
             if reply is None:
                 return None if client.resp3 else False
-            if reply is OK:  # what writes answer: a fresh {ok="OK"} from a pool
+            if reply is OK:  # what writes answer: a fresh {ok="OK"}, made in batches
                 oks = runtime._oks
                 return oks.pop() if oks else runtime.to_lua.ok()
             if raising and isinstance(reply, AlchemyError):
