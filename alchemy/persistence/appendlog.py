@@ -103,11 +103,13 @@ class AppendLog:
             self._make_records()
         return self._end
 
-    def _make_records(self) -> None:
+    def _make_records(self) -> bytes:
         waiting, self.waiting = self.waiting, []
-        self.unconfirmed += encode_records(waiting)
+        records = encode_records(waiting)
+        self.unconfirmed += records
         self._made += len(waiting)
         self._ended()
+        return records
 
     def _ended(self) -> None:
         """Records were made of every write handed over."""
@@ -300,33 +302,39 @@ class AppendLog:
     def _send(self) -> None:
         self._send_scheduled = False
         self.open_db = -1  # set again by _grew if this send leaves some for add_writer
-        if self.waiting:
-            self._make_records()
+        unsent = self._end - self.sent
+        records = self._make_records() if self.waiting else b""
         if self._pipe < 0:
             return
-        start = self.sent - self.confirmed
-        while start < len(self.unconfirmed):
+        if unsent:
             with memoryview(self.unconfirmed) as view:  # released before the buffer shrinks
-                try:
-                    written = os.write(self._pipe, view[start:start + PIPE_SIZE])
-                except BlockingIOError:
-                    break
-                except OSError as e:
-                    if e.errno == errno.EPIPE:
-                        return  # the writer is gone: its exit is handled where it is reaped
-                    raise
-            self.sent += written
-            start += written
+                written = self._write(view[self.sent - self.confirmed:])
+        else:  # as a rule: the records made now are all there is to send, written as they are
+            written = self._write(records) if records else 0
+        if written is None:
+            return  # the writer is gone: its exit is handled where it is reaped
+        self.sent += written
         self._advanced()
         if self._ready:
             self._release_holders()
-        pending = start < len(self.unconfirmed)
+        pending = self.sent < self._end
         if pending != self._writing and self.loop is not None:
             if pending:
                 self.loop.add_writer(self._pipe, self._send)
             else:
                 self.loop.remove_writer(self._pipe)
             self._writing = pending
+
+    def _write(self, data) -> int | None:
+        """Write what the pipe takes of data now: how much, None if the writer is gone."""
+        try:
+            return os.write(self._pipe, data)
+        except BlockingIOError:
+            return 0
+        except OSError as e:
+            if e.errno == errno.EPIPE:
+                return None
+            raise
 
     def _read_last_acks(self) -> None:
         """The reports an exited writer left in the pipe (reading cannot block now)."""
