@@ -48,7 +48,7 @@ def run_sql(ctx, text: str, params: list | tuple = ()):
     if _changed(ctx, text, result) and params and server.log is not None:
         # Logged with the values written in, so that replay binds the same typed values.
         server.propagate_as([b"SQL", render(text, params).encode()])
-    return result if ctx.kind == "api" else _reply(ctx, text, result)
+    return result if ctx.kind == "api" else _reply(ctx, _is_insert(text), result)
 
 
 def run_words(ctx, argv: list):
@@ -78,17 +78,20 @@ def run_words(ctx, argv: list):
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
     result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
+    if type(result) is Rows:  # nothing changed (see _changed); a call less for a SELECT
+        return result if ctx.kind == "api" else rows_reply(ctx, result)
     _changed(ctx, prepared.text, result)
-    return _reply(ctx, prepared.text, result)
+    return _reply(ctx, prepared.insert, result)
 
 
 class _Prepared:
-    __slots__ = ("plan", "values", "text")
+    __slots__ = ("plan", "values", "text", "insert")
 
     def __init__(self, plan, values: list, text: str):
         self.plan = plan
         self.values = values  # of the literals that do not vary, in order
         self.text = text  # the statement with `?` for each literal
+        self.insert = _is_insert(text)  # (its count replies +OK: _reply)
 
 
 _UNKNOWN = object()
@@ -169,13 +172,15 @@ def _changed(ctx, text: str, result) -> bool:
     return True
 
 
-def _reply(ctx, text: str, result):
+def _reply(ctx, insert: bool, result):
+    """The reply of a statement's result; insert: the statement is an INSERT or a
+    REPLACE, whose count replies +OK."""
     if ctx.kind == "api":
         return result
     if type(result) is Rows:
         return rows_reply(ctx, result)
     if type(result) is Count:
-        return result.value if not _is_insert(text) else OK
+        return result.value if not insert else OK
     return OK
 
 

@@ -122,6 +122,8 @@ class SqlEngine:
             plan.alone = tree.find(exp.Anonymous) is None  # (a Lua call: see lua_calls)
             if isinstance(plan, query.QueryPlan):
                 plan.text_as_bytes()
+            else:
+                plan.text_as_bytes(db)
             return plan
         if isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Select):
             return query.plan_insert_select(tree, db, replace)

@@ -116,6 +116,19 @@ class SelectPlan:
         self.titles = Titles(["COUNT(*)"] if self.count_star else
                              [name for name, _ in self.columns])
 
+    def text_as_bytes(self, db) -> None:
+        """A point SELECT * reads its text columns as their UTF-8 bytes, which is what a
+        network client is sent (as QueryPlan.text_as_bytes), rather than decoding them
+        to encode them again. Rows.rows decodes them for the other readers. Other SELECTs
+        filter, sort or compare the values they read as text."""
+        if not (self.point and self.whole_row):
+            return
+        table = table_of(db, self.table_name)
+        texts = tuple(p for p in table.value_positions if table.columns[p].kind == "s")
+        if texts:
+            self.access.read_only(table, range(len(table.columns)), texts)
+            self.titles.undecoded = texts
+
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
         if self.point:
@@ -159,7 +172,7 @@ class SelectPlan:
         key = (parts[0](None, params),) if len(parts) == 1 else \
             tuple([e(None, params) for e in parts])
         try:
-            row = table.get(key) if None not in key else None
+            row = table.get(key, self.access.kinds) if None not in key else None
         except TypeError:  # a value of another type than the key column: no row equals it
             row = None
         if row is None:
