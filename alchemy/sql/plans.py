@@ -414,12 +414,15 @@ class DeletePlan:
     def run(self, db, params: list):
         table = table_of(db, self.table_name)
         where = self.where
-        keys = [table.key_of(row) for row in self.access.rows(table, params)
-                if where is None or truth(where(row, params))]
+        found = [row for row in self.access.rows(table, params)
+                 if where is None or truth(where(row, params))]
         if not table.triggers and not nested():
-            for key in keys:
-                table.delete(key)
-            return Count(len(keys), changed=bool(keys))
+            # Nothing runs between the read and the deletes: the rows read are as stored.
+            for row in found:
+                table.delete(table.key_of(row), row)
+            return Count(len(found), changed=bool(found))
+        # A trigger may change a row still to delete: each is read again as it goes.
+        keys = [table.key_of(row) for row in found]
         done = []
         try:
             for key in keys:

@@ -312,12 +312,14 @@ class Table:
         if type(first) is int and first > self.last_id and len(key) == 1:
             self.last_id = first
 
-    def delete(self, key: tuple) -> list | None:
-        """Remove the row with this primary key; the removed row, or None."""
+    def delete(self, key: tuple, row: list | None = None) -> list | None:
+        """Remove the row with this primary key; the removed row, or None. row: that row
+        as just read (every column), which spares decoding it again for the indexes."""
         payload = self.rows.pop(key)
         if payload is None:
             return None
-        row = self._decoder()(payload, key, 0, len(payload))
+        if row is None:
+            row = self._decoder()(payload, key, 0, len(payload))
         for index in self.indexes.values():
             index.remove(row, key)
         return row
