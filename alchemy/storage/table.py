@@ -136,6 +136,9 @@ class _MixedTree(SortedColumns):
     def span(self, key) -> tuple[tuple[int, int], tuple[int, int]]:
         return super().span(_stored(key))
 
+    def find(self, key: tuple) -> tuple[int, int] | None:
+        return super().find(_stored(key))
+
 
 def _stored(key) -> tuple:
     """A key looked up in a _MixedTree, its first part in the stored form (a key already
