@@ -4,7 +4,9 @@ Every test starts its own server on its own data directory (tests/conftest.py's
 ServerProcess), writes through redis-py, stops it and starts it again on the same files.
 """
 
+import fcntl
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -511,6 +513,36 @@ def test_shutdown_flushes_what_the_log_writer_has_not_confirmed(tmp_path):
         proc.start()
         assert proc.client().dbsize() == 3000
     finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("fsync", ["everysec", "no"])
+def test_no_reply_shows_a_write_before_the_writer_holds_the_log(tmp_path, fsync):
+    """A restart after a crash waits for the log's lock before reading the log; a reply
+    waits until the writer has reported, holding that lock, so the restart cannot read the
+    log while an answered record is still on its way. Here the writer cannot take the lock
+    until the test lets go of a shared one (start-up's own check shares it)."""
+    proc = make_server(tmp_path, fsync=fsync).start()
+    proc.stop()  # the log exists now
+    held = os.open(tmp_path / "data" / LOG, os.O_RDONLY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        proc.start()
+        with socket.create_connection(("127.0.0.1", proc.port)) as sock:
+            sock.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n")
+            sock.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                sock.recv(100)
+            os.close(held)
+            held = -1
+            sock.settimeout(10)
+            assert sock.recv(100) == b"+OK\r\n"
+        proc.kill9()
+        proc.start()
+        assert proc.client().get("k") == b"v"
+    finally:
+        if held >= 0:
+            os.close(held)
         proc.stop()
 
 

@@ -10,8 +10,9 @@ pipe; when it is full the rest waits for loop.add_writer. The writer reports the
 end of the file on a second pipe (loop.add_reader); confirmed bytes are dropped.
 
 A reply that shows a write leaves only once the write is `released`: fsynced under
-`appendfsync always`; under `everysec` and `no`, in the pipe (the writer drains it even if
-the server dies, so a crash of the server alone loses nothing answered). Writes are counted
+`appendfsync always`; under `everysec` and `no`, in the pipe of a writer that has reported
+once (it holds the log's lock then, and drains the pipe even if the server dies, so a
+crash of the server alone loses nothing answered). Writes are counted
 as they are handed over, and a reply waits for a count, not an offset: counting costs a
 connection nothing, where an offset would need the records made on every read. `_marks`
 says which count each made record ends; `released` is the count whose records the writer
@@ -62,6 +63,7 @@ class AppendLog:
         self.confirmed = size  # end of the file the writer reported safe
         self.unconfirmed = bytearray()  # bytes after `confirmed`, kept until reported safe
         self.sent = size  # end of what went down the current writer's pipe
+        self._writer_ready = False  # has the current writer reported (holds the lock)?
         self._end = size  # end of the records in `unconfirmed`
         self.waiting: list = []  # argv lists in database `_db`, records not made yet
         self.open_db = -1  # `_db` while a send is coming, else -1: see the docstring
@@ -90,7 +92,9 @@ class AppendLog:
 
     def _advanced(self) -> None:
         """`confirmed`, `sent` or the policy changed: so may `released`."""
-        safe = self.confirmed if self.policy == "always" else max(self.sent, self.confirmed)
+        # In the pipe is safe only once the writer has reported: see _read_acks.
+        safe = max(self.sent, self.confirmed) if self._writer_ready and \
+            self.policy != "always" else self.confirmed
         marks = self._marks
         while marks and marks[0][0] <= safe:
             _, self.released, holders = marks.popleft()
@@ -157,6 +161,7 @@ class AppendLog:
         self._ack_buffer = b""
         self._started_at = time.monotonic()
         self.sent = self.confirmed
+        self._writer_ready = False
         self._advanced()
         os.set_blocking(pipe, False)
         os.set_blocking(acks, False)
@@ -362,16 +367,24 @@ class AppendLog:
         if whole:
             self.refusal = None  # a writer that reports is working (its first report
             # comes as soon as it has opened the file)
+            if not self._writer_ready:
+                # Its first report says it holds the file's lock, which a restart after
+                # a crash waits for (persistence._wait_for_writer) before reading the log:
+                # from now on what is in the pipe reaches that restart. Before it, a
+                # server killed right after a reply could restart, read the log, and
+                # lose the record to this writer's later append and its successor's
+                # truncation.
+                self._writer_ready = True
+                self._advanced()
             (offset,) = struct.unpack_from("<Q", data, whole - 8)
             self._confirm(offset + self.shift)
         return True
 
     def _confirm(self, offset: int) -> None:
-        if offset <= self.confirmed:
-            return
-        del self.unconfirmed[:offset - self.confirmed]
-        self.confirmed = offset
-        self._advanced()
+        if offset > self.confirmed:
+            del self.unconfirmed[:offset - self.confirmed]
+            self.confirmed = offset
+            self._advanced()
         if self._ready:
             self._release_holders()
 
