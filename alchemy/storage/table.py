@@ -329,7 +329,11 @@ class Table:
 
     def update(self, old: list, new: list) -> None:
         """Replace row old (as read from the table) with new, keys and indexes included."""
-        old_key, new_key = self.key_of(old), self.key_of(new)
+        if self._one_key:  # the usual table: its key and its payload's values in slices
+            old_key, new_key, values = (old[0],), (new[0],), new[1:]
+        else:
+            old_key, new_key = self.key_of(old), self.key_of(new)
+            values = [new[p] for p in self.value_positions]
         if new_key != old_key:
             if None in new_key:
                 raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
@@ -344,7 +348,7 @@ class Table:
                                       f"{_show(new_values)} in table '{self.name}'")
             if old_values != new_values or new_key != old_key:
                 changes.append((index, old_values + old_key, new_values + new_key))
-        payload = self.codec.encode([new[p] for p in self.value_positions])
+        payload = self.codec.encode(values)
         if new_key == old_key:
             self.rows.replace(old_key, payload)
         else:
