@@ -345,18 +345,6 @@ def setrange(ctx, argv):
     return len(value)
 
 
-def _counter(value) -> int:
-    """The integer a string value holds, as parse_int reads it: int() plus a check that the
-    value is the number's canonical form (int() alone would take spaces, "+", "_", "007")."""
-    try:
-        number = int(value) if len(value) <= 20 else None
-    except ValueError:
-        number = None
-    if number is None or b"%d" % number != value or not -2**63 <= number < 2**63:
-        raise AlchemyError(NOT_INTEGER)
-    return number
-
-
 # The value the last counter command stored and the number it holds. A hot counter (one
 # key INCRed again and again) still holds that very object at the next INCR, which then
 # skips reading the number back. Bytes never change, so the same object is the same number.
@@ -380,11 +368,7 @@ def incr(ctx, argv, delta: int = 1) -> int:
     else:
         if type(value) is not bytes:
             value = db.get_string(key)  # a bytearray (SETRANGE, SETBIT), or WRONGTYPE
-        if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
-            # Canonical and far from overflow, what counters mostly hold: no _counter.
-            result = int(value) + delta
-        else:
-            result = _counter(value) + delta
+        result = parse_int(value) + delta  # read as an argument is: string2ll
     if not -2**63 <= result < 2**63:
         raise AlchemyError(OVERFLOW)
     # All of Keyspace.set a bytes value needs when the key's TTL stays (or it has none).
