@@ -273,29 +273,10 @@ class Table:
                                       f"{_show(index.values(row))} in table '{self.name}'")
 
     def insert(self, row: list) -> None:
-        if not self._one_key:
-            self._insert_any(row)
-            return
-        # The usual table, keyed by its first column alone: no key tuple to make unless
-        # an index needs one (this is most of what an INSERT does in storage).
-        value = row[0]
-        if value is None:
-            raise ConstraintError(f"ERR NULL primary key in table '{self.name}'")
-        indexes = self.indexes
-        if indexes:
-            self._check_unique(row, (value,))
-        if not self.rows.insert_keyed(value, self.codec.encode(row[1:])):
-            raise ConstraintError(
-                f"ERR duplicate primary key {_show((value,))} in table '{self.name}'")
-        if indexes:
-            for index in indexes.values():
-                index.add(row, (value,))
-        if type(value) is int and value > self.last_id:
-            self.last_id = value
-
-    def _insert_any(self, row: list) -> None:
-        """insert() of a row under a key of several columns, or not first."""
-        if self._key_first:  # the key, then the payload, in slices
+        # The key and the payload's values in slices when the key leads the row.
+        if self._one_key:  # the usual table, keyed by its first column alone
+            key, values = (row[0],), row[1:]
+        elif self._key_first:
             n = len(self.key_positions)
             key, values = tuple(row[:n]), row[n:]
         else:
@@ -305,7 +286,10 @@ class Table:
         indexes = self.indexes
         if indexes:
             self._check_unique(row, key)
-        if not self.rows.insert(key, self.codec.encode(values)):
+        payload = self.codec.encode(values)
+        # A one-part key goes in with one call (the general insert is a call more).
+        if not (self.rows.insert_keyed(key[0], payload) if self._one_key
+                else self.rows.insert(key, payload)):
             raise ConstraintError(
                 f"ERR duplicate primary key {_show(key)} in table '{self.name}'")
         if indexes:
