@@ -2,6 +2,7 @@
 notifications. Expected values are Redis 7.0.15's replies to the same commands."""
 
 import random
+import socket
 
 import pytest
 import redis
@@ -9,7 +10,7 @@ import redis
 from alchemy import geohash
 from test_log_rewrites import logged
 from test_persistence import make_server, restart
-from test_zsets import raw
+from test_zsets import _read_some, raw
 
 SICILY = [13.361389, 38.115556, "Palermo", 15.087269, 37.502669, "Catania"]
 NYC = [-73.9733487, 40.7648057, "central park n/q/r", -73.9903085, 40.7362513, "union square",
@@ -94,6 +95,14 @@ def test_geopos_geodist_geohash_exact_replies(server, sicily):
     assert raw(server, "GEODIST", "Sicily", "Palermo", "nope", resp3=True) == b"_\r\n"
     assert raw(server, "GEOHASH", "Sicily", "Palermo", "nope", resp3=True) == (
         b"*2\r\n$11\r\nsqc8b49rny0\r\n_\r\n")
+
+
+def test_coordinates_in_a_resp3_transaction(server, sicily):
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"HELLO 3\r\nMULTI\r\nGEOPOS Sicily Palermo\r\nEXEC\r\n")
+        reply = _read_some(sock)
+    assert reply.endswith(b"+OK\r\n+QUEUED\r\n"
+                          b"*1\r\n*1\r\n*2\r\n,13.36138933897018433\r\n,38.11555639549629859\r\n")
 
 
 def test_geodist_units(server, sicily):
@@ -277,6 +286,14 @@ def test_command_keys_and_stats(server, r):
     r.execute_command("EVAL", "return redis.call('geoadd', KEYS[1], 0, 0, 'bar')", 1, "g")
     stats = r.info("commandstats")
     assert stats["cmdstat_geoadd"]["calls"] == 1 and "cmdstat_zadd" not in stats
+
+
+def test_in_process(db):
+    assert db.execute("GEOADD", "Sicily", *SICILY) == 2
+    assert db.execute("GEOPOS", "Sicily", "Palermo", "nope") == [
+        [b"13.36138933897018433", b"38.11555639549629859"], None]
+    assert db.execute("GEOSEARCH", "Sicily", "FROMMEMBER", "Palermo", "BYRADIUS", 200, "km",
+                      "WITHDIST", "ASC") == [[b"Palermo", b"0.0000"], [b"Catania", b"166.2742"]]
 
 
 def test_scripts_see_redis_replies(sicily):
