@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from alchemy import geohash
 from alchemy.command import command
-from alchemy.commands.zsets import _store, parse_score, zadd
+from alchemy.commands.zsets import parse_score, store_scores, zadd
 from alchemy.errors import SYNTAX, AlchemyError
 from alchemy.reply import NULL_ARRAY, Encoded
 from alchemy.util import parse_int
@@ -202,14 +202,14 @@ def _search_command(ctx, argv: list, variant: str, store_allowed: bool = False,
     if search.centre is not None:
         search.shape.lon, search.shape.lat = search.centre
     if zset is None:
-        return [] if search.store is None else _store(ctx, search.store, {}, b"")
+        return [] if search.store is None else store_scores(ctx, search.store, {}, b"")
     found = _matches(zset, search)
     if search.store is not None:
         conversion = search.shape.conversion
         scores = {member: dist / conversion if search.store_dist else score
                   for dist, member, score, _, _ in found}
         event = b"geosearchstore" if variant == "search" else b"georadiusstore"
-        return _store(ctx, search.store, scores, event)
+        return store_scores(ctx, search.store, scores, event)
     return _reply(ctx, search, found)
 
 
