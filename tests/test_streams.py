@@ -89,6 +89,11 @@ def test_type_and_keyspace_integration(r):
     assert r.rename("s2", "s3")
     assert r.move("s3", 1) and r.xlen("s") == 1
     assert r.memory_usage("s") > 0
+    r.xadd("empty", {"a": 1}, id="7-0")
+    r.xgroup_create("empty", "g", id="$")
+    r.xdel("empty", "7-0")
+    r.restore("empty2", 0, r.dump("empty"))
+    assert r.xinfo_stream("empty2", full=True) == r.xinfo_stream("empty", full=True)
     r.expire("s", 100)
     assert r.ttl("s") > 0
     assert r.delete("s") == 1

@@ -537,8 +537,10 @@ def _restored(payload: bytes):
         value = CODECS[name][1](body)
     except Exception:  # any damage a crafted payload can do to a decoder
         raise AlchemyError("ERR Bad data format") from None
-    # Redis refuses empty collections too; a NaN score would break a sorted set's order.
-    if not len(value) or (name == "zset" and any(s != s for _, s in value.items())):
+    # Redis refuses empty collections too (not a stream: one emptied by XDEL or XTRIM keeps
+    # its IDs and groups); a NaN score would break a sorted set's order.
+    if (not len(value) and name != "stream") \
+            or (name == "zset" and any(s != s for _, s in value.items())):
         raise AlchemyError("ERR Bad data format")
     return value
 
