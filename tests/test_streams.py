@@ -99,6 +99,40 @@ def test_type_and_keyspace_integration(r):
     assert r.delete("s") == 1
 
 
+def test_notifications_and_watch(r):
+    r.config_set("notify-keyspace-events", "Etn")
+    pubsub = r.pubsub()
+    pubsub.psubscribe("__keyevent@0__:*")
+    try:
+        r.xgroup_create("s", "g", id="$", mkstream=True)
+        r.xadd("s", {"a": 1}, id="1-0", maxlen=0, approximate=False)
+        r.xadd("s", {"a": 2}, id="2-0")
+        r.xreadgroup("g", "c", {"s": ">"})
+        r.xdel("s", "2-0")
+        r.xgroup_delconsumer("s", "g", "c")
+        r.execute_command("XSETID", "s", "9-0")
+        r.xgroup_destroy("s", "g")
+        seen = []
+        deadline = time.monotonic() + 3
+        while len(seen) < 10 and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.1)
+            if message is not None and message["type"] == "pmessage":
+                seen.append(message["channel"].split(b":", 1)[1])
+        assert seen == [b"new", b"xgroup-create", b"xadd", b"xtrim", b"xadd",
+                        b"xgroup-createconsumer", b"xdel", b"xgroup-delconsumer", b"xsetid",
+                        b"xgroup-destroy"]
+    finally:
+        pubsub.close()
+        r.config_set("notify-keyspace-events", "")
+    pipe = r.pipeline()
+    pipe.watch("s")
+    r.xadd("s", {"b": 1})
+    pipe.multi()
+    pipe.xlen("s")
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+
+
 def test_resp3_shapes(r3):
     r3.xadd("s", {"a": 1}, id="1-0")
     reply = r3.execute_command("XREAD", "STREAMS", "s", "0")
