@@ -226,6 +226,35 @@ def test_blocking_xread_and_xreadgroup(server, r):
     other.close()
 
 
+def test_group_bookkeeping_wakes_nobody(server, r):
+    """XCLAIM, XACK and XREADGROUP change no entry: a blocked reader keeps its timeout and
+    WATCH holds."""
+    other = server.client()
+    r.xadd("s", {"a": 1}, id="1-0")
+    r.xgroup_create("s", "g", id="0")
+    r.xgroup_create("s", "idle", id="$")
+
+    def churn():
+        for _ in range(8):
+            time.sleep(0.05)
+            other.xclaim("s", "g", "c", 0, ["1-0"], force=True, justid=True)
+            other.xack("s", "g", "1-0")
+    thread = threading.Thread(target=churn)
+    thread.start()
+    start = time.monotonic()
+    assert r.xreadgroup("idle", "c", {"s": ">"}, block=300) == []
+    assert time.monotonic() - start < 0.39
+    thread.join()
+    pipe = r.pipeline()
+    pipe.watch("s")
+    other.xreadgroup("g", "c", {"s": "0"})
+    other.xack("s", "g", "1-0")
+    pipe.multi()
+    pipe.xlen("s")
+    assert pipe.execute() == [1]
+    other.close()
+
+
 def test_block_inside_multi_does_not_block(r):
     r.xgroup_create("s", "g", id="$", mkstream=True)
     pipe = r.pipeline(transaction=True)

@@ -13,7 +13,10 @@ group's last ID moved, and XGROUP CREATECONSUMER for consumers they made without
 
 A blocked XREAD/XREADGROUP parks with Database.block; a write to one of its streams runs
 it again. `$` is resolved to the stream's last ID before parking, so the retry reads what
-came after the call, not after the write.
+came after the call, not after the write. As in Redis, only writes that change entries or
+create or destroy a group count as modifying the key (for WATCH and waiters): group
+bookkeeping (XREADGROUP, XACK, XCLAIM, SETID, consumers, XSETID) does not, so it neither
+aborts transactions nor wakes readers (whose retry would start their timeout again).
 """
 
 import marshal
@@ -429,6 +432,7 @@ def xsetid(ctx, argv):
     if max_deleted:
         stream.max_deleted = max_deleted
     ctx.server.dirty += 1
+    ctx.server.only_touched()
     notify(ctx, STREAM, b"xsetid", argv[1])
     return OK
 
@@ -455,6 +459,7 @@ class _Effects:
     def __init__(self, ctx, key: bytes, group_name: bytes, group: Group):
         self.ctx, self.key, self.group_name, self.group = ctx, key, group_name, group
         self.start = (group.last_id, group.entries_read)
+        self.dirty = ctx.server.dirty
         self.logged: list = []
         self.created: list = []
 
@@ -478,7 +483,14 @@ class _Effects:
             b"%d" % pending.delivery_count, b"FORCE", b"JUSTID", b"LASTID",
             format_id(self.group.last_id)])
 
-    def argvs(self) -> list:
+    def finish(self) -> None:
+        """Log what changed; tell no watcher or waiter (group bookkeeping, module docstring)."""
+        server = self.ctx.server
+        if server.dirty != self.dirty:
+            server.only_touched()
+        server.propagate_as(*self._argvs())
+
+    def _argvs(self) -> list:
         """The commands to log, in order."""
         group = self.group
         made = [[b"XGROUP", b"CREATECONSUMER", self.key, self.group_name, name]
@@ -535,14 +547,14 @@ def _existing_group(ctx, argv: list) -> tuple[Stream, Group]:
     return stream, group
 
 
-def _group_written(ctx, argv: list, event: bytes) -> None:
+def _group_written(ctx, argv: list, event: bytes, *touched: bytes) -> None:
     """Account for an XGROUP write: the XGROUP container declares no key and no write, so
-    its subcommands name the key for WATCH and waiters (a destroyed group answers a blocked
-    XREADGROUP) and log themselves."""
+    its subcommands name the keys they modify (a created or destroyed group: a destroyed
+    one answers a blocked XREADGROUP) and log themselves."""
     server = ctx.server
     server.dirty += 1
     notify(ctx, STREAM, event, argv[2])
-    server.only_touched(argv[2])
+    server.only_touched(*touched)
     server.propagate_as(argv)
 
 
@@ -560,12 +572,13 @@ def xgroup_create(ctx, argv):
     start = _group_start(stream, argv[4], True)
     if stream is not None and argv[3] in stream.groups:
         raise AlchemyError("BUSYGROUP Consumer Group name already exists")
-    if stream is None:
+    created = () if stream is not None else (argv[2],)
+    if created:
         stream = Stream()
         notify(ctx, NEW, b"new", argv[2])
         ctx.db.set(argv[2], stream)
     stream.groups[argv[3]] = Group(start, entries_read)
-    _group_written(ctx, argv, b"xgroup-create")
+    _group_written(ctx, argv, b"xgroup-create", *created)
     return OK
 
 
@@ -589,7 +602,7 @@ def xgroup_destroy(ctx, argv):
     stream = _xgroup_stream(ctx, argv)
     if stream.groups.pop(argv[3], None) is None:
         return 0
-    _group_written(ctx, argv, b"xgroup-destroy")
+    _group_written(ctx, argv, b"xgroup-destroy", argv[2])
     return 1
 
 
@@ -655,7 +668,9 @@ def xack(ctx, argv):
         return 0
     ids = [parse_id(arg, strict=True) for arg in argv[3:]]
     acknowledged = sum(group.forget(stream_id) for stream_id in ids)
-    ctx.server.dirty += acknowledged
+    if acknowledged:
+        ctx.server.dirty += acknowledged
+        ctx.server.only_touched()
     return acknowledged
 
 
@@ -795,7 +810,7 @@ def xclaim(ctx, argv):
         effects.claimed(stream_id, pending)
     if (group.last_id, group.entries_read) != effects.start:
         ctx.server.dirty += 1
-    ctx.server.propagate_as(*effects.argvs())
+    effects.finish()
     return reply
 
 
@@ -827,9 +842,8 @@ def xautoclaim(ctx, argv):
     attempts = count * 10
     claimed, deleted = [], []
     consumer = None
-    ids = iter(list(group.pending.irange(start)))
     next_id = 0
-    for stream_id in ids:
+    for stream_id in list(group.pending.irange(start)):
         if not attempts or not count:
             next_id = stream_id
             break
@@ -853,7 +867,7 @@ def xautoclaim(ctx, argv):
                        else _entry(stream_id, stream.entries[stream_id]))
         count -= 1
         effects.claimed(stream_id, pending)
-    ctx.server.propagate_as(*effects.argvs())
+    effects.finish()
     return [format_id(next_id), claimed, deleted]
 
 
@@ -936,7 +950,7 @@ def _read_streams(ctx, argv: list, with_group: bool):
         if read.group is not None:
             group = None if stream is None else stream.groups.get(read.group)
             if group is None:
-                if ctx.server.ready_key is not None:  # destroyed while this call waited
+                if ready is not None:  # destroyed while this call waited
                     raise AlchemyError("NOGROUP the consumer group this client was blocked "
                                        "on no longer exists")
                 raise _no_group(key, read.group, " in XREADGROUP with GROUP option")
@@ -993,12 +1007,9 @@ def _serve(ctx, read: _Read, starts: list, groups: list) -> dict:
 
 
 def _group_read(ctx, effects: _Effects) -> None:
-    """Account for an XREADGROUP that served a stream: it changes no entry, so WATCH and
-    other blocked readers need not hear of it; its effects are logged."""
-    server = ctx.server
-    server.dirty += 1
-    server.only_touched()
-    server.propagate_as(*effects.argvs())
+    """Account for an XREADGROUP that served a stream (a write, whatever it delivered)."""
+    ctx.server.dirty += 1
+    effects.finish()
 
 
 def _history(ctx, read: _Read, stream: Stream, group: Group, key: bytes, start: int,
