@@ -282,7 +282,8 @@ class Hll:
         self.sparse_max_bytes = sparse_max_bytes
         if self.dense is None:
             self.codes = codes = value[HEADER:]
-            decoded = _DECODED.pop(id(value), None)
+            self.source = id(value)
+            decoded = _DECODED.get(self.source)
             if decoded is not None and decoded[0] is value and decoded[1] == codes:
                 self.firsts = decoded[2]
             else:
@@ -326,9 +327,11 @@ class Hll:
             return self.dense
         self.header[15] |= STALE
         value = self.header + self.codes
+        _DECODED.pop(self.source, None)  # its firsts are value's now
         if len(_DECODED) >= _DECODED_MAX:
             del _DECODED[next(iter(_DECODED))]
-        _DECODED[id(value)] = (value, bytes(self.codes), self.firsts)
+        self.source = id(value)
+        _DECODED[self.source] = (value, bytes(self.codes), self.firsts)
         return value
 
     def _promote(self) -> None:
