@@ -2,9 +2,12 @@
 edge cases and error texts as Redis 7.0 gives them. Blocking pops: test_blocking.py."""
 
 import socket
+import time
 
 import pytest
 import redis
+
+from test_persistence import make_server, restart
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 NOT_INTEGER = "value is not an integer or out of range"
@@ -408,3 +411,110 @@ def test_redis_cli(server, r):
     assert server.cli("BLPOP", "cli", "0").split() == ["cli", "a"]
     assert server.cli("BLPOP", "empty", "0.1").strip() == ""
     assert server.cli("LLEN", "cli").strip() == "2"
+
+
+# -- elements as stored: every edge hands out and compares the plain bytes -----------------
+
+# Elements that look like their own storage (RESP bulk strings), hold its separators, or
+# pass the 4 KiB of the encoding's head table.
+AWKWARD = [b"", b"a\r\nb", b"$3\r\nabc\r\n", b"\n", b"\x00\xff", b"x" * 4095, b"y" * 4096,
+           b"z" * 10000]
+
+
+def test_awkward_elements_through_every_command(c):
+    assert c.rpush("l", *AWKWARD) == len(AWKWARD)
+    assert c.lrange("l", 0, -1) == AWKWARD
+    assert [c.lindex("l", i) for i in range(len(AWKWARD))] == AWKWARD
+    assert [c.lpos("l", value) for value in AWKWARD] == list(range(len(AWKWARD)))
+    assert c.lpos("l", b"abc") is None and c.lpos("l", b"$3\r\nabc") is None
+    assert c.linsert("l", "AFTER", b"a\r\nb", b"") == 9
+    assert c.lrem("l", 0, b"") == 2
+    assert c.lset("l", 0, b"y" * 4096) is True
+    assert c.lpos("l", b"y" * 4096, count=0) == [0, 5]
+    assert c.lpop("l") == b"y" * 4096
+    assert c.rpop("l", 2) == [b"z" * 10000, b"y" * 4096]
+    assert c.execute_command("LMOVE", "l", "m", "LEFT", "RIGHT") == b"$3\r\nabc\r\n"
+    assert list(c.blpop(["l"], 0)) == [b"l", b"\n"]
+    assert c.brpoplpush("l", "m", 0) == b"x" * 4095
+    assert c.lrange("m", 0, -1) == [b"x" * 4095, b"$3\r\nabc\r\n"]
+    assert c.lmpop(1, "l", direction="LEFT") == [b"l", [b"\x00\xff"]]
+    assert c.exists("l") == 0
+
+
+def test_single_pushes_of_awkward_elements(c):
+    for value in AWKWARD:
+        c.lpush("l", value)
+        c.rpush("r", value)
+    assert c.lrange("l", 0, -1) == AWKWARD[::-1]
+    assert c.lrange("r", 0, -1) == AWKWARD
+    assert c.lrange("r", 2, 3) == AWKWARD[2:4]
+    assert c.lrange("r", -3, -2) == AWKWARD[-3:-1]  # sliced from the tail
+
+
+def test_sort_reads_and_stores_plain_elements(c):
+    c.rpush("n", "10", "9", "-1.5")
+    assert c.sort("n") == [b"-1.5", b"9", b"10"]
+    c.rpush("l", b"b\r\n", b"", b"a" * 5000)
+    assert c.sort("l", alpha=True) == [b"", b"a" * 5000, b"b\r\n"]
+    assert c.sort("l", alpha=True, store="sorted") == 3
+    assert c.lrange("sorted", 0, -1) == [b"", b"a" * 5000, b"b\r\n"]
+    c.set("w_", "2")
+    assert c.sort("l", by="nosort", get=["#", "w_*"], store="got") == 6
+    assert c.lrange("got", 0, -1) == [b"b\r\n", b"", b"", b"2", b"a" * 5000, b""]
+
+
+@pytest.mark.parametrize("hello3", [False, True], ids=["resp2", "resp3"])
+def test_lrange_exact_bytes_alone_and_inside_multi(server, r, hello3):
+    values = [b"", b"a\r\nb", b"y" * 4096]
+    reply = raw(server, ["RPUSH", "l", *values], ["LRANGE", "l", 0, -1], ["MULTI"],
+                ["LRANGE", "l", 0, -1], ["LPOP", "l"], ["EXEC"], ["LRANGE", "l", 1, 1],
+                ["LRANGE", "l", 5, 9], ["LRANGE", "missing", 0, -1], hello3=hello3)
+    whole = b"*3\r\n$0\r\n\r\n$4\r\na\r\nb\r\n$4096\r\n" + b"y" * 4096 + b"\r\n"
+    assert reply == (b":3\r\n" + whole + b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n" + whole
+                     + b"$0\r\n\r\n" + b"*1\r\n$4096\r\n" + b"y" * 4096 + b"\r\n"
+                     + b"*0\r\n*0\r\n")
+
+
+def test_scripts_get_plain_elements(r):
+    r.rpush("l", b"a\r\nb", b"", b"z" * 5000)
+    script = """
+        local range = redis.call('LRANGE', KEYS[1], 0, -1)
+        return {#range, #range[1], range[1], range[2],
+                redis.call('LINDEX', KEYS[1], -1) == string.rep('z', 5000) and 1 or 0,
+                redis.call('LPOS', KEYS[1], '')}"""
+    assert r.eval(script, 1, "l") == [3, 4, b"a\r\nb", b"", 1, 1]
+    assert r.eval("return redis.call('RPUSH', KEYS[1], ARGV[1])", 1, "l", b"x\r\n") == 4
+    assert r.lrange("l", -1, -1) == [b"x\r\n"]
+    assert r.eval("return redis.call('RPOP', KEYS[1])", 1, "l") == b"x\r\n"
+
+
+def test_in_process_elements_are_plain(db):
+    db.execute("RPUSH", "l", b"a\r\nb", b"", b"z" * 5000)
+    assert db.execute("LRANGE", "l", 0, -1) == [b"a\r\nb", b"", b"z" * 5000]
+    assert db.execute("LINDEX", "l", 0) == b"a\r\nb"
+    assert db.execute("SORT", "l", "ALPHA") == [b"", b"a\r\nb", b"z" * 5000]
+    db.execute("MULTI")
+    db.execute("LRANGE", "l", 1, -1)
+    assert db.execute("EXEC") == [[b"", b"z" * 5000]]
+    assert db.execute("LPOP", "l", 2) == [b"a\r\nb", b""]
+
+
+def test_awkward_elements_survive_a_restart(tmp_path):
+    proc = make_server(tmp_path, appendonly=True).start()
+    try:
+        r = proc.client()
+        r.rpush("l", *AWKWARD)
+        r.lset("l", 1, b"\r\n")
+        r = restart(proc)  # the log replayed
+        expected = [AWKWARD[0], b"\r\n", *AWKWARD[2:]]
+        assert r.lrange("l", 0, -1) == expected
+        r.execute_command("BGREWRITEAOF")  # a snapshot as the log's base
+        deadline = time.time() + 30
+        while not r.info("persistence").get("aof_rewrites"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+        r = restart(proc)
+        assert r.lrange("l", 0, -1) == expected
+        assert r.lpos("l", b"\r\n") == 1 and r.object("encoding", "l") == b"quicklist"
+    finally:
+        proc.stop()

@@ -10,6 +10,7 @@ from functools import cmp_to_key
 
 from alchemy.command import command
 from alchemy.commands.hashes import Hash
+from alchemy.commands.lists import decode_elements, encode_element
 from alchemy.commands.sets import Set
 from alchemy.errors import SYNTAX, WRONGTYPE, AlchemyError
 from alchemy.notify import GENERIC, LIST, notify, notify_new
@@ -92,7 +93,7 @@ def _lookup(db, pattern: bytes, element: bytes):
 
 def _elements(value) -> list:
     if type(value) is deque:
-        return list(value)
+        return decode_elements(value)
     if type(value) is Set:
         return list(value)
     if type(value) is ZSet:
@@ -142,7 +143,7 @@ def _sort(ctx, argv: list, store_allowed: bool):
         result = elements
     if opts.store is None:
         return result
-    stored = deque(b"" if r is None else r for r in result)
+    stored = deque(encode_element(b"" if r is None else r) for r in result)
     if stored:
         notify_new(ctx, opts.store)
         db.set(opts.store, stored)
