@@ -115,6 +115,19 @@ def _dense_registers(value) -> np.ndarray:
     return registers.ravel()
 
 
+def _dense_histogram(value) -> list:
+    """How many registers of a dense HLL hold each value 0..63, without unpacking them:
+    each 12 bits hold two registers, so one bincount over 8192 pairs and two sums over
+    its 64x64 table do it (31 us here, against 51 us unpacking then counting)."""
+    packed = np.frombuffer(value, np.uint8, DENSE_SIZE - HEADER, HEADER).reshape(-1, 3)
+    b1 = packed[:, 1]
+    pairs = np.empty((2, len(packed)), np.uint16)
+    np.bitwise_or(packed[:, 0], (b1 & 15).astype(np.uint16) << 8, out=pairs[0])
+    np.bitwise_or(b1 >> 4, packed[:, 2].astype(np.uint16) << 4, out=pairs[1])
+    table = np.bincount(pairs.ravel(), minlength=4096).reshape(64, 64)  # [high][low]
+    return (table.sum(axis=0) + table.sum(axis=1)).tolist()
+
+
 def pack_dense(registers: np.ndarray) -> bytes:
     """The dense register bytes of 16384 register values (the inverse of the above)."""
     r = registers.reshape(-1, 4)
@@ -241,7 +254,9 @@ def histogram(registers: np.ndarray) -> list:
 def count(value) -> int:
     """The estimated cardinality of one HLL, computed afresh; INVALIDOBJ for a bad sparse
     one."""
-    return estimate(histogram(registers(value)))
+    if value[4] == DENSE:
+        return estimate(_dense_histogram(value))
+    return estimate(histogram(_Opcodes(value).registers()))
 
 
 # -- changing an HLL -----------------------------------------------------------------
