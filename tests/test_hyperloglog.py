@@ -98,6 +98,21 @@ def test_sparse_turns_dense_past_hll_sparse_max_bytes(r):
         r.config_set("hll-sparse-max-bytes", 3000)
 
 
+@pytest.mark.parametrize("text, why", [
+    ("-1", "argument must be a memory value"),
+    ("abc", "argument must be a memory value"),
+    ("9223372036854775808", "argument must be between 0 and 9223372036854775807 inclusive"),
+])
+def test_hll_sparse_max_bytes_refuses_as_redis_does(r, text, why):
+    with pytest.raises(redis.ResponseError) as error:
+        r.config_set("hll-sparse-max-bytes", text)
+    assert str(error.value) == ("CONFIG SET failed (possibly related to argument "
+                                f"'hll-sparse-max-bytes') - {why}")
+    r.config_set("hll-sparse-max-bytes", "1k")
+    assert r.config_get("hll-sparse-max-bytes") == {"hll-sparse-max-bytes": "1000"}
+    r.config_set("hll-sparse-max-bytes", 3000)
+
+
 def test_a_register_above_32_makes_a_sparse_hll_dense():
     # An element doing this is one in 2**32: the register is raised directly.
     from alchemy.hyperloglog import EMPTY, Hll, registers

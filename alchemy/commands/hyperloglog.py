@@ -17,9 +17,18 @@ from alchemy.errors import AlchemyError
 from alchemy.notify import NEW, STRING, notify
 from alchemy.reply import OK, Status
 
+
+def _parse_size(text: str) -> int:
+    """A memory value that is not negative: Redis's size_t settings say so in these words."""
+    size = parse_memory(text)
+    if size < 0:
+        raise ValueError("argument must be a memory value")
+    return size
+
+
 # The size past which a sparse HLL turns dense. Declared here, beside its only reader.
 SETTINGS["hll-sparse-max-bytes"] = Setting("hll-sparse-max-bytes", 3000,
-                                           between(parse_memory, 0, 2**63 - 1))
+                                           between(_parse_size, 0, 2**63 - 1))
 
 
 def _hll(ctx, key: bytes):
