@@ -1,7 +1,7 @@
 """HyperLogLog in Redis's own string representation (hyperloglog.c), byte for byte.
 
-A HyperLogLog is an ordinary string value, so GET/SET/DUMP/RESTORE move it between Redis
-and Alchemy unchanged. Layout: a 16-byte header ("HYLL", the encoding byte, three unused
+A HyperLogLog is an ordinary string value, so GET and SET move it between Redis and
+Alchemy unchanged. Layout: a 16-byte header ("HYLL", the encoding byte, three unused
 bytes, the cached cardinality as 8 little-endian bytes whose top bit set means stale),
 then the registers: 16384 six-bit registers, either
 
@@ -16,12 +16,13 @@ the cardinality is Ertl's improved estimator over the histogram of register valu
 
 Redis edits the sparse string in place, and the bytes it leaves (which neighbouring VAL
 opcodes it merges, when it promotes) depend on the order of the edits, so `Hll` replays
-its algorithm step for step; only the opcodes are decoded into lists first (numpy finds
-their boundaries), so that many elements cost a bisect each rather than a walk.
+its algorithm step for step; only where each opcode starts is found first (in numpy), so
+that each element costs a bisect rather than a walk over the opcodes.
 
-Cost: adding an element is O(1) on a dense HLL, O(opcodes) once per command plus
-O(log opcodes) per element on a sparse one; counting and merging are O(16384) in numpy
-(~50 us), and PFCOUNT of one key reuses the cached cardinality until the HLL changes.
+Cost: adding an element is O(1) on a dense HLL; on a sparse one, a decoding of the
+opcodes once per command (skipped for the value written last) and a bisect and a list
+edit per element. Counting and merging are O(16384) in numpy (30-70 us), and PFCOUNT of
+one key reuses the cached cardinality until the HLL changes.
 """
 
 from bisect import bisect_right
