@@ -117,6 +117,14 @@ class Setting:
     format: Callable = _format
 
 
+def parse_size(text: str) -> int:
+    """A memory value that is not negative: Redis's size_t settings say so in these words."""
+    size = parse_memory(text)
+    if size < 0:
+        raise ValueError("argument must be a memory value")
+    return size
+
+
 SETTINGS = {s.name: s for s in [
     Setting("port", 6379, between(parse_int, 0, 65535), current_only=True),
     Setting("bind", "127.0.0.1", str, current_only=True),
@@ -156,6 +164,11 @@ SETTINGS = {s.name: s for s in [
     Setting("set-max-listpack-value", 64, parse_int),
     Setting("zset-max-listpack-entries", 128, parse_int, aliases=("zset-max-ziplist-entries",)),
     Setting("zset-max-listpack-value", 64, parse_int, aliases=("zset-max-ziplist-value",)),
+    # Redis's listpack node limits for streams, which decide what an approximate trim removes.
+    Setting("stream-node-max-entries", 100, parse_int),
+    Setting("stream-node-max-bytes", 4096, parse_memory),
+    # The size past which a sparse HyperLogLog turns dense.
+    Setting("hll-sparse-max-bytes", 3000, between(parse_size, 0, 2**63 - 1)),
     Setting("slowlog-log-slower-than", 10000, parse_int),
     Setting("slowlog-max-len", 128, parse_int),
     Setting("lazyfree-lazy-user-del", False, parse_bool),

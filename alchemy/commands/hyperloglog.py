@@ -12,23 +12,9 @@ import numpy as np
 
 from alchemy import hyperloglog as hll
 from alchemy.command import command
-from alchemy.config import SETTINGS, Setting, between, parse_memory
 from alchemy.errors import AlchemyError
 from alchemy.notify import NEW, STRING, notify
 from alchemy.reply import OK, Status
-
-
-def _parse_size(text: str) -> int:
-    """A memory value that is not negative: Redis's size_t settings say so in these words."""
-    size = parse_memory(text)
-    if size < 0:
-        raise ValueError("argument must be a memory value")
-    return size
-
-
-# The size past which a sparse HLL turns dense. Declared here, beside its only reader.
-SETTINGS["hll-sparse-max-bytes"] = Setting("hll-sparse-max-bytes", 3000,
-                                           between(_parse_size, 0, 2**63 - 1))
 
 
 def _hll(ctx, key: bytes):

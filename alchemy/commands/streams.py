@@ -23,7 +23,6 @@ import marshal
 import struct
 
 from alchemy.command import command, run_subcommand, subcommand
-from alchemy.config import SETTINGS, Setting, parse_int as parse_setting_int, parse_memory
 from alchemy.errors import SYNTAX, AlchemyError, subcommand_syntax
 from alchemy.keyspace import now_ms, register_type
 from alchemy.notify import NEW, STREAM, notify
@@ -49,11 +48,6 @@ NEW_ID_OUTSIDE_GROUP = ("ERR The > ID can be specified only when calling XREADGR
 UNBALANCED = ("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
               "specified.")
 BLOCK_DEFAULT_COUNT = 1000  # what a blocked XREAD without COUNT is served at most
-
-# Redis's listpack node limits, which decide what an approximate trim removes.
-SETTINGS["stream-node-max-entries"] = Setting("stream-node-max-entries", 100,
-                                              parse_setting_int)
-SETTINGS["stream-node-max-bytes"] = Setting("stream-node-max-bytes", 4096, parse_memory)
 
 
 # -- snapshot codec -------------------------------------------------------------------------
