@@ -71,6 +71,7 @@ class Database:
         self.ready: deque = deque()  # (db, key) written while clients block on key
         # The key whose write is waking the blocked command being retried (see keys_to_try).
         self.ready_key: bytes | None = None
+        self._retried_deadline: float | None = None  # that command's deadline when it first ran
         # Propagation: the writes of the running top-level command as (db index, argv),
         # handed to `log.propagate` when it ends; several at once form one atomic unit.
         self.log = None
@@ -366,7 +367,10 @@ class Database:
         When a key is written and holds a `value_type` (any type when None), the command
         is simply run again for each waiter in arrival order (see serve_ready).
         """
-        deadline = time.monotonic() + timeout if timeout else None
+        if self.ready_key is not None:  # a retry waits on until the first call's deadline
+            deadline = self._retried_deadline
+        else:
+            deadline = time.monotonic() + timeout if timeout else None
         keys = list(dict.fromkeys(keys))  # BLPOP k k 0 waits once on k
         client.blocked = (client.db, keys, deadline, argv, timeout_reply, value_type)
         for key in keys:
@@ -393,23 +397,25 @@ class Database:
         """Retry blocked commands on keys written since the last call.
 
         Called after every top-level command (an EXEC, a script: at its end). As in Redis
-        7.0, a key's waiters are served in arrival order while the key exists and holds the
-        type they wait for; a retried command takes from that key (keys_to_try); keys its
-        own writes make ready (BLMOVE into a list others wait on) are served in this loop.
+        7.0, a key's waiters are served in arrival order while the key holds the type they
+        wait for; a waiter of any type (XREADGROUP) is retried when the key was deleted too,
+        to be told so. A retried command takes from that key (keys_to_try), is counted once
+        in INFO's commandstats, and if it finds nothing waits on until its first deadline;
+        keys its own writes make ready (BLMOVE into a list others wait on) are served in
+        this loop.
         """
         while self.ready:
             db, key = self.ready.popleft()
             for client in list(db.blocked.get(key, ())):
-                value = db.get(key)
-                if value is None:
-                    break
-                _, _, _, argv, _, value_type = client.blocked
-                if value_type is not None and type(value) is not value_type:
+                _, _, deadline, argv, _, value_type = client.blocked
+                if value_type is not None and type(db.get(key)) is not value_type:
                     continue
                 self.unblock(client, None)
-                self.ready_key = key
+                cmd = lookup(argv[0])
+                cmd.calls -= 1  # counted when it first ran, as Redis counts a served BLPOP
+                self.ready_key, self._retried_deadline = key, deadline
                 try:
-                    reply = self.call(client, argv, lookup(argv[0]))
+                    reply = self.call(client, argv, cmd)
                 finally:
                     self.ready_key = None
                 if reply is not NO_REPLY:

@@ -255,6 +255,40 @@ def test_group_bookkeeping_wakes_nobody(server, r):
     other.close()
 
 
+@pytest.mark.parametrize("remove", ["DEL", "FLUSHDB", "FLUSHALL"])
+def test_removing_the_stream_wakes_a_group_reader(server, r, remove):
+    """A reader blocked on a group learns at once that its stream is gone (Redis 7.0), and
+    is counted once in commandstats; a plain XREAD keeps waiting."""
+    other = server.client()
+    r.xgroup_create("s", "g", id="$", mkstream=True)
+    r.config_resetstat()
+    thread = _later(lambda: other.execute_command(remove, *(["s"] if remove == "DEL" else [])))
+    start = time.monotonic()
+    with pytest.raises(redis.ResponseError, match="UNBLOCKED the stream key no longer exists"):
+        r.xreadgroup("g", "c", {"s": ">"}, block=5000)
+    assert time.monotonic() - start < 2
+    thread.join()
+    assert r.info("commandstats")["cmdstat_xreadgroup"]["calls"] == 1
+    other.close()
+
+
+def test_a_retried_reader_that_finds_nothing_keeps_its_deadline(server, r):
+    """Deleting an entry wakes the readers of the stream, who find nothing new and wait on
+    until the deadline of their first call, not a timeout started over."""
+    other = server.client()
+    r.xadd("s", {"a": 1}, id="1-0")
+    r.xadd("s", {"a": 2}, id="2-0")
+    r.xgroup_create("s", "g", id="$")
+    thread = _later(lambda: (other.xdel("s", "1-0"), time.sleep(0.2), other.xdel("s", "2-0")),
+                    delay=0.2)
+    start = time.monotonic()
+    assert r.xreadgroup("g", "c", {"s": ">"}, block=600) == []
+    elapsed = time.monotonic() - start
+    thread.join()
+    assert 0.55 < elapsed < 0.95  # two retries restarting the timeout would wait 1 s
+    other.close()
+
+
 def test_block_inside_multi_does_not_block(r):
     r.xgroup_create("s", "g", id="$", mkstream=True)
     pipe = r.pipeline(transaction=True)

@@ -30,10 +30,11 @@ def _flush_mode(argv) -> None:
 
 def flush(server, db) -> None:
     """Empty one database, counting the change. Only the watched keys it held change: a
-    transaction WATCHing a missing key survives the flush (Redis 7.0)."""
+    transaction WATCHing a missing key survives the flush (Redis 7.0); clients blocked on
+    keys it held are woken (an XREADGROUP is told its stream is gone)."""
     if len(db):
         server.dirty += len(db)
-    for key in [key for key in db.watched if key in db.data]:
+    for key in [key for key in {**db.watched, **db.blocked} if key in db.data]:
         server.touch(db, key)
     db.clear()
 
