@@ -243,7 +243,7 @@ def test_group_bookkeeping_wakes_nobody(server, r):
     thread.start()
     start = time.monotonic()
     assert r.xreadgroup("idle", "c", {"s": ">"}, block=300) == []
-    assert time.monotonic() - start < 0.39
+    assert time.monotonic() - start < 0.6  # restarted by each of 8 writes: 0.8 s or more
     thread.join()
     pipe = r.pipeline()
     pipe.watch("s")
