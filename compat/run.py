@@ -41,8 +41,9 @@ DEFAULT_UNITS = [
     "unit/type/string", "unit/type/incr", "unit/keyspace", "unit/scan", "unit/expire",
     "unit/bitops", "unit/multi", "unit/other", "unit/introspection", "unit/introspection-2",
     "unit/dump", "unit/sort", "unit/type/list", "unit/type/list-2", "unit/type/list-3",
-    "unit/type/hash", "unit/type/set", "unit/type/zset", "unit/pubsub", "unit/scripting",
-    "unit/functions",
+    "unit/type/hash", "unit/type/set", "unit/type/zset", "unit/type/stream",
+    "unit/type/stream-cgroups", "unit/geo", "unit/hyperloglog", "unit/pubsub",
+    "unit/scripting", "unit/functions",
 ]
 # Tests needing what Alchemy does not offer: replication (SYNC), DEBUG/OBJECT internals,
 # PFDEBUG and maxmemory eviction. Everything else runs, so a missing command shows up.
