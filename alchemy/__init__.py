@@ -11,8 +11,15 @@
     [('ann',)]
 """
 
-from alchemy.database import Database
-from alchemy.dbapi import connect
-from alchemy.errors import AlchemyError
+import os
+
+# numpy's bundled OpenBLAS starts a thread pool when imported unless told not to, and the
+# server process must stay single-threaded so that its forked children are sound. Set
+# before any module of the package imports numpy.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+from alchemy.database import Database  # noqa: E402
+from alchemy.dbapi import connect  # noqa: E402
+from alchemy.errors import AlchemyError  # noqa: E402
 
 __all__ = ["Database", "AlchemyError", "connect"]

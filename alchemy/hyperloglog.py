@@ -27,16 +27,11 @@ one key reuses the cached cardinality until the HLL changes.
 
 from bisect import bisect_right
 import math
-import os
 import struct
 
-# numpy's bundled OpenBLAS starts a thread pool when imported unless told not to, and the
-# server process must stay single-threaded so that its forked children are sound.
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from alchemy.errors import AlchemyError  # noqa: E402
+from alchemy.errors import AlchemyError
 
 INVALID_HLL = "INVALIDOBJ Corrupted HLL object detected"
 NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."

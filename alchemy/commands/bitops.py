@@ -11,18 +11,12 @@ BITCOUNT ~4 ms and BITOP OR ~7 ms; the same through Python ints costs ~40 ms and
 (int.from_bytes alone takes 20 ms there), which is why numpy is used.
 """
 
-import os
+import numpy as np
 
-# numpy's bundled OpenBLAS starts a thread pool when imported unless told not to, and the
-# server process must stay single-threaded so that its forked children are sound.
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-
-import numpy as np  # noqa: E402
-
-from alchemy.command import command  # noqa: E402
-from alchemy.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, AlchemyError  # noqa: E402
-from alchemy.notify import GENERIC, NEW, STRING, notify, notify_new  # noqa: E402
-from alchemy.util import parse_int  # noqa: E402
+from alchemy.command import command
+from alchemy.errors import BIT_OFFSET, BIT_VALUE, SYNTAX, AlchemyError
+from alchemy.notify import GENERIC, NEW, STRING, notify, notify_new
+from alchemy.util import parse_int
 
 BAD_BIT = "ERR The bit argument must be 1 or 0."
 BITOP_NOT_ARITY = "ERR BITOP NOT must be called with a single source key."
