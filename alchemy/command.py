@@ -53,6 +53,8 @@ class Command:
         self.no_auth = "no_auth" in self.flags
         self.no_queue = "no_queue" in self.flags
         self.table_ok = "table_ok" in self.flags
+        # Shown to MONITOR clients once it has run; scripts show themselves as they start.
+        self.monitored = not self.flags & {"admin", "skip_monitor"}
         self.refuse_below = -self.arity if self.arity < 0 else 1 << 62
 
     def refuses(self, argc: int) -> bool:

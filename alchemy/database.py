@@ -69,6 +69,7 @@ class Database:
         self.redis_version = REDIS_VERSION
         self._last_client_id = 0
         self.ready: deque = deque()  # (db, key) written while clients block on key
+        self.monitors: list = []  # clients in MONITOR mode
         # The key whose write is waking the blocked command being retried (see keys_to_try).
         self.ready_key: bytes | None = None
         self._retried_deadline: float | None = None  # that command's deadline when it first ran
@@ -107,6 +108,8 @@ class Database:
         if client.blocked is not None:
             self.unblock(client, None)
         self.pubsub.unsubscribe_all(client)
+        if client in self.monitors:
+            self.monitors.remove(client)
 
     # -- dispatch --------------------------------------------------------------------
 
@@ -208,6 +211,8 @@ class Database:
         finally:
             self._depth = depth
         cmd.seconds += _clock() - start
+        if self.monitors and self.ready_key is None:  # (a retried command was shown)
+            self.feed_monitors(client, argv, cmd)
         if self.dirty != dirty:
             db = client.db
             touched, self._touched = self._touched, None
@@ -358,6 +363,24 @@ class Database:
             if not self._depth:
                 self._flush_propagated()
 
+    # -- MONITOR ---------------------------------------------------------------------
+
+    def feed_monitors(self, client: Client, argv: list, cmd: Command | None = None) -> None:
+        """Show a command to the clients in MONITOR mode, as Redis writes it: the time, the
+        database and where it came from, then its arguments quoted (AUTH's redacted).
+        Given cmd, only if it (or the subcommand argv names) is neither admin nor a script
+        run, which shows itself as it starts (before the commands it calls)."""
+        if cmd is not None:
+            if cmd.subcommands and len(argv) > 1:
+                cmd = cmd.subcommands.get(argv[1].lower(), cmd)
+            if not cmd.monitored:
+                return
+        source = "lua" if client.kind == "script" else client.address or client.kind
+        line = Status(f"{time.time():.6f} [{client.db.index} {source}] "
+                      + " ".join(map(_quoted, _redacted(argv))))
+        for monitor in self.monitors:
+            monitor.push(line)
+
     # -- blocking commands -----------------------------------------------------------
 
     def block(self, client: Client, keys: list, timeout: float, argv: list,
@@ -483,3 +506,30 @@ def _item(reply):
     if isinstance(reply, AlchemyError):
         return reply
     return to_python(reply)
+
+
+# Bytes as C's isprint sees them, and the escapes sdscatrepr writes for the others.
+_ESCAPES = {**{c: chr(c) for c in range(0x20, 0x7f)}, 0x5c: "\\\\", 0x22: '\\"',
+            0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t", 0x07: "\\a", 0x08: "\\b"}
+_REPR = [_ESCAPES.get(c, "\\x%02x" % c) for c in range(256)]
+
+
+def _quoted(arg: bytes) -> str:
+    """An argument as MONITOR shows it (sdscatrepr): in double quotes, escaped."""
+    return '"' + "".join(map(_REPR.__getitem__, arg)) + '"'
+
+
+def _redacted(argv: list) -> list:
+    """argv with the secrets of AUTH and HELLO ... AUTH user pass hidden, as Redis hides
+    them from monitors."""
+    name = argv[0].lower()
+    if name == b"auth":
+        return [argv[0]] + [b"(redacted)"] * (len(argv) - 1)
+    if name == b"hello":
+        upper = [arg.upper() for arg in argv]
+        if b"AUTH" in upper:
+            at = upper.index(b"AUTH")
+            return [*argv[:at + 1], *[b"(redacted)"] * len(argv[at + 1:at + 3]),
+                    *argv[at + 3:]]
+    return argv
+

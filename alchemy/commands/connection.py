@@ -45,7 +45,21 @@ def reset(ctx, argv):
     ctx.resp3 = False
     ctx.name = b""
     ctx.authenticated = not server.config["requirepass"]
+    if ctx in server.monitors:
+        server.monitors.remove(ctx)
     return Status("RESET")
+
+
+@command("monitor", 1, "admin noscript loading stale", group="server", since="1.0.0",
+         summary="Listen for all requests received by the server in real time")
+def monitor(ctx, argv):
+    """From now on the client is sent every command the server runs (Database.
+    feed_monitors), until it disconnects or sends RESET."""
+    if ctx.push is None or ctx.in_exec:  # a script, the in-process API, an EXEC
+        raise AlchemyError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+    if ctx not in ctx.server.monitors:
+        ctx.server.monitors.append(ctx)
+    return OK
 
 
 @command("select", -2, "fast loading stale", group="connection",

@@ -56,6 +56,8 @@ def _eval_handler(by_sha: bool, read_only: bool):
             if read_only and not writes_refused:
                 raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
                                    "command.")
+        if ctx.server.monitors:
+            ctx.server.feed_monitors(ctx, argv)
         # The entry takes the key count, then the keys and arguments (LuaRuntime.eval_entry)
         return scripts.runtime.execute(ctx, script.name, writes_refused, True, script.entry,
                                        (numkeys, *argv[3:]))

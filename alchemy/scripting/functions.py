@@ -238,6 +238,8 @@ class Functions:
         runtime = self.runtime
         table_from = runtime.table_from
         args = (table_from(argv[3:3 + numkeys]), table_from(argv[3 + numkeys:]))
+        if ctx.server.monitors:  # shown before the commands it calls (skip_monitor)
+            ctx.server.feed_monitors(ctx, argv)
         return self._run(ctx, argv, function.name, function.callback, args,
                          read_only or no_writes)
 
@@ -255,6 +257,8 @@ class Functions:
         if callback is None:
             raise AlchemyError(f"ERR LUAFUNC: no function '{_text(argv[1])}' (functions "
                                f"are defined with INTERPRET)")
+        if ctx.server.monitors:
+            ctx.server.feed_monitors(ctx, argv)
         return self._run(ctx, argv, argv[1], callback, tuple(argv[2:]), False)
 
     def call_function(self, name: str, args: list, caller=None, read_only: bool = False):
