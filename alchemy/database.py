@@ -54,6 +54,12 @@ class Stats:
 class Database:
     """An Alchemy dataset and its command processor, with or without a server around it."""
 
+    version = VERSION
+    redis_version = REDIS_VERSION  # what INFO, HELLO and scripts report
+
+    # An instance keeps fewer than 30 attributes: at 30, CPython 3.11 no longer keeps them
+    # as its specialised attribute reads expect, and the command path slows (measured: a
+    # 16-pipelined INCR 2% dearer with the 30th). Constants are class attributes.
     def __init__(self, config: Config | None = None):
         self.config = config or Config()
         self.dbs = [Keyspace(i, self._expired) for i in range(self.config["databases"])]
@@ -64,9 +70,7 @@ class Database:
         self.pubsub = PubSub()
         self.cursors = ScanCursors()
         self.sql_engine = SqlEngine()
-        self.version = VERSION
         self.shutdown: Callable | None = None  # installed by a network front: stop serving
-        self.redis_version = REDIS_VERSION
         self._last_client_id = 0
         self.ready: deque = deque()  # (db, key) written while clients block on key
         self.monitors: list = []  # clients in MONITOR mode
