@@ -153,7 +153,7 @@ def _entry(stream_id: int, fields: tuple) -> list:
 
 
 def _entries(pairs) -> list:
-    return [[format_id(stream_id), list(fields)] for stream_id, fields in pairs]
+    return [_entry(stream_id, fields) for stream_id, fields in pairs]
 
 
 class _Trim:
