@@ -57,6 +57,12 @@ class Command:
         self.monitored = not self.flags & {"admin", "skip_monitor"}
         self.refuse_below = -self.arity if self.arity < 0 else 1 << 62
 
+    def named_by(self, argv: list) -> "Command":
+        """The subcommand argv names (CONFIG GET), or this command."""
+        if self.subcommands and len(argv) > 1:
+            return self.subcommands.get(argv[1].lower(), self)
+        return self
+
     def refuses(self, argc: int) -> bool:
         """Is argc (the name counted) a wrong number of arguments for this command?"""
         return argc != self.arity and argc < self.refuse_below

@@ -157,10 +157,7 @@ class Database:
         flagged allow_busy run (SCRIPT KILL, SHUTDOWN NOSAVE, AUTH, ...); the rest get
         -BUSY, as in Redis."""
         cmd = lookup(argv[0])
-        if cmd is not None and cmd.subcommands and len(argv) > 1:
-            checked = cmd.subcommands.get(argv[1].lower(), cmd)
-        else:
-            checked = cmd
+        checked = cmd and cmd.named_by(argv)
         if checked is not None and "allow_busy" in checked.flags and (
                 cmd.name != "shutdown" or b"NOSAVE" in (a.upper() for a in argv[1:])):
             return self.call(client, argv)
@@ -374,11 +371,8 @@ class Database:
         database and where it came from, then its arguments quoted (AUTH's redacted).
         Given cmd, only if it (or the subcommand argv names) is neither admin nor a script
         run, which shows itself as it starts (before the commands it calls)."""
-        if cmd is not None:
-            if cmd.subcommands and len(argv) > 1:
-                cmd = cmd.subcommands.get(argv[1].lower(), cmd)
-            if not cmd.monitored:
-                return
+        if cmd is not None and not cmd.named_by(argv).monitored:
+            return
         source = "lua" if client.kind == "script" else client.address or client.kind
         line = Status(f"{time.time():.6f} [{client.db.index} {source}] "
                       + " ".join(map(_quoted, _redacted(argv))))

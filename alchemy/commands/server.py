@@ -607,8 +607,7 @@ def command_list(ctx, argv):
 def _called_command(argv: list) -> Command:
     """The command a COMMAND GETKEYS call describes, checked as a call of it would be."""
     cmd = lookup(argv[2])
-    if cmd is not None and cmd.subcommands and len(argv) > 3:
-        cmd = cmd.subcommands.get(argv[3].lower(), cmd)
+    cmd = cmd and cmd.named_by(argv[2:])
     if cmd is None:
         raise AlchemyError("ERR Invalid command specified")
     if not cmd.first_key and cmd.find_keys is None:
