@@ -43,6 +43,10 @@ def overwrite(r: redis.Redis, rounds: int, keys: int = 1000) -> None:
         pipe.execute()
 
 
+def tmp_files(tmp_path) -> list[str]:
+    return [name for name in os.listdir(tmp_path / "data") if ".tmp-" in name]
+
+
 def load(r: redis.Redis, keys: int) -> None:
     for start in range(0, keys, 10_000):
         pipe = r.pipeline(transaction=False)
@@ -282,6 +286,10 @@ def test_a_bgsave_child_dies_with_a_killed_server(tmp_path):
         children = [int(pid) for pid in open(f"/proc/{proc.proc.pid}/task/"
                                              f"{proc.proc.pid}/children").read().split()]
         assert len(children) == 2  # the log writer and the snapshot writer
+        # Kill only once the child has begun writing, so there is a partial file to clean up.
+        deadline = time.monotonic() + 10
+        while not tmp_files(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.01)
         proc.kill9()
         time.sleep(2)  # the snapshot takes a second (SLOW_SAVE): it would be in place
         # The log writer exits once it has drained its pipe: on a loaded machine, later.
@@ -292,9 +300,9 @@ def test_a_bgsave_child_dies_with_a_killed_server(tmp_path):
         assert not any(os.path.exists(f"/proc/{pid}") for pid in children)
         leftovers = os.listdir(tmp_path / "data")
         assert "dump.rdb" not in leftovers
-        assert [name for name in leftovers if ".tmp-" in name]
+        assert tmp_files(tmp_path)
         proc.start()
         assert proc.client().dbsize() == KEYS
-        assert not [name for name in os.listdir(tmp_path / "data") if ".tmp-" in name]
+        assert not tmp_files(tmp_path)
     finally:
         proc.stop()
