@@ -332,3 +332,67 @@ def test_explain_of_writes(db):
     assert explain("REPLACE INTO w VALUES (1, 2)") == ["REPLACE INTO w the VALUES rows",
                                                        "MAINTAIN INDEX w_n"]
     assert explain("INSERT INTO w SELECT * FROM w")[0] == "INSERT INTO w the rows of:"
+
+
+def test_point_select_star_read_from_row_bytes(server, r):
+    """A point SELECT * of integers and short texts is answered from the row's stored bytes;
+    anything else (NULL, long or compressed text, a float key, a row older than a column)
+    the general way. Both must give the same reply, in RESP2 and RESP3."""
+    r.set_response_callback("SELECT", lambda response, **options: response)
+    r.execute_command("CREATE TABLE w (id INT PRIMARY KEY, n INT, a TEXT, b BLOB)")
+    long = "x" * 300
+    r.execute_command("INSERT INTO w VALUES (1,-5,'ann','b1'),(2,NULL,'bob','b2'),"
+                      f"(3,{2**62},'{long}','b3'),(-4,0,'é€','')")
+    cases = ["id=1", "id=2", "id=3", "id=-4", "id=000000000001", "id=9", "id = 1.0"]
+    expected = {
+        "id=1": [[b"id", b"n", b"a", b"b"], [1, -5, b"ann", b"b1"]],
+        "id=2": [[b"id", b"n", b"a", b"b"], [2, None, b"bob", b"b2"]],
+        "id=3": [[b"id", b"n", b"a", b"b"], [3, 2**62, long.encode(), b"b3"]],
+        "id=-4": [[b"id", b"n", b"a", b"b"], [-4, 0, "é€".encode(), b""]],
+        "id=000000000001": [[b"id", b"n", b"a", b"b"], [1, -5, b"ann", b"b1"]],
+        "id=9": [[b"id", b"n", b"a", b"b"]],
+        "id = 1.0": [[b"id", b"n", b"a", b"b"], [1, -5, b"ann", b"b1"]],
+    }
+    r3 = server.client(protocol=3)
+    r3.set_response_callback("SELECT", lambda response, **options: response)
+    for where in cases:
+        for client in (r, r3):
+            words = client.execute_command("SELECT", "*", "FROM", "w", "WHERE", where)
+            assert words == expected[where], where
+            assert client.execute_command("SQL", f"SELECT * FROM w WHERE {where}") == words
+    r.execute_command("ALTER TABLE w ADD COLUMN c INT")  # rows written before lack it
+    r.execute_command("INSERT INTO w VALUES (5,1,'new','b',7)")
+    assert r.execute_command("SELECT", "*", "FROM", "w", "WHERE", "id=1") == \
+        [[b"id", b"n", b"a", b"b", b"c"], [1, -5, b"ann", b"b1", None]]
+    assert r.execute_command("SELECT", "*", "FROM", "w", "WHERE", "id=5") == \
+        [[b"id", b"n", b"a", b"b", b"c"], [5, 1, b"new", b"b", 7]]
+    r.execute_command("CONFIG", "SET", "sql-output-mode", "text")
+    assert r.execute_command("SELECT", "*", "FROM", "w", "WHERE", "id=5") == \
+        [b"id, n, a, b, c", b"5,1,'new','b',7"]
+
+
+def test_point_select_star_meets_another_table_under_its_name(r):
+    """A statement seen before runs on whatever table now has the name (SWAPDB, RENAME)."""
+    r.set_response_callback("SELECT", lambda response, **options: response)
+    r.execute_command("CREATE TABLE s (id INT PRIMARY KEY, a TEXT)")
+    r.execute_command("INSERT INTO s VALUES (1,'one')")
+    assert r.execute_command("SELECT", "*", "FROM", "s", "WHERE", "id=1") == \
+        [[b"id", b"a"], [1, b"one"]]
+    r.execute_command("SELECT", "1")
+    r.execute_command("CREATE TABLE s (id INT PRIMARY KEY, a TEXT)")
+    r.execute_command("INSERT INTO s VALUES (1,'other')")
+    r.execute_command("SELECT", "0")
+    r.swapdb(0, 1)
+    assert r.execute_command("SELECT", "*", "FROM", "s", "WHERE", "id=1") == \
+        [[b"id", b"a"], [1, b"other"]]
+
+
+def test_point_select_star_by_text_key(r):
+    r.set_response_callback("SELECT", lambda response, **options: response)
+    r.execute_command("CREATE TABLE k (name TEXT PRIMARY KEY, n INT)")
+    r.execute_command("INSERT INTO k VALUES ('ann',1),('é',2)")
+    assert r.execute_command("SELECT", "*", "FROM", "k", "WHERE", "name='ann'") == \
+        [[b"name", b"n"], [b"ann", 1]]
+    assert r.execute_command("SELECT", "*", "FROM", "k", "WHERE", "name='é'") == \
+        [[b"name", b"n"], ["é".encode(), 2]]
+    assert r.execute_command("SELECT", "*", "FROM", "k", "WHERE", "name=1") == [[b"name", b"n"]]

@@ -15,13 +15,14 @@ import re
 
 from alchemy.command import command
 from alchemy.keyspace import register_type
-from alchemy.reply import OK
+from alchemy.reply import OK, Encoded
 from alchemy.resp import encode_header, encode_rows
 from alchemy.errors import AlchemyError
 from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, split_as_dump,
                                 split_store, store)
 from alchemy.sql.documents import reply_value, to_json
 from alchemy.sql.engine import Count, Ok, Rows
+from alchemy.sql.plans import SelectPlan, table_of
 from alchemy.sql.scanner import parameterize, render
 from alchemy.storage.documents import Document
 from alchemy.storage.table import Table
@@ -77,6 +78,10 @@ def run_words(ctx, argv: list):
         prepared = _keep(engine, key, _prepare(ctx, argv, varying))
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
+    if prepared.wire:
+        reply = _wire_point(ctx, prepared, prepared.values + varying)
+        if reply is not None:
+            return reply
     result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
     if type(result) is Rows:  # nothing changed (see _changed); a call less for a SELECT
         return result if ctx.kind == "api" else rows_reply(ctx, result)
@@ -85,13 +90,63 @@ def run_words(ctx, argv: list):
 
 
 class _Prepared:
-    __slots__ = ("plan", "values", "text", "insert")
+    __slots__ = ("plan", "values", "text", "insert", "wire", "table", "read", "key_type")
 
     def __init__(self, plan, values: list, text: str):
         self.plan = plan
         self.values = values  # of the literals that do not vary, in order
         self.text = text  # the statement with `?` for each literal
         self.insert = _is_insert(text)  # (its count replies +OK: _reply)
+        # A point SELECT *: a network client's reply may come from the row's bytes as
+        # they are (_wire_point), with what that takes of the last table it ran on.
+        self.wire = type(plan) is SelectPlan and plan.point and plan.whole_row and plan.alone
+        self.table = self.read = self.key_type = None
+
+
+def _wire_point(ctx, prepared: _Prepared, values: list) -> Encoded | None:
+    """The reply of a point SELECT * to a network client (RESP, either version: a row of
+    integers and short texts reads the same in both), written by the table's wire reader
+    (RowCodec.wire_reader) straight from the row's bytes, skipping the row's values, the
+    result set and encode_rows: half of the statement's instructions. None where the
+    general way must answer: a client of another kind or output mode, a key value of
+    another type than the key column's, a table or a row the wire reader does not read."""
+    if ctx.kind != "normal" or ctx.sql_output != "resp":
+        return None
+    plan = prepared.plan
+    table = table_of(ctx.db, plan.table_name)
+    if table is not prepared.table:
+        _wire_setup(prepared, table)
+    read = prepared.read
+    if read is None:
+        return None
+    key = plan.access.keys[0][0](None, values)
+    if type(key) is not prepared.key_type:
+        return None
+    row = table.rows.read((key,), read)
+    if row is None:
+        return Encoded(b"*1\r\n" + plan.titles.encoded)
+    return Encoded(b"*2\r\n" + plan.titles.encoded + row) if row else None
+
+
+# The type a key value has when the rows tree holds it as it is: another (13.0 for 13)
+# may find a row, whose key the general way shows as stored (Table.get).
+_KEY_TYPES = {"i": int, "s": str, "b": bytes}
+
+
+def _wire_setup(prepared: _Prepared, table: Table) -> None:
+    """What _wire_point needs of the table it meets (a plan outlives a table dropped and
+    made again under its name only with a schema change, but RENAME or SWAPDB can put
+    another table there)."""
+    prepared.table = table
+    titles = prepared.plan.titles
+    if table.key_positions != [0] or len(titles.names) != len(table.columns):
+        prepared.read = None
+        return
+    kind = table.columns[0].kind
+    prepared.read = table.codec.wire_reader(kind)
+    prepared.key_type = _KEY_TYPES.get(kind)
+    if titles.encoded is None:
+        titles.encoded = encode_header(titles.wire)
 
 
 _UNKNOWN = object()

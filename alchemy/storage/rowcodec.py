@@ -17,6 +17,11 @@ Strings of at least COMPRESS_MIN bytes are compressed when that saves space. Onc
 gathered TRAIN_SAMPLES such strings it trains a zstd dictionary on them, so that the many
 short, similar texts of one column compress well (a dictionary is what makes 100-byte texts
 compressible at all). Rows written earlier keep their plain frames: the tag says which.
+
+Readers are Python source written once per layout (`reader`); one of them (`wire_reader`)
+reads a row of integers and short texts straight into the RESP array a point SELECT *
+sends, the one place storage writes the wire format: a point query's reply is half its
+cost, and the row's bytes already hold the texts as the reply carries them.
 """
 
 import struct
@@ -204,6 +209,18 @@ class RowCodec:
             read = self._readers[kinds] = _reader(kinds, self.decode, self._decode_value)
         return read
 
+    def wire_reader(self, key_kind: str):
+        """(row, key, pos, end) -> the row as a RESP array, key first, for rows under a
+        one-part key of key_kind whose columns are all integers, texts and BLOBs (None for
+        any other table). What a point SELECT * sends a network client, read straight
+        from the stored bytes (see _wire_reader); a row it does not read itself gives
+        b"" (DECLINED), and is read the general way."""
+        wanted = (key_kind, self.kinds)
+        if wanted not in self._readers:
+            self._readers[wanted] = _wire_reader(key_kind, self.kinds) \
+                if key_kind in "isb" and set(self.kinds) <= set("isb") else None
+        return self._readers[wanted]
+
     def add_column(self, kind: str) -> None:
         self.kinds += kind
         self.encode = _encoder(self.kinds, self.encode_any)
@@ -360,3 +377,53 @@ def _reader(kinds: str, slow, value):
              "first_widths": _WIDTHS[:SPARSE] + [0], "wrap": _WRAP, "from_bytes": _from_bytes}
     exec(compile("\n".join(lines), f"<row reader {kinds}>", "exec"), scope)
     return scope["read"]
+
+
+# A wire reader's step per kind: it leaves the column's value in v<n> (a text as its bytes
+# in the row) and moves p past it. Anything but an integer of 1-8 bytes or a text or BLOB
+# of under 64 bytes (NULL, a sparse row, a long or compressed text) ends the read with
+# DECLINED; so does a row shorter than kinds (a column added since), whose last step
+# reads past its end.
+DECLINED = b""
+_WIRE_STEPS = {
+    "i": """
+    t = row[p]
+    if not 0 < t <= 8:
+        return b""
+    s = p + 1 + t
+    v{n} = from_bytes(row[p + 1:s], "little")
+    if row[s - 1] >= 0x80:
+        v{n} -= wrap[t]
+    p = s""",
+    "s": """
+    t = row[p]
+    if not 0x40 <= t < 0x80:
+        return b""
+    s = p + t - 0x3F
+    v{n} = row[p + 1:s]
+    p = s""",
+}
+_WIRE_STEPS["b"] = _WIRE_STEPS["s"]
+_WIRE_FORMATS = {"i": ":%d\\r\\n", "s": "$%d\\r\\n%b\\r\\n", "b": "$%d\\r\\n%b\\r\\n"}
+_WIRE_KEYS = {"i": "key[0]", "s": "len(k), k", "b": "len(k), k"}
+
+
+def _wire_reader(key_kind: str, kinds: str):
+    """RowCodec.wire_reader's function: its steps written out in Python source, as
+    _reader's are, and the reply made with one bytes format."""
+    lines = ["def wire(row, key, pos, end):", "    p = pos", "    try:"]
+    for n, kind in enumerate(kinds):
+        lines += ["    " + line for line in _WIRE_STEPS[kind].format(n=n).split("\n") if line]
+    lines += ["    except IndexError:", '        return b""',
+              "    if p != end:", '        return b""']
+    if key_kind == "s":
+        lines.append("    k = key[0].encode()")
+    elif key_kind == "b":
+        lines.append("    k = key[0]")
+    values = [_WIRE_KEYS[key_kind]] + [f"v{n}" if kind == "i" else f"len(v{n}), v{n}"
+                                       for n, kind in enumerate(kinds)]
+    form = f"*{len(kinds) + 1}\\r\\n" + "".join(_WIRE_FORMATS[k] for k in key_kind + kinds)
+    lines.append(f'    return b"{form}" % ({", ".join(values)})')
+    scope = {"from_bytes": _from_bytes, "wrap": _WRAP}
+    exec(compile("\n".join(lines), f"<wire reader {key_kind}{kinds}>", "exec"), scope)
+    return scope["wire"]
