@@ -3,7 +3,7 @@
 import hmac
 
 from alchemy.command import command
-from alchemy.commands.sql import statement_command
+from alchemy.commands.sql import run_words
 from alchemy.errors import INVALID_DB, NOT_INTEGER, SYNTAX, WRONGPASS, AlchemyError, wrong_arity
 from alchemy.reply import OK, PONG, Status
 from alchemy.util import parse_int
@@ -66,7 +66,7 @@ def monitor(ctx, argv):
          summary="Change the selected database for the current connection")
 def select(ctx, argv):
     if len(argv) > 2:
-        return statement_command(ctx, argv)  # SELECT cols FROM ...: SQL split into words
+        return run_words(ctx, argv)  # SELECT cols FROM ...: SQL split into words
     index = parse_int(argv[1])
     if not -2**31 <= index < 2**31:
         raise AlchemyError(NOT_INTEGER)

@@ -11,7 +11,7 @@ import random
 import re
 
 from alchemy.command import command
-from alchemy.commands.sql import dump_table, statement_command
+from alchemy.commands.sql import dump_table, run_words
 from alchemy.errors import (INVALID_DB, INVALID_EXPIRE, NO_SUCH_KEY, NOT_INTEGER, SYNTAX,
                             AlchemyError, unknown_subcommand, wrong_arity)
 from alchemy.keyspace import TYPES, Keyspace, now_ms
@@ -140,7 +140,7 @@ def parse_scan_options(argv: list, start: int, allow_type: bool) -> tuple:
 def scan(ctx, argv):
     """O(COUNT) a call, plus O(N) once per scan for the snapshot taken at cursor 0."""
     if any(arg.upper() == b"FROM" for arg in argv[2:]):
-        return statement_command(ctx, argv)  # AlchemyDB's SCAN cols FROM table: SQL
+        return run_words(ctx, argv)  # AlchemyDB's SCAN cols FROM table: SQL
     cursor = parse_cursor(argv[1])
     count, match, type_name = parse_scan_options(argv, 2, allow_type=True)
     db = ctx.db

@@ -21,7 +21,7 @@ from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, s
                                 split_store, store)
 from alchemy.sql.documents import reply_value, to_json
 from alchemy.sql.engine import Count, Ok, Rows
-from alchemy.sql.plans import SelectPlan, table_of
+from alchemy.sql.plans import SelectPlan
 from alchemy.sql.scanner import parameterize, render
 from alchemy.storage.documents import Document
 from alchemy.storage.table import Table
@@ -77,11 +77,12 @@ def run_words(ctx, argv: list):
         prepared = _keep(engine, key, _prepare(ctx, argv, varying))
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
+    values = prepared.values + varying
     if prepared.wire:
-        reply = _wire_point(ctx, prepared, prepared.values + varying)
+        reply = _wire_point(ctx, prepared, values)
         if reply is not None:
             return reply
-    result = engine.run(ctx.db, prepared.plan, prepared.values + varying, ctx)
+    result = engine.run(ctx.db, prepared.plan, values, ctx)
     if type(result) is Rows:  # nothing changed (see _changed); a call less for a SELECT
         return result if ctx.kind == "api" else rows_reply(ctx, result)
     _changed(ctx, prepared.text, result)
@@ -89,7 +90,8 @@ def run_words(ctx, argv: list):
 
 
 class _Prepared:
-    __slots__ = ("plan", "values", "text", "insert", "wire", "table", "read", "key_type")
+    __slots__ = ("plan", "values", "text", "insert", "wire", "table_key", "table", "read",
+                 "key_of", "key_type", "found", "missing")
 
     def __init__(self, plan, values: list, text: str):
         self.plan = plan
@@ -99,7 +101,9 @@ class _Prepared:
         # A point SELECT *: a network client's reply may come from the row's bytes as
         # they are (_wire_point), with what that takes of the last table it ran on.
         self.wire = type(plan) is SelectPlan and plan.point and plan.whole_row and plan.alone
-        self.table = self.read = self.key_type = None
+        if self.wire:
+            self.table_key = plan.table_name.lower().encode()
+            self.table = self.read = None
 
 
 def _wire_point(ctx, prepared: _Prepared, values: list) -> Encoded | None:
@@ -108,44 +112,49 @@ def _wire_point(ctx, prepared: _Prepared, values: list) -> Encoded | None:
     (RowCodec.wire_reader) straight from the row's bytes, skipping the row's values, the
     result set and encode_rows: half of the statement's instructions. None where the
     general way must answer: a client of another kind or output mode, a key value of
-    another type than the key column's, a table or a row the wire reader does not read."""
+    another type than the key column's, no table, a table or a row the wire reader does
+    not read."""
     if ctx.kind != "normal" or ctx.sql_output != "resp":
         return None
-    plan = prepared.plan
-    table = table_of(ctx.db, plan.table_name)
+    db = ctx.db
+    table = db.get(prepared.table_key) if db.expires else db.data.get(prepared.table_key)
     if table is not prepared.table:
         _wire_setup(prepared, table)
     read = prepared.read
     if read is None:
         return None
-    key = plan.access.keys[0][0](None, values)
+    key = prepared.key_of(None, values)
     if type(key) is not prepared.key_type:
         return None
     row = table.rows.read((key,), read)
-    if row is None:
-        return Encoded(b"*1\r\n" + plan.titles.encoded)
-    return Encoded(b"*2\r\n" + plan.titles.encoded + row) if row else None
+    if row:
+        return Encoded(prepared.found + row)
+    return prepared.missing if row is None else None
+
+
+def _wire_setup(prepared: _Prepared, table) -> None:
+    """What _wire_point needs of the table it meets (a plan outlives a table dropped and
+    made again under its name only with a schema change, but RENAME or SWAPDB can put
+    another table there)."""
+    prepared.table = table
+    plan = prepared.plan
+    titles = plan.titles
+    if not isinstance(table, Table) or table.key_positions != [0] \
+            or len(titles.names) != len(table.columns):
+        prepared.read = None
+        return
+    kind = table.columns[0].kind
+    prepared.read = table.codec.wire_reader(kind)
+    prepared.key_of = plan.access.keys[0][0]
+    prepared.key_type = _KEY_TYPES.get(kind)
+    header = encode_header(titles.wire)
+    prepared.found = b"*2\r\n" + header
+    prepared.missing = Encoded(b"*1\r\n" + header)
 
 
 # The type a key value has when the rows tree holds it as it is: another (13.0 for 13)
 # may find a row, whose key the general way shows as stored (Table.get).
 _KEY_TYPES = {"i": int, "s": str, "b": bytes}
-
-
-def _wire_setup(prepared: _Prepared, table: Table) -> None:
-    """What _wire_point needs of the table it meets (a plan outlives a table dropped and
-    made again under its name only with a schema change, but RENAME or SWAPDB can put
-    another table there)."""
-    prepared.table = table
-    titles = prepared.plan.titles
-    if table.key_positions != [0] or len(titles.names) != len(table.columns):
-        prepared.read = None
-        return
-    kind = table.columns[0].kind
-    prepared.read = table.codec.wire_reader(kind)
-    prepared.key_type = _KEY_TYPES.get(kind)
-    if titles.encoded is None:
-        titles.encoded = encode_header(titles.wire)
 
 
 _UNKNOWN = object()
@@ -334,11 +343,6 @@ def _value(value, resp3: bool):
 
 def _statement(argv: list, skip: int) -> str:
     return b" ".join(argv[skip:]).decode("utf-8", "replace")
-
-
-def statement_command(ctx, argv):
-    """SELECT or SCAN written as words (SELECT with one argument is Redis's SELECT db)."""
-    return run_words(ctx, argv)
 
 
 @command("sql", -2, "write table_ok", group="sql",
