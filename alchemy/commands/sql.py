@@ -42,7 +42,12 @@ def run_sql(ctx, text: str, params: list | tuple = ()):
     if prepared is None:
         result = _execute(ctx, text, params)
     else:
-        result = engine.run(ctx.db, prepared.plan, [*prepared.values, *params], ctx)
+        values = [*prepared.values, *params]
+        if prepared.point:
+            reply = _read_point(ctx, prepared, values)
+            if reply is not None:
+                return reply
+        result = engine.run(ctx.db, prepared.plan, values, ctx)
     if type(result) is Rows:  # the commonest statement: nothing changed, nothing to log
         return result if ctx.kind == "api" else rows_reply(ctx, result)
     if _changed(ctx, text, result) and params and server.log is not None:
@@ -78,8 +83,8 @@ def run_words(ctx, argv: list):
     if prepared is None:
         return run_sql(ctx, _statement(argv, 0))
     values = prepared.values + varying
-    if prepared.wire:
-        reply = _wire_point(ctx, prepared, values)
+    if prepared.point:
+        reply = _read_point(ctx, prepared, values)
         if reply is not None:
             return reply
     result = engine.run(ctx.db, prepared.plan, values, ctx)
@@ -90,61 +95,69 @@ def run_words(ctx, argv: list):
 
 
 class _Prepared:
-    __slots__ = ("plan", "values", "text", "insert", "wire", "table_key", "table", "read",
-                 "key_of", "key_type", "found", "missing")
+    __slots__ = ("plan", "values", "text", "insert", "point", "table_key", "table", "wire",
+                 "decode", "key_of", "key_type", "found", "missing")
 
     def __init__(self, plan, values: list, text: str):
         self.plan = plan
         self.values = values  # of the literals that do not vary, in order
         self.text = text  # the statement with `?` for each literal
         self.insert = _is_insert(text)  # (its count replies +OK: _reply)
-        # A point SELECT *: a network client's reply may come from the row's bytes as
-        # they are (_wire_point), with what that takes of the last table it ran on.
-        self.wire = type(plan) is SelectPlan and plan.point and plan.whole_row and plan.alone
-        if self.wire:
+        # A point SELECT *: read by _read_point, with what that takes of the last table
+        # it ran on (_point_setup).
+        self.point = type(plan) is SelectPlan and plan.point and plan.whole_row and plan.alone
+        if self.point:
             self.table_key = plan.table_name.lower().encode()
-            self.table = self.read = None
+            self.table = self.decode = None
 
 
-def _wire_point(ctx, prepared: _Prepared, values: list) -> Encoded | None:
-    """The reply of a point SELECT * to a network client (RESP, either version: a row of
-    integers and short texts reads the same in both), written by the table's wire reader
-    (RowCodec.wire_reader) straight from the row's bytes, skipping the row's values, the
-    result set and encode_rows: half of the statement's instructions. None where the
-    general way must answer: a client of another kind or output mode, a key value of
-    another type than the key column's, no table, a table or a row the wire reader does
-    not read."""
-    if ctx.kind != "normal" or ctx.sql_output != "resp":
-        return None
+def _read_point(ctx, prepared: _Prepared, values: list):
+    """The reply of a point SELECT * on a table of integers, texts and BLOBs, read in
+    fewer steps than its plan takes: for a network client (RESP, either version: such a
+    row reads the same in both) written by the table's wire reader (RowCodec.wire_reader)
+    straight from the row's bytes, skipping the row's values, the result set and
+    encode_rows (half of the statement's instructions); for the in-process API the
+    result set, its texts decoded as they are read. None where the general way must
+    answer: another client or output mode, a key value of another type than the key
+    column's, no table, another table, a row the wire reader does not read."""
     db = ctx.db
     table = db.get(prepared.table_key) if db.expires else db.data.get(prepared.table_key)
     if table is not prepared.table:
-        _wire_setup(prepared, table)
-    read = prepared.read
-    if read is None:
+        _point_setup(prepared, table)
+    if prepared.decode is None:
         return None
     key = prepared.key_of(None, values)
     if type(key) is not prepared.key_type:
         return None
-    row = table.rows.read((key,), read)
+    kind = ctx.kind
+    if kind == "api":
+        row = table.rows.read((key,), prepared.decode)
+        titles = prepared.plan.titles
+        return Rows(titles.names[:], [] if row is None else [row], titles)
+    if kind != "normal" or ctx.sql_output != "resp":
+        return None
+    row = table.rows.read((key,), prepared.wire)
     if row:
         return Encoded(prepared.found + row)
     return prepared.missing if row is None else None
 
 
-def _wire_setup(prepared: _Prepared, table) -> None:
-    """What _wire_point needs of the table it meets (a plan outlives a table dropped and
+def _point_setup(prepared: _Prepared, table) -> None:
+    """What _read_point needs of the table it meets (a plan outlives a table dropped and
     made again under its name only with a schema change, but RENAME or SWAPDB can put
     another table there)."""
     prepared.table = table
     plan = prepared.plan
     titles = plan.titles
+    prepared.decode = None
     if not isinstance(table, Table) or table.key_positions != [0] \
             or len(titles.names) != len(table.columns):
-        prepared.read = None
         return
     kind = table.columns[0].kind
-    prepared.read = table.codec.wire_reader(kind)
+    prepared.wire = table.codec.wire_reader(kind)
+    if prepared.wire is None:
+        return
+    prepared.decode = table.codec.reader()
     prepared.key_of = plan.access.keys[0][0]
     prepared.key_type = _KEY_TYPES.get(kind)
     header = encode_header(titles.wire)

@@ -396,10 +396,10 @@ _WIRE_STEPS = {
         v{n} -= wrap[t]
     p = s""",
     "s": """
-    t = row[p]
-    if not 0x40 <= t < 0x80:
+    t{n} = row[p]
+    if not 0x40 <= t{n} < 0x80:
         return b""
-    s = p + t - 0x3F
+    s = p + t{n} - 0x3F
     v{n} = row[p + 1:s]
     p = s""",
 }
@@ -420,7 +420,7 @@ def _wire_reader(key_kind: str, kinds: str):
         lines.append("    k = key[0].encode()")
     elif key_kind == "b":
         lines.append("    k = key[0]")
-    values = [_WIRE_KEYS[key_kind]] + [f"v{n}" if kind == "i" else f"len(v{n}), v{n}"
+    values = [_WIRE_KEYS[key_kind]] + [f"v{n}" if kind == "i" else f"t{n} - 0x40, v{n}"
                                        for n, kind in enumerate(kinds)]
     form = f"*{len(kinds) + 1}\\r\\n" + "".join(_WIRE_FORMATS[k] for k in key_kind + kinds)
     lines.append(f'    return b"{form}" % ({", ".join(values)})')
