@@ -118,10 +118,6 @@ class _Leaf:
         return tuple([None if nulls[p] is not None and not nulls[p][j] else column[j]
                       for p, column in enumerate(self.parts)])
 
-    def payload_bounds(self, j: int) -> tuple[int, int]:
-        ends = self.ends
-        return (ends[j - 1] if j else 0), ends[j]
-
     def payload(self, j: int) -> bytearray:
         """A copy of entry j's payload. A slice of the blob, not bytes: readers only
         decode it, and the conversion would cost as much as the slice."""
@@ -246,19 +242,22 @@ class SortedColumns:
         """_locate() in a tree of several parts that holds no NULL (an index without one),
         whose entries compare as plain tuples, for an entry without NULL: a bisect per
         part in the leaf, without bound() and the entry built to compare them (what an
-        UPDATE moving an index entry, or a DELETE, spent most on in the index)."""
+        UPDATE moving an index entry, or a DELETE, spent most on in the index). The last
+        part needs one bisect, not two: entries are unique, so at most one equals entry."""
         leaves = self._leaves
         i = bisect_left(self._maxes, tuple(entry))
         if i == len(leaves):
-            return (i - 1, len(leaves[i - 1]), False) if i else (0, 0, False)
+            return (i - 1, len(leaves[i - 1].parts[0]), False) if i else (0, 0, False)
         parts = leaves[i].parts
         lo, hi = 0, len(parts[0])
-        for value, column in zip(entry, parts):
+        last = len(parts) - 1
+        for p in range(last):  # narrowed to the entries equal to entry up to its last part
+            column, value = parts[p], entry[p]
             lo = bisect_left(column, value, lo, hi)
             hi = bisect_right(column, value, lo, hi)
-            if lo == hi:
-                return i, lo, False
-        return i, lo, True  # entries are unique: lo is the one equal to entry
+        column, value = parts[last], entry[last]
+        j = bisect_left(column, value, lo, hi)
+        return i, j, j < hi and column[j] == value
 
     def _locate(self, entry: tuple) -> tuple[int, int, bool]:
         """(leaf, index) where an entry (all parts) goes, and whether it is there already.
@@ -362,20 +361,29 @@ class SortedColumns:
         if not self._leaves:
             self._leaves.append(_Leaf(self.kinds, self.has_payload))
             self._maxes.append(self._order(entry))
-        i, j, found = self._locate(entry)
+        plain = self._order is tuple  # no NULL stored, none in entry: no flags to keep
+        i, j, found = self._plain_position(entry) if plain else self._locate(entry)
         if found:
             return False
         leaf = self._leaves[i]
         self._finger = None
+        parts = leaf.parts
         for p, value in enumerate(entry):
+            if plain:
+                try:
+                    parts[p].insert(j, value)
+                    continue
+                except OverflowError:  # (nothing inserted) _insert_part widens the column
+                    pass
             self._insert_part(leaf, p, j, value)
         if self.has_payload:
             self._insert_payload(leaf, j, payload)
-        if j == len(leaf) - 1:
+        size = len(parts[0])
+        if j == size - 1:
             self._maxes[i] = self._order(entry)
         self._len += 1
         self._offsets = None
-        if len(leaf) > 2 * LOAD:
+        if size > 2 * LOAD:
             self._split(i)
         return True
 
@@ -461,11 +469,14 @@ class SortedColumns:
             return False
         leaf = self._leaves[where[0]]
         j = where[1]
-        start, end = leaf.payload_bounds(j)
+        ends = leaf.ends
+        start, end = (ends[j - 1] if j else 0), ends[j]
         leaf.blob[start:end] = payload
-        if len(payload) != end - start:
-            leaf.ends = _fitting(leaf.ends, len(leaf.blob))
-            _shift(leaf.ends, j, len(payload) - (end - start))
+        delta = len(payload) - (end - start)
+        if delta:
+            if delta > 0:
+                ends = leaf.ends = _fitting(ends, len(leaf.blob))
+            _shift(ends, j, delta)
         return True
 
     def delete(self, key) -> bool:
@@ -488,14 +499,17 @@ class SortedColumns:
             del leaf.blob[start:end]
             del ends[j]
             _shift(ends, j, start - end)
-        nulls = leaf.nulls
-        for p, column in enumerate(leaf.parts):
+        parts = leaf.parts
+        for column in parts:
             del column[j]
-            if nulls[p] is not None:
-                del nulls[p][j]
+        nulls = leaf.nulls
+        if any(nulls):  # (a leaf's flags, where kept, are as many as its entries)
+            for flags in nulls:
+                if flags is not None:
+                    del flags[j]
         self._len -= 1
         self._offsets = None
-        left = len(leaf.parts[0])
+        left = len(parts[0])
         if not left:
             del self._leaves[i]
             del self._maxes[i]

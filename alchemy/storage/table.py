@@ -50,13 +50,16 @@ class Index:
         return [self.table.columns[p].name for p in self.positions]
 
     def values(self, row: list) -> tuple:
-        return tuple([row[p] for p in self.positions])
+        positions = self.positions
+        if len(positions) == 1:  # the usual index: no list built, no comprehension called
+            return (row[positions[0]],)
+        return tuple([row[p] for p in positions])
 
     def add(self, row: list, key: tuple) -> None:
         self.tree.insert(self.values(row) + key)
 
     def remove(self, row: list, key: tuple) -> None:
-        self.tree.delete(self.values(row) + key)
+        self.tree.pop(self.values(row) + key)  # (pop: the call delete would make)
 
     def conflict(self, row: list, key: tuple) -> bool:
         """Would row (under primary key `key`) duplicate another row's unique values?"""
@@ -268,7 +271,7 @@ class Table:
 
     def _check_unique(self, row: list, key: tuple) -> None:
         for index in self.indexes.values():
-            if index.conflict(row, key):
+            if index.unique and index.conflict(row, key):
                 raise ConstraintError(f"ERR unique index '{index.name}' violated by "
                                       f"{_show(index.values(row))} in table '{self.name}'")
 
@@ -327,7 +330,7 @@ class Table:
         changes = []  # (index, old entry, new entry) of the indexes this update moves
         for index in self.indexes.values():
             old_values, new_values = index.values(old), index.values(new)
-            if old_values != new_values and index.conflict(new, old_key):
+            if old_values != new_values and index.unique and index.conflict(new, old_key):
                 raise ConstraintError(f"ERR unique index '{index.name}' violated by "
                                       f"{_show(new_values)} in table '{self.name}'")
             if old_values != new_values or new_key != old_key:
@@ -341,7 +344,7 @@ class Table:
             if len(new_key) == 1 and type(new_key[0]) is int and new_key[0] > self.last_id:
                 self.last_id = new_key[0]
         for index, old_entry, new_entry in changes:
-            index.tree.delete(old_entry)
+            index.tree.pop(old_entry)
             index.tree.insert(new_entry)
 
     # -- schema ------------------------------------------------------------------------
