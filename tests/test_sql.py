@@ -396,3 +396,29 @@ def test_point_select_star_by_text_key(r):
     assert r.execute_command("SELECT", "*", "FROM", "k", "WHERE", "name='é'") == \
         [[b"name", b"n"], ["é".encode(), 2]]
     assert r.execute_command("SELECT", "*", "FROM", "k", "WHERE", "name=1") == [[b"name", b"n"]]
+
+
+def test_select_star_by_index_equality_read_from_row_bytes(r):
+    """SELECT * of what an index equality finds is written from the rows' bytes too; the
+    statement sent as one SQL argument takes the general way: both must agree."""
+    r.set_response_callback("SELECT", lambda response, **options: response)
+    r.execute_command("CREATE TABLE x (id INT PRIMARY KEY, fk INT, tag TEXT, n INT)")
+    r.execute_command("CREATE INDEX x_fk ON x (fk)")
+    r.execute_command("CREATE INDEX x_tag_n ON x (tag, n)")
+    r.execute_command("INSERT INTO x VALUES (1,7,'a',1),(2,7,'b',2),(3,8,'a',NULL),"
+                      "(4,7,'a',3),(5,9,'é',4)")
+    header = [b"id", b"fk", b"tag", b"n"]
+    cases = {"fk=7": [[1, 7, b"a", 1], [2, 7, b"b", 2], [4, 7, b"a", 3]],
+             "fk=8": [[3, 8, b"a", None]],  # a NULL: the general way
+             "fk=6": [], "fk = 7.0": [[1, 7, b"a", 1], [2, 7, b"b", 2], [4, 7, b"a", 3]],
+             "tag='a'": [[1, 7, b"a", 1], [4, 7, b"a", 3], [3, 8, b"a", None]],
+             "tag='é'": [[5, 9, "é".encode(), 4]], "fk=7 AND n=2": [[2, 7, b"b", 2]]}
+    for where, rows in cases.items():
+        words = r.execute_command("SELECT", "*", "FROM", "x", "WHERE", where)
+        general = r.execute_command("SQL", f"SELECT * FROM x WHERE {where}")
+        assert sorted(words[1:]) == sorted(general[1:]) == sorted(rows), where
+        assert words[0] == general[0] == header
+        assert words == general or where == "fk=7 AND n=2", where  # same order, same walk
+    r.execute_command("DELETE FROM x WHERE id=2")
+    assert r.execute_command("SELECT", "*", "FROM", "x", "WHERE", "fk=7") == \
+        [header, [1, 7, b"a", 1], [4, 7, b"a", 3]]

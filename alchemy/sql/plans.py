@@ -183,7 +183,7 @@ class SelectPlan:
 
     def _matching(self, table: Table, params: list):
         where = self.where
-        if where is None or self.decided and _walk_decides(self.decided, params):
+        if where is None or self.decided and walk_decides(self.decided, params):
             return self.access.rows(table, params)
         return (row for row in self.access.rows(table, params) if truth(where(row, params)))
 
@@ -229,7 +229,7 @@ class SelectPlan:
         return lines
 
 
-def _walk_decides(decided: tuple, params: list) -> bool:
+def walk_decides(decided: tuple, params: list) -> bool:
     for index, types in decided:
         value = params[index]
         if type(value) not in types or value != value:  # NaN equals nothing
