@@ -422,3 +422,18 @@ def test_select_star_by_index_equality_read_from_row_bytes(r):
     r.execute_command("DELETE FROM x WHERE id=2")
     assert r.execute_command("SELECT", "*", "FROM", "x", "WHERE", "fk=7") == \
         [header, [1, 7, b"a", 1], [4, 7, b"a", 3]]
+
+
+def test_words_differing_in_numbers_bind_their_own_values(r):
+    """A last word seen before with other digits is lifted from what it gave then; digits in
+    a string, a float or a name must still be read as written."""
+    r.set_response_callback("SELECT", lambda response, **options: response)
+    r.execute_command("CREATE TABLE v (id INT PRIMARY KEY, n INT, f FLOAT, s TEXT)")
+    for i in (1, 22, 333):
+        r.execute_command("REPLACE", "INTO", "v", "VALUES", f"({i:012d},{i * 2},1.5,'x')")
+        r.execute_command("INSERT", "INTO", "v", "VALUES", f"({i + 1000},7,{i}.25,'s{i}')")
+    r.execute_command("REPLACE", "INTO", "v", "VALUES", "(000000000022,-3,2e2,'x')")
+    assert r.execute_command("SQL", "SELECT * FROM v ORDER BY id") == [
+        [b"id", b"n", b"f", b"s"], [1, 2, b"1.5", b"x"], [22, -3, b"200.0", b"x"],
+        [333, 666, b"1.5", b"x"], [1001, 7, b"1.25", b"s1"], [1022, 7, b"22.25", b"s22"],
+        [1333, 7, b"333.25", b"s333"]]

@@ -42,6 +42,9 @@ class SqlEngine:
         # Statements as a front end receives them -> what `prepare` gave for them, kept
         # by the front end (alchemy.commands.sql) under keys that begin with schema_version.
         self.prepared: dict = {}
+        # Statements' last words, by their text between runs of digits -> how they lift
+        # (alchemy.commands.sql._lift_last).
+        self.lifted_words: dict = {}
         self.schema_version = 0
         self.hits = self.misses = 0
 
