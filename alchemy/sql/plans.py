@@ -266,7 +266,7 @@ class InsertPlan:
 
     def __post_init__(self):
         self._bound = (None, None)  # (table, binder of placeholders into its rows): run_for
-        self._plain = self.placeholders is not None and not (self.replace or self.on_duplicate)
+        self._plain = self.placeholders is not None and not self.on_duplicate
 
     def explain(self, db) -> list[str]:
         table = table_of(db, self.table_name)
@@ -293,10 +293,11 @@ class InsertPlan:
         return _written(table, done, len(done))
 
     def run_for(self, db, params: list, caller):
-        """run() as engine.run calls it. A plain INSERT of one row of placeholders into a
-        table without triggers runs here, without lua_calls.statement: no Lua function to
-        call, no trigger writes to take back (what statement costs is a tenth of such an
-        INSERT); its row is bound by a binder made for the table (schema.binder)."""
+        """run() as engine.run calls it. A plain INSERT or REPLACE of one row of
+        placeholders into a table without triggers runs here, without lua_calls.statement:
+        no Lua function to call, no trigger writes to take back (what statement costs is a
+        tenth of such an INSERT); its row is bound by a binder made for the table
+        (schema.binder), not a call of coerce per value."""
         table = table_of(db, self.table_name)
         if not self._plain or table.triggers:
             return statement(caller, self.run, db, params)
@@ -305,9 +306,18 @@ class InsertPlan:
             bind = binder(table, self.positions, self.placeholders)
             self._bound = table, bind
         row = bind(params)
-        table.insert(row)
+        existing = None
+        if self.replace:
+            key = table.key_of(row)
+            existing = table.get(key) if None not in key else None
+        if existing is None:
+            table.insert(row)
+            done = ("insert", None, row)
+        else:  # what deleting and inserting would leave, cheaper (as _insert_one)
+            table.update(existing, row)
+            done = ("update", existing, row)
         if running():  # inside another statement (a trigger's), which may yet fail
-            keep_for_undo(partial(_undo, table, [("insert", None, row)]))
+            keep_for_undo(partial(_undo, table, [done]))
         return _ONE_WRITTEN
 
     def _insert_one(self, table: Table, values: list, params: list, done: list) -> None:
