@@ -20,12 +20,13 @@ from sqlglot.errors import ParseError, TokenError
 from alchemy.errors import AlchemyError
 from alchemy.sql import lua_calls, planner, query, triggers
 from alchemy.sql.documents import document_ref
-from alchemy.sql.plans import Count, InsertPlan, Rows, table_of
+from alchemy.sql.plans import Count, DeletePlan, InsertPlan, Rows, UpdatePlan, table_of
 from alchemy.sql.scanner import lift
 from alchemy.sql.schema import column_type, index_type
 from alchemy.storage.table import Column, Table
 
 CACHE_SIZE = 1024
+_RUN_FOR = {InsertPlan, UpdatePlan, DeletePlan}
 _DML = {"SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "SCAN"}
 
 
@@ -66,7 +67,7 @@ class SqlEngine:
         trigger writes to take back), which cost a point SELECT 4% of its instructions."""
         if getattr(plan, "alone", False):
             return plan.run(db, values)
-        if type(plan) is InsertPlan:  # which decides itself (run_for)
+        if type(plan) in _RUN_FOR:  # which decide themselves
             return plan.run_for(db, values, caller)
         return lua_calls.statement(caller, plan.run, db, values)
 
@@ -134,10 +135,13 @@ class SqlEngine:
             target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
             return planner.plan_insert(tree, table_of(db, _name(target)), replace)
         if isinstance(tree, exp.Update):
-            return planner.plan_update(tree, table_of(db, _name(tree.this)))
-        if isinstance(tree, exp.Delete):
-            return planner.plan_delete(tree, table_of(db, _name(tree.this)))
-        raise AlchemyError(f"ERR unsupported statement: {shape[:40]}")
+            plan = planner.plan_update(tree, table_of(db, _name(tree.this)))
+        elif isinstance(tree, exp.Delete):
+            plan = planner.plan_delete(tree, table_of(db, _name(tree.this)))
+        else:
+            raise AlchemyError(f"ERR unsupported statement: {shape[:40]}")
+        plan.lua_free = tree.find(exp.Anonymous) is None  # (see plans._RunsItself)
+        return plan
 
     # -- DDL ------------------------------------------------------------------------------
 

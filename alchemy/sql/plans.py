@@ -360,10 +360,11 @@ class InsertPlan:
             fire(table, "INSERT", None, row)
 
 
-def _written(table: Table, done: list, count: int) -> Count:
+def _written(table: Table, done: list, count: int, direct: bool = False) -> Count:
     """The reply of a write statement that succeeded; nested in another statement, what
-    it did is kept for that one to take back if it fails."""
-    if done and nested():
+    it did is kept for that one to take back if it fails. direct: it ran without
+    lua_calls.statement (run_for), inside whatever statement runs."""
+    if done and (running() if direct else nested()):
         keep_for_undo(partial(_undo, table, done))
     return Count(count, changed=bool(done))
 
@@ -379,8 +380,26 @@ def _undo(table: Table, done: list) -> None:
             table.insert(old)
 
 
+class _RunsItself:
+    """run_for, as SqlEngine.run calls an UPDATE or a DELETE: one that calls no Lua
+    function (lua_free, set by the engine), on a table without triggers, runs without
+    lua_calls.statement, which has nothing to take back for it (a tenth of a one-row
+    UPDATE's instructions)."""
+
+    lua_free = False
+
+    def run_for(self, db, params: list, caller):
+        table = table_of(db, self.table_name)
+        if not self.lua_free or table.triggers:
+            return statement(caller, self.run, db, params)
+        return self._run(table, params, True)
+
+    def run(self, db, params: list):
+        return self._run(table_of(db, self.table_name), params, False)
+
+
 @dataclass
-class UpdatePlan:
+class UpdatePlan(_RunsItself):
     table_name: str
     access: object
     where: object
@@ -389,8 +408,7 @@ class UpdatePlan:
     def explain(self, db) -> list[str]:
         return _write_explain(db, "UPDATE", self.table_name, self.access, self.where)
 
-    def run(self, db, params: list):
-        table = table_of(db, self.table_name)
+    def _run(self, table: Table, params: list, direct: bool):
         where = self.where
         targets = [row for row in self.access.rows(table, params)
                    if where is None or truth(where(row, params))]
@@ -409,11 +427,11 @@ class UpdatePlan:
         except (AlchemyError, ConstraintError):
             _undo(table, done)
             raise
-        return _written(table, done, len(targets))
+        return _written(table, done, len(targets), direct)
 
 
 @dataclass
-class DeletePlan:
+class DeletePlan(_RunsItself):
     table_name: str
     access: object
     where: object
@@ -421,12 +439,11 @@ class DeletePlan:
     def explain(self, db) -> list[str]:
         return _write_explain(db, "DELETE", self.table_name, self.access, self.where)
 
-    def run(self, db, params: list):
-        table = table_of(db, self.table_name)
+    def _run(self, table: Table, params: list, direct: bool):
         where = self.where
         found = [row for row in self.access.rows(table, params)
                  if where is None or truth(where(row, params))]
-        if not table.triggers and not nested():
+        if not table.triggers and not (running() if direct else nested()):
             # Nothing runs between the read and the deletes: the rows read are as stored.
             for row in found:
                 table.delete(table.key_of(row), row)
@@ -443,7 +460,7 @@ class DeletePlan:
         except AlchemyError:
             _undo(table, done)
             raise
-        return _written(table, done, len(keys))
+        return _written(table, done, len(keys), direct)
 
 
 def _write_explain(db, verb: str, table_name: str, access, where) -> list[str]:
