@@ -45,6 +45,10 @@ class Index:
         kinds = [table.columns[p].kind for p in positions + table.key_positions]
         self.tree = SortedColumns("".join(map(_tree_kind, kinds)))
 
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():  # not __dict__.update: see SortedColumns.__setstate__
+            setattr(self, name, value)
+
     @property
     def column_names(self) -> list[str]:
         return [self.table.columns[p].name for p in self.positions]
@@ -189,7 +193,8 @@ class Table:
         Table.exists_any = True
         state.setdefault("triggers", [])  # saved before tables had triggers
         state.pop("_leading", None)  # saved before _key_first
-        self.__dict__.update(state)
+        for name, value in state.items():  # not __dict__.update: see SortedColumns.__setstate__
+            setattr(self, name, value)
         self._derive()
 
     def _derive(self) -> None:
