@@ -142,7 +142,7 @@ class Database:
         if raw:
             return reply
         if isinstance(reply, Rows):
-            return plain_rows(reply.rows)
+            return plain_rows(reply)
         return reply.value if isinstance(reply, Count) else None
 
     @property

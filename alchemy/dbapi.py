@@ -133,7 +133,7 @@ class Cursor:
         if isinstance(result, Rows):
             self.description = [(name, None, None, None, None, None, None)
                                  for name in result.header]
-            self._rows = plain_rows(result.rows)
+            self._rows = plain_rows(result)
             self.rowcount = -1
         else:
             self.description = None

@@ -166,7 +166,7 @@ def _read_point(ctx, prepared: _Prepared, values: list):
     if kind == "api":
         row = table.rows.read((key,), prepared.decode)
         titles = prepared.plan.titles
-        return Rows(titles.names[:], [] if row is None else [row], titles)
+        return Rows(titles.names[:], [] if row is None else [tuple(row)], titles, (), True)
     if kind != "normal" or ctx.sql_output != "resp":
         return None
     row = table.rows.read((key,), prepared.wire)

@@ -314,9 +314,13 @@ def plain(value):
     return value.value() if type(value) is Document else value
 
 
-def plain_rows(rows: list) -> list:
-    """Rows as the Python API gives them: tuples of plain values. Looking for a document
-    among the values takes C calls alone; a row without one is copied as it is."""
+def plain_rows(result: "Rows") -> list:  # (plans.Rows: plans imports this module)
+    """A result set's rows as the Python API gives them: tuples of plain values. Looking
+    for a document among the values takes C calls alone; a row without one is copied as
+    it is."""
+    if result.plain:
+        return result.wire_rows
+    rows = result.rows
     if Document in set(map(type, chain.from_iterable(rows))):
         return [tuple(map(plain, row)) for row in rows]
     return list(map(tuple, rows))

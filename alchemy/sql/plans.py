@@ -22,16 +22,18 @@ class Rows:
 
     A SELECT whose plan reads some text columns as their UTF-8 bytes (QueryPlan.
     text_as_bytes: what a network client is sent) keeps its rows as read in `wire_rows`;
-    `rows` has those columns decoded, on first use."""
+    `rows` has those columns decoded, on first use. `plain`: the rows are tuples of the
+    values the Python API gives as they are (no document among them)."""
 
-    __slots__ = ("header", "wire_rows", "titles", "undecoded")
+    __slots__ = ("header", "wire_rows", "titles", "undecoded", "plain")
 
     def __init__(self, header: list[str], rows: list, titles: "Titles | None" = None,
-                 undecoded: tuple = ()):
+                 undecoded: tuple = (), plain: bool = False):
         self.header = header
         self.wire_rows = rows
         self.titles = titles  # the plan's fixed names (their bytes, made once): read only
         self.undecoded = undecoded  # columns that may hold UTF-8 bytes for text
+        self.plain = plain
 
     @property
     def rows(self) -> list:
