@@ -150,9 +150,11 @@ class SelectPlan:
             return self.titles.rows(params, [[sum(1 for _ in rows)]])
         if self.order:
             rows = sorted(rows, key=self._sort_key(params))
+        evaluators = None if self.whole_row else [e for _, e in self.columns]
+        if evaluators is None and limit is None and not offset and not self.distinct:
+            return self.titles.rows(params, list(rows))  # each row read is a result row
         result = []
         seen = set()
-        evaluators = None if self.whole_row else [e for _, e in self.columns]
         skip = offset
         for row in rows:
             out = row if evaluators is None else [e(row, params) for e in evaluators]
