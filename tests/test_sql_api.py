@@ -187,3 +187,24 @@ def test_point_select_star_gives_plain_values(db):
     assert db.sql(query, 3) == []
     assert db.sql(query, 1.0) == [(1, -7, "é", b"\x00")]  # another type: the general way
     assert db.sql(query, 1, raw=True).header == ["id", "n", "a", "b"]
+
+
+@pytest.mark.parametrize("statement, error", [
+    ("DELETE t WHERE id > 1", "a table name is missing"),  # no FROM
+    ("SELECT FROM t", "SELECT names no column"),
+    ("SELECT FROM t, u WHERE t.id = u.id", "SELECT names no column"),
+    ("INSERT INTO u SELECT FROM t", "SELECT names no column"),
+    ("SELECT * FROM t LIMIT id", "LIMIT must be an integer"),
+    ("SELECT * FROM t LIMIT 1 OFFSET doc.n", "OFFSET must be an integer"),
+    ("SELECT t.id FROM t JOIN u ON t.id = u.id LIMIT u.id", "LIMIT must be an integer"),
+])
+def test_statements_missing_a_part_are_refused_by_name(db, statement, error):
+    """Statements sqlglot reads without a part they need (a table, a column, a number)
+    get an error that says so, and change nothing."""
+    db.sql("CREATE TABLE t (id INT PRIMARY KEY, doc LUATABLE)")
+    db.sql("CREATE TABLE u (id INT PRIMARY KEY)")
+    db.sql("INSERT INTO t VALUES (1, {n=1})")
+    with pytest.raises(alchemy.AlchemyError, match=error):
+        db.sql(statement)
+    assert db.sql("SELECT id FROM t") == [(1,)]
+    assert db.sql("SELECT * FROM t LIMIT 1 + 1 OFFSET 0") == [(1, {"n": 1})]

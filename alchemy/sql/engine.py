@@ -210,6 +210,10 @@ def _syntax_message(error: Exception, text: str) -> str:
 
 
 def _name(node: exp.Expression) -> str:
+    # sqlglot reads `DELETE t WHERE ...` (no FROM) as MySQL's multi-table DELETE: no table.
+    if not isinstance(node, exp.Expression) or not node.name:
+        raise AlchemyError("ERR syntax error: a table name is missing "
+                           "(DELETE FROM t, UPDATE t SET, INSERT INTO t)")
     return node.name
 
 

@@ -340,3 +340,13 @@ def _compile_like(node, scope, functions) -> Evaluator:
 def is_constant(node: exp.Expression) -> bool:
     """No column references: its value is known before any row is read."""
     return node.find(exp.Column) is None
+
+
+def compile_count(clause, scope: Scope) -> Evaluator | None:
+    """A LIMIT or OFFSET clause's number, which is known before any row is read (its
+    evaluator is called without one): a column in it is refused here."""
+    if clause is None:
+        return None
+    if not is_constant(clause.expression):
+        raise AlchemyError(f"ERR {clause.key.upper()} must be an integer")
+    return compile_expr(clause.expression, scope)

@@ -13,7 +13,8 @@ from sqlglot import exp
 from alchemy.errors import AlchemyError
 from alchemy.sql import access
 from alchemy.sql.documents import assignments, document_ref
-from alchemy.sql.expressions import Scope, compile_expr, is_constant, placeholder_index
+from alchemy.sql.expressions import Scope, compile_count, compile_expr, is_constant, \
+    placeholder_index
 from alchemy.sql.plans import DeletePlan, InsertPlan, SelectPlan, UpdatePlan
 from alchemy.storage.table import Table
 
@@ -63,12 +64,10 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
     decided = _decided_by_walk(path, where_node, table, scope) if where is not None else ()
     order = [] if _order_satisfied(path, order_items, scope) else [
         (_order_evaluator(node, scope, columns), desc) for node, desc in order_items]
-    limit = tree.args.get("limit")
-    offset = tree.args.get("offset")
     return SelectPlan(
         table.name, path, where, columns, order,
-        limit=compile_expr(limit.expression, scope) if limit else None,
-        offset=compile_expr(offset.expression, scope) if offset else None,
+        limit=compile_count(tree.args.get("limit"), scope),
+        offset=compile_count(tree.args.get("offset"), scope),
         distinct=bool(tree.args.get("distinct")), count_star=count_star,
         ordered=bool(order_items), lua_filter=_lua_names(where_node),
         whole_row=_whole_row(tree.expressions), decided=decided)

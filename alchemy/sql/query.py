@@ -26,7 +26,8 @@ from alchemy.errors import AlchemyError
 from alchemy.sql import planner
 from alchemy.sql.aggregates import GroupedScope, Grouper, Shortcut, find_aggregate, shortcut
 from alchemy.sql.documents import document_ref
-from alchemy.sql.expressions import Prepared, compile_expr, placeholder_index, sort_key
+from alchemy.sql.expressions import Prepared, compile_count, compile_expr, placeholder_index, \
+    sort_key
 from alchemy.sql.joins import JoinSource, Source, conjuncts, plan_join, sources_of
 from alchemy.sql.plans import InsertPlan, Rows, SelectPlan, Titles, _undo, _written, table_of
 from alchemy.sql.schema import coerce
@@ -39,6 +40,8 @@ def plan_select(tree: exp.Select, db):
     from_ = tree.args.get("from_") or tree.args.get("from")
     if from_ is None:
         raise AlchemyError("ERR SELECT needs a FROM clause")
+    if not tree.expressions:  # sqlglot reads `SELECT FROM t` as a query of nothing
+        raise AlchemyError("ERR syntax error: SELECT names no column (SELECT * FROM t)")
     if _simple(tree):
         return planner.plan_select(tree, table_of(db, from_.this.name))
     return _plan_query(tree, db)
@@ -251,8 +254,7 @@ def _plan_query(tree: exp.Select, db) -> QueryPlan:
     plan = QueryPlan(join, subqueries, None, names, [], types, [],
                      distinct=bool(tree.args.get("distinct")))
     limit, offset = tree.args.get("limit"), tree.args.get("offset")
-    plan.limit = compile_expr(limit.expression, scope) if limit else None
-    plan.offset = compile_expr(offset.expression, scope) if offset else None
+    plan.limit, plan.offset = compile_count(limit, scope), compile_count(offset, scope)
     if grouped and len(sources) == 1 and not pooled and not group and having is None \
             and not order_nodes and limit is None and offset is None and not plan.distinct:
         plan.shortcut = shortcut(sources[0].table, nodes)
