@@ -390,6 +390,12 @@ def test_paths_across_joins_and_groups(db):
                   "ORDER BY u.info.age DESC, o.id") == [
         (13, "ann", None, None), (11, "bob", None, None), (10, "ann", "Oslo", 1),
         (12, "ann", "Oslo", 1)]
+    # Equalities on paths, which read like columns of a table named info (or u.info).
+    assert db.sql("SELECT o.id FROM orders o JOIN users u ON u.id = o.uid "
+                  "WHERE info.name = 'ann' AND info.addr.city = 'Oslo' ORDER BY o.id") == [
+        (10,), (12,)]
+    assert db.sql("SELECT o.id FROM orders o, users u WHERE u.info.age = o.uid * 20 "
+                  "AND info.name = 'bob'") == [(11,)]
     assert db.sql("SELECT info.name, COUNT(*), SUM(o.total) FROM orders o JOIN users u "
                   "ON u.id = o.uid GROUP BY info.name ORDER BY info.name") == [
         ("ann", 3, 8.5), ("bob", 1, 7.0)]

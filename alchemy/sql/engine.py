@@ -240,9 +240,7 @@ def create_table(db, tree: exp.Create):
     columns, key_names = [], []
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
-            if item.args.get("kind") is None:
-                raise AlchemyError(f"ERR column '{item.name}' needs a type")
-            columns.append(Column(item.name, column_type(item.args["kind"], item.name)))
+            columns.append(_column(item))
             if any(isinstance(c.args.get("kind"), exp.PrimaryKeyColumnConstraint)
                    for c in item.args.get("constraints") or []):
                 key_names.append(item.name)
@@ -334,8 +332,14 @@ def alter_table(db, tree: exp.Alter):
             raise AlchemyError("ERR only ALTER TABLE ... ADD COLUMN is supported")
         if table.position(action.name) is not None:
             raise AlchemyError(f"ERR duplicate column name '{action.name}'")
-        table.add_column(Column(action.name, column_type(action.args["kind"], action.name)))
+        table.add_column(_column(action))
     return OK
+
+
+def _column(definition: exp.ColumnDef) -> Column:
+    if definition.args.get("kind") is None:
+        raise AlchemyError(f"ERR column '{definition.name}' needs a type")
+    return Column(definition.name, column_type(definition.args["kind"], definition.name))
 
 
 def describe(db, name: str) -> Rows:

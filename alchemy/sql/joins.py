@@ -95,8 +95,9 @@ class JoinScope:
         name = column.name.lower()
         qualifier = column.table.lower()
         if qualifier:
-            for source in self.sources:
-                if source.name.lower() == qualifier and name in source.positions:
+            for source in self.sources:  # (three parts or more: a path inside a document)
+                if source.name.lower() == qualifier and name in source.positions \
+                        and len(column.parts) == 2:
                     return source
             field = self._document_field([part.name for part in column.parts])
             if field is not None:  # info.a: a path inside a document
@@ -108,6 +109,17 @@ class JoinScope:
         if not found:
             raise AlchemyError(f"ERR no such column: {column.name}")
         return found[0]
+
+    def plain_position(self, column: exp.Column, source: Source) -> int | None:
+        """The position in source of a column of source's own, None for anything else
+        (another table's column, or a path inside one of source's documents: `info.a`
+        reads as column a of a table info)."""
+        if self.source_of(column) is not source:
+            return None
+        qualifier = column.table.lower()
+        if qualifier and (qualifier != source.name.lower() or len(column.parts) > 2):
+            return None
+        return source.positions.get(column.name.lower())
 
     def resolve(self, column: exp.Column) -> int:
         """The joined-row position of a column, noted as read: whatever reads a joined
@@ -422,11 +434,11 @@ def _decided(path, usable: list, source: Source, scope: JoinScope) -> list:
         if not isinstance(node, exp.EQ):
             continue
         for mine, other in ((node.this, node.expression), (node.expression, node.this)):
-            if isinstance(mine, exp.Column) and scope.source_of(mine) is source \
-                    and source.positions[mine.name.lower()] in key \
-                    and not any(scope.source_of(c) is source
-                                for c in other.find_all(exp.Column)):
-                chosen[source.positions[mine.name.lower()]] = node
+            position = scope.plain_position(mine, source) \
+                if isinstance(mine, exp.Column) else None
+            if position in key and not any(scope.source_of(c) is source
+                                           for c in other.find_all(exp.Column)):
+                chosen[position] = node
                 break
     return list(chosen.values()) if len(chosen) == len(key) else []
 
@@ -457,8 +469,9 @@ def _decided_by_index(path, usable: list, source: Source, scope: JoinScope) -> l
         if not isinstance(other, exp.Column):
             return []
         outer = scope.source_of(other)
-        kind = outer.table.columns[outer.positions[other.name.lower()]].kind
-        if _KIND_CLASS.get(kind) != _KIND_CLASS.get(columns[position].kind):
+        at = scope.plain_position(other, outer)
+        if at is None or _KIND_CLASS.get(outer.table.columns[at].kind) != \
+                _KIND_CLASS.get(columns[position].kind):
             return []
         decided.append(on_column[0])
     return decided
@@ -469,10 +482,10 @@ def _equi(node, source: Source, scope: JoinScope):
     if not isinstance(node, exp.EQ):
         return None
     for mine, other in ((node.this, node.expression), (node.expression, node.this)):
-        if isinstance(mine, exp.Column) and scope.source_of(mine) is source \
-                and other.find(exp.Column) is not None \
+        position = scope.plain_position(mine, source) if isinstance(mine, exp.Column) else None
+        if position is not None and other.find(exp.Column) is not None \
                 and not any(scope.source_of(c) is source for c in other.find_all(exp.Column)):
-            return source.positions[mine.name.lower()], other
+            return position, other
     return None
 
 
@@ -481,6 +494,10 @@ def _outer_values(node, source: Source, scope: JoinScope, cell: list):
     outer row current at this step, so access paths see it as a known value."""
     def replace(n):
         if isinstance(n, exp.Column) and scope.source_of(n) is not source:
+            if len(n.parts) > 1 and scope.document_of([p.name for p in n.parts]):
+                evaluate = compile_expr(n, scope)  # a path inside the other's document
+                return Prepared(build=lambda node, s, f:
+                                lambda row, params: evaluate(cell[0], params))
             position = scope.resolve(n)
             return Prepared(build=lambda node, s, f: lambda row, params: cell[0][position])
         return n
