@@ -197,6 +197,10 @@ def test_point_select_star_gives_plain_values(db):
     ("SELECT * FROM t LIMIT id", "LIMIT must be an integer"),
     ("SELECT * FROM t LIMIT 1 OFFSET doc.n", "OFFSET must be an integer"),
     ("SELECT t.id FROM t JOIN u ON t.id = u.id LIMIT u.id", "LIMIT must be an integer"),
+    ("SELECT * FROM t WHERE id IN 3", "IN takes a list or a sub-select"),
+    ("ALTER TABLE t ADD COLUMN c LIKE TEXT", "column 'c' needs a type"),
+    ("INSERT INTO t VALUES (2, {a='\\255'})", "a string in it is not UTF-8 text"),
+    ("UPDATE t SET doc = {a=1, \xe9 b=2} WHERE id = 1", "a string in it is not UTF-8 text"),
 ])
 def test_statements_missing_a_part_are_refused_by_name(db, statement, error):
     """Statements sqlglot reads without a part they need (a table, a column, a number)
@@ -208,3 +212,11 @@ def test_statements_missing_a_part_are_refused_by_name(db, statement, error):
         db.sql(statement)
     assert db.sql("SELECT id FROM t") == [(1,)]
     assert db.sql("SELECT * FROM t LIMIT 1 + 1 OFFSET 0") == [(1, {"n": 1})]
+
+
+def test_an_empty_in_list_finds_nothing_and_explains_so(db):
+    db.sql("CREATE TABLE e (id INT PRIMARY KEY, fk INT)")
+    db.sql("CREATE INDEX e_fk ON e (fk)")
+    db.sql("INSERT INTO e VALUES (1, 1)")
+    assert db.sql("SELECT * FROM e WHERE fk IN ()") == []
+    assert db.sql("EXPLAIN SELECT * FROM e WHERE fk IN ()")[0] == ("NO ROWS (an empty IN list)",)

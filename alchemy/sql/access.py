@@ -175,5 +175,7 @@ class Union(_Path):
                     yield row
 
     def describe(self, table: Table) -> str:
+        if not self.ranges:  # x IN (): no walk, no row
+            return "NO ROWS (an empty IN list)"
         return self.ranges[0].describe(table).replace("[equality]",
                                                       f"[{len(self.ranges)} equalities]")

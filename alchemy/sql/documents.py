@@ -69,13 +69,15 @@ def evaluate_constructor(text: str):
         _runtime.append(runtime.eval(_EVALUATE))
     try:
         ok, value = _runtime[0](text, INSTRUCTION_LIMIT)
+        if not ok:
+            raise AlchemyError(f"ERR invalid Lua table: {value}")
+        if lua51.lua_type(value) != "table":
+            raise AlchemyError("ERR invalid Lua table: the value is not a table")
+        return _from_lua(value, 1)
     except lua51.LuaError as e:  # out of memory while building the result
         raise AlchemyError(f"ERR invalid Lua table: {e}") from None
-    if not ok:
-        raise AlchemyError(f"ERR invalid Lua table: {value}")
-    if lua51.lua_type(value) != "table":
-        raise AlchemyError("ERR invalid Lua table: the value is not a table")
-    return _from_lua(value, 1)
+    except UnicodeDecodeError:  # a string ('\255'), or a message quoting part of one
+        raise AlchemyError("ERR invalid Lua table: a string in it is not UTF-8 text") from None
 
 
 def _from_lua(table, depth: int):

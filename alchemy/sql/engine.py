@@ -195,6 +195,10 @@ def parse(text: str) -> exp.Expression:
         raise AlchemyError(_syntax_message(e, text)) from None
     if len(trees) != 1 or trees[0] is None:
         raise AlchemyError("ERR exactly one statement expected")
+    for node in trees[0].find_all(exp.In):
+        if node.args.get("field") is not None:  # `x IN 3`, read as BigQuery's IN UNNEST
+            raise AlchemyError("ERR syntax error: IN takes a list or a sub-select: "
+                               "x IN (1, 2), x IN (SELECT ...)")
     return trees[0]
 
 
