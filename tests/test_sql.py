@@ -387,6 +387,26 @@ def test_point_select_star_meets_another_table_under_its_name(r):
         [[b"id", b"a"], [1, b"other"]]
 
 
+def test_statements_seen_before_a_swapdb_meet_the_other_schema(r):
+    """SWAPDB can put a table of other columns under a name a statement was prepared for:
+    the statement is planned again, on the columns the table has now."""
+    r.execute_command("SELECT", "1")
+    r.execute_command("SQL", "CREATE TABLE s (id INT PRIMARY KEY, a TEXT)")
+    r.execute_command("SQL", "INSERT INTO s VALUES (1, 'one')")
+    r.execute_command("SELECT", "0")
+    r.execute_command("SQL", "CREATE TABLE s (id INT PRIMARY KEY, x INT, y TEXT)")
+    r.execute_command("SQL", "INSERT INTO s VALUES (1, 5, 'why')")
+    star, column = "SELECT * FROM s WHERE id = ?", "SELECT y FROM s WHERE id = ?"
+    assert r.execute_command("SQL", star, 1) == [[b"id", b"x", b"y"], [1, 5, b"why"]]
+    assert r.execute_command("SQL", column, 1) == [[b"y"], [b"why"]]
+    r.swapdb(0, 1)
+    assert r.execute_command("SQL", star, 1) == [[b"id", b"a"], [1, b"one"]]
+    with pytest.raises(redis.ResponseError, match="no such column: y"):
+        r.execute_command("SQL", column, 1)
+    with pytest.raises(redis.ResponseError, match="no such column: y"):
+        r.execute_command("SQL", "UPDATE s SET y = 'z' WHERE id = 1")
+
+
 def test_point_select_star_by_text_key(r):
     r.set_response_callback("SELECT", lambda response, **options: response)
     r.execute_command("CREATE TABLE k (name TEXT PRIMARY KEY, n INT)")

@@ -295,6 +295,9 @@ def swapdb(ctx, argv):
     if first != second:
         a, b = ctx.server.dbs[first], ctx.server.dbs[second]
         a.swap(b)
+        # A statement prepared in one database must not run on the other's tables, whose
+        # columns may differ: a new schema version makes every plan again.
+        ctx.server.sql_engine.schema_version += 1
         # Watchers and waiters stay with their database number; a key that exists on
         # either side of the swap has changed for them (touchAllWatchedKeysInDb).
         for db in (a, b):
