@@ -11,12 +11,14 @@ DDL and INSERT +OK.
 A statement seen before runs from what was prepared for it (_Prepared), without its text
 being lifted again. A SELECT * of one row by primary key, or of the rows an index equality
 finds, skips its plan's layers (_read_point, _read_index): a network client's reply is
-written straight from the rows' stored bytes, the most common queries' largest cost.
+written straight from the rows' stored bytes, the most common queries' largest cost. The
+in-process API reads a point SELECT of plain columns that way too, as tuples of values.
 """
 
 import copy
 import functools
 import re
+from operator import itemgetter
 
 from alchemy.command import command
 from alchemy.keyspace import register_type
@@ -104,7 +106,7 @@ def run_words(ctx, argv: list):
 
 class _Prepared:
     __slots__ = ("plan", "values", "text", "insert", "shortcut", "table_key", "table",
-                 "index", "wire", "decode", "key_of", "key_type", "header", "found",
+                 "index", "wire", "decode", "pick", "key_of", "key_type", "header", "found",
                  "missing")
 
     def __init__(self, plan, values: list, text: str):
@@ -112,21 +114,26 @@ class _Prepared:
         self.values = values  # of the literals that do not vary, in order
         self.text = text  # the statement with `?` for each literal
         self.insert = _is_insert(text)  # (its count replies +OK: _reply)
-        # A SELECT * of one row by primary key, or of the rows an index equality finds,
-        # is read in fewer steps than its plan takes (_read_point, _read_index), with what
-        # that needs of the last table it ran on (_table_setup).
+        # A SELECT of columns of one row by primary key, or a SELECT * of the rows an
+        # index equality finds, is read in fewer steps than its plan takes (_read_point,
+        # _read_index), with what that needs of the last table it ran on (_table_setup).
         self.shortcut = _shortcut(plan)
         if self.shortcut is not None:
             self.table_key = plan.table_name.lower().encode()
-            self.table = self.wire = None
+            self.table = self.wire = self.decode = None
+            picks = plan.picks or ()
+            self.pick = tuple if plan.whole_row else itemgetter(*picks) if len(picks) > 1 \
+                else lambda row: (row[picks[0]],)
 
 
 def _shortcut(plan):
-    if type(plan) is not SelectPlan or not plan.whole_row or not plan.alone:
+    if type(plan) is not SelectPlan or not plan.alone:
         return None
-    if plan.point:
+    if plan.point and (plan.whole_row or plan.picks):
         return _read_point
     access = plan.access
+    if not plan.whole_row:
+        return None
     if type(access) is Range and access.index is not None and access.low is None \
             and access.high is None and not access.reverse and plan.limit is None \
             and plan.offset is None and not plan.distinct and not plan.count_star \
@@ -145,31 +152,37 @@ def _table(ctx, prepared: _Prepared):
 
 
 def _read_point(ctx, prepared: _Prepared, values: list):
-    """The reply of a point SELECT * on a table of integers, texts and BLOBs, read in
-    fewer steps than its plan takes: for a network client (RESP, either version: such a
-    row reads the same in both) written by the table's wire reader (RowCodec.wire_reader)
-    straight from the row's bytes, skipping the row's values, the result set and
-    encode_rows (half of the statement's instructions); for the in-process API the
-    result set, its texts decoded as they are read. None where the general way must
-    answer: another client or output mode, a key value of another type than the key
-    column's, no table, another table, a row the wire reader does not read."""
+    """The reply of a point SELECT, read in fewer steps than its plan takes. A SELECT *
+    on a table of integers, texts and BLOBs, to a network client (RESP, either version:
+    such a row reads the same in both), is written by the table's wire reader
+    (RowCodec.wire_reader) straight from the row's bytes, skipping the row's values, the
+    result set and encode_rows (half of the statement's instructions). For the in-process
+    API, on a table without documents, the result set of SELECT * or of columns as they
+    are (plan.picks): a tuple of the row's values, texts decoded as they are read. None
+    where the general way must answer: another client or output mode, a key value of
+    another type than the key column's, no table, another table, a row the wire reader
+    does not read."""
     db = ctx.db  # _table's steps, inline: a call costs a point query 2.5% of its time
     table = db.get(prepared.table_key) if db.expires else db.data.get(prepared.table_key)
     if table is not prepared.table:
         _table_setup(prepared, table)
-    if prepared.wire is None:
+    kind = ctx.kind
+    if kind == "api":
+        read = prepared.decode
+    elif kind != "normal" or ctx.sql_output != "resp":
+        return None
+    else:
+        read = prepared.wire
+    if read is None:
         return None
     key = prepared.key_of(None, values)
     if type(key) is not prepared.key_type:
         return None
-    kind = ctx.kind
+    row = table.rows.read((key,), read)
     if kind == "api":
-        row = table.rows.read((key,), prepared.decode)
         titles = prepared.plan.titles
-        return Rows(titles.names[:], [] if row is None else [tuple(row)], titles, (), True)
-    if kind != "normal" or ctx.sql_output != "resp":
-        return None
-    row = table.rows.read((key,), prepared.wire)
+        return Rows(titles.names[:], [] if row is None else [prepared.pick(row)], titles,
+                    (), True)
     if row:
         return Encoded(prepared.found + row)
     return prepared.missing if row is None else None
@@ -209,13 +222,14 @@ def _table_setup(prepared: _Prepared, table) -> None:
     prepared.table = table
     plan = prepared.plan
     titles = plan.titles
-    prepared.wire = None
-    if not isinstance(table, Table) or table.key_positions != [0] \
-            or len(titles.names) != len(table.columns):
+    prepared.wire = prepared.decode = None
+    if not isinstance(table, Table) or table.key_positions != [0]:
         return
     kind = table.columns[0].kind
-    prepared.wire = table.codec.wire_reader(kind)
-    prepared.decode = table.codec.reader()
+    if plan.whole_row and len(titles.names) == len(table.columns):
+        prepared.wire = table.codec.wire_reader(kind)
+    if "d" not in table.codec.kinds:  # no document: the API gives the values as read
+        prepared.decode = table.codec.reader()
     prepared.key_of = plan.access.keys[0][0] if plan.point else None
     prepared.key_type = _KEY_TYPES.get(kind)
     index = getattr(plan.access, "index", None)

@@ -70,7 +70,8 @@ def plan_select(tree: exp.Select, table: Table) -> SelectPlan:
         offset=compile_count(tree.args.get("offset"), scope),
         distinct=bool(tree.args.get("distinct")), count_star=count_star,
         ordered=bool(order_items), lua_filter=_lua_names(where_node),
-        whole_row=_whole_row(tree.expressions), decided=decided)
+        whole_row=_whole_row(tree.expressions), decided=decided,
+        picks=_picks(tree.expressions, scope))
 
 
 def _whole_row(items: list) -> bool:
@@ -142,6 +143,16 @@ def _decided_by_walk(path, where_node, table: Table, scope: Scope) -> tuple:
     if not all(kind in _WALKABLE for kind in kinds):
         return ()
     return tuple((found[p], _WALKABLE[kind]) for p, kind in zip(leading, kinds))
+
+
+def _picks(items: list, scope: Scope) -> tuple | None:
+    """The row positions the columns read, when each is a column of the table as it is
+    (named, maybe aliased; not a path inside a document, not an expression)."""
+    nodes = [item.this if isinstance(item, exp.Alias) else item for item in items]
+    if not all(type(node) is exp.Column and document_ref(node, scope) is None
+               for node in nodes):
+        return None
+    return tuple(scope.resolve(node) for node in nodes)
 
 
 def _projection(items: list, table: Table, scope: Scope) -> tuple[list, bool]:

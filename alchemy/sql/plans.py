@@ -105,6 +105,7 @@ class SelectPlan:
     ordered: bool = False  # the statement has ORDER BY
     lua_filter: tuple = ()  # the Lua functions the WHERE clause calls, for EXPLAIN
     whole_row: bool = False  # the columns are the row as read (SELECT *): no projection
+    picks: tuple | None = None  # the row's positions, when the columns are columns alone
     # (parameter index, value types) per equality an index walk answers exactly when its
     # value is of those types: then the WHERE clause (nothing but those) is not checked.
     decided: tuple = ()
