@@ -371,6 +371,26 @@ def test_point_select_star_read_from_row_bytes(server, r):
         [b"id, n, a, b, c", b"5,1,'new','b',7"]
 
 
+def test_point_select_of_columns_read_from_row_bytes(server, r):
+    """A point SELECT of columns as they are is written from the row's bytes too: the same
+    reply as the general way's (a range walk), in RESP2, RESP3 and text mode."""
+    r.execute_command("CREATE TABLE v (name TEXT PRIMARY KEY, n INT, a TEXT, b BLOB)")
+    r.execute_command("INSERT INTO v VALUES ('k1',-5,'ann','b1'),('k2',NULL,'bob','b2'),"
+                      f"('k3',{2**62},'{'x' * 300}','b3'),('é',0,'€','')")
+    r3 = server.client(protocol=3)
+    text = server.client(protocol=2)
+    text.config_set("sql-output-mode", "text")
+    for columns in ["a", "n,b", "name,a", "b AS blob,name,n", "n,n"]:
+        for key in ["k1", "k2", "k3", "é", "none"]:
+            point = f"SELECT {columns} FROM v WHERE name = '{key}'"
+            walk = f"SELECT {columns} FROM v WHERE name >= '{key}' AND name <= '{key}'"
+            for client in (r, r3, text):
+                assert client.execute_command("SQL", point) == \
+                    client.execute_command("SQL", walk), (columns, key)
+    assert r.execute_command("SQL", "SELECT b AS blob,n FROM v WHERE name = 'k1'") == \
+        [[b"blob", b"n"], [b"b1", -5]]
+
+
 def test_point_select_star_meets_another_table_under_its_name(r):
     """A statement seen before runs on whatever table now has the name (SWAPDB, RENAME)."""
     r.set_response_callback("SELECT", lambda response, **options: response)

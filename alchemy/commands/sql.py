@@ -228,6 +228,8 @@ def _table_setup(prepared: _Prepared, table) -> None:
     kind = table.columns[0].kind
     if plan.whole_row and len(titles.names) == len(table.columns):
         prepared.wire = table.codec.wire_reader(kind)
+    elif plan.picks and max(plan.picks) < len(table.columns):
+        prepared.wire = table.codec.wire_reader(kind, plan.picks)
     if "d" not in table.codec.kinds:  # no document: the API gives the values as read
         prepared.decode = table.codec.reader()
     prepared.key_of = plan.access.keys[0][0] if plan.point else None

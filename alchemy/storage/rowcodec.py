@@ -209,15 +209,16 @@ class RowCodec:
             read = self._readers[kinds] = _reader(kinds, self.decode, self._decode_value)
         return read
 
-    def wire_reader(self, key_kind: str):
+    def wire_reader(self, key_kind: str, picks: tuple | None = None):
         """(row, key, pos, end) -> the row as a RESP array, key first, for rows under a
         one-part key of key_kind whose columns are all integers, texts and BLOBs (None for
-        any other table). What a point SELECT * sends a network client, read straight
-        from the stored bytes (see _wire_reader); a row it does not read itself gives
-        b"" (DECLINED), and is read the general way."""
-        wanted = (key_kind, self.kinds)
+        any other table); with picks, the values at those row positions (the key is 0).
+        What a point SELECT sends a network client, read straight from the stored bytes
+        (see _wire_reader); a row it does not read itself gives b"" (DECLINED), and is
+        read the general way."""
+        wanted = (key_kind, self.kinds, picks)
         if wanted not in self._readers:
-            self._readers[wanted] = _wire_reader(key_kind, self.kinds) \
+            self._readers[wanted] = _wire_reader(key_kind, self.kinds, picks) \
                 if key_kind in "isb" and set(self.kinds) <= set("isb") else None
         return self._readers[wanted]
 
@@ -408,21 +409,24 @@ _WIRE_FORMATS = {"i": ":%d\\r\\n", "s": "$%d\\r\\n%b\\r\\n", "b": "$%d\\r\\n%b\\
 _WIRE_KEYS = {"i": "key[0]", "s": "len(k), k", "b": "len(k), k"}
 
 
-def _wire_reader(key_kind: str, kinds: str):
+def _wire_reader(key_kind: str, kinds: str, picks: tuple | None):
     """RowCodec.wire_reader's function: its steps written out in Python source, as
-    _reader's are, and the reply made with one bytes format."""
+    _reader's are, and the reply made with one bytes format. Every column is read, picked
+    or not: a row it cannot read whole is the general way's."""
     lines = ["def wire(row, key, pos, end):", "    p = pos", "    try:"]
     for n, kind in enumerate(kinds):
         lines += ["    " + line for line in _WIRE_STEPS[kind].format(n=n).split("\n") if line]
     lines += ["    except IndexError:", '        return b""',
               "    if p != end:", '        return b""']
-    if key_kind == "s":
+    picks = range(len(kinds) + 1) if picks is None else picks
+    if 0 in picks and key_kind == "s":
         lines.append("    k = key[0].encode()")
-    elif key_kind == "b":
+    elif 0 in picks and key_kind == "b":
         lines.append("    k = key[0]")
-    values = [_WIRE_KEYS[key_kind]] + [f"v{n}" if kind == "i" else f"t{n} - 0x40, v{n}"
-                                       for n, kind in enumerate(kinds)]
-    form = f"*{len(kinds) + 1}\\r\\n" + "".join(_WIRE_FORMATS[k] for k in key_kind + kinds)
+    row_kinds = key_kind + kinds
+    values = [_WIRE_KEYS[key_kind] if n == 0 else f"v{n - 1}" if row_kinds[n] == "i"
+              else f"t{n - 1} - 0x40, v{n - 1}" for n in picks]
+    form = f"*{len(picks)}\\r\\n" + "".join(_WIRE_FORMATS[row_kinds[n]] for n in picks)
     lines.append(f'    return b"{form}" % ({", ".join(values)})')
     scope = {"from_bytes": _from_bytes, "wrap": _WRAP}
     exec(compile("\n".join(lines), f"<wire reader {key_kind}{kinds}>", "exec"), scope)
