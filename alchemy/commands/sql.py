@@ -9,10 +9,10 @@ A SELECT replies an array: the column names, then one array per row. Counts repl
 DDL and INSERT +OK.
 
 A statement seen before runs from what was prepared for it (_Prepared), without its text
-being lifted again. A SELECT * of one row by primary key, or of the rows an index equality
-finds, skips its plan's layers (_read_point, _read_index): a network client's reply is
-written straight from the rows' stored bytes, the most common queries' largest cost. The
-in-process API reads a point SELECT of plain columns that way too, as tuples of values.
+being lifted again. A SELECT * (or of columns as they are) of one row by primary key, and a
+SELECT * of the rows an index equality finds, skip their plan's layers (_read_point,
+_read_index): a network client's reply is written straight from the rows' stored bytes, the
+most common queries' largest cost; the in-process API gets tuples of the values read.
 """
 
 import copy
@@ -152,16 +152,16 @@ def _table(ctx, prepared: _Prepared):
 
 
 def _read_point(ctx, prepared: _Prepared, values: list):
-    """The reply of a point SELECT, read in fewer steps than its plan takes. A SELECT *
-    on a table of integers, texts and BLOBs, to a network client (RESP, either version:
-    such a row reads the same in both), is written by the table's wire reader
-    (RowCodec.wire_reader) straight from the row's bytes, skipping the row's values, the
-    result set and encode_rows (half of the statement's instructions). For the in-process
-    API, on a table without documents, the result set of SELECT * or of columns as they
-    are (plan.picks): a tuple of the row's values, texts decoded as they are read. None
-    where the general way must answer: another client or output mode, a key value of
-    another type than the key column's, no table, another table, a row the wire reader
-    does not read."""
+    """The reply of a point SELECT * or of columns as they are (plan.picks), read in
+    fewer steps than its plan takes. On a table of integers, texts and BLOBs, to a
+    network client (RESP, either version: such a row reads the same in both), it is
+    written by the table's wire reader (RowCodec.wire_reader) straight from the row's
+    bytes, skipping the row's values, the result set and encode_rows (half of the
+    statement's instructions). For the in-process API, on a table without documents, the
+    result set: a tuple of the row's values, texts decoded as they are read. None where
+    the general way must answer: another client or output mode, a key value of another
+    type than the key column's, no table, another table, a row the wire reader does not
+    read."""
     db = ctx.db  # _table's steps, inline: a call costs a point query 2.5% of its time
     table = db.get(prepared.table_key) if db.expires else db.data.get(prepared.table_key)
     if table is not prepared.table:
