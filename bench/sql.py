@@ -34,6 +34,7 @@ SCHEMA = "(id INT PRIMARY KEY, fk INT, field TEXT, name TEXT)"
 
 STATEMENTS = [
     ("point SELECT", ["SELECT", "*", "FROM", "t", "WHERE", "id=__rand_int__"]),
+    ("point SELECT of two columns", ["SELECT", "name,fk", "FROM", "t", "WHERE", "id=__rand_int__"]),
     ("10-row SELECT on fk index", ["SELECT", "*", "FROM", "t", "WHERE", "fk=__rand_int__"]),
     ("10-row SELECT on LuaTable field index",
      ["SELECT", "*", "FROM", "d", "WHERE", "info.fk=__rand_int__"]),
@@ -134,6 +135,15 @@ def in_process(rows: int, operations: int) -> None:
     for key in keys:
         peer.execute("SELECT * FROM t WHERE id = ?", (key,)).fetchall()
     results.append(("point SELECT", ours, operations / (time.perf_counter() - start)))
+    start = time.perf_counter()
+    for key in keys:
+        db.sql("SELECT name, fk FROM t WHERE id = ?", key)
+    ours = operations / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for key in keys:
+        peer.execute("SELECT name, fk FROM t WHERE id = ?", (key,)).fetchall()
+    results.append(("point SELECT of two columns", ours,
+                    operations / (time.perf_counter() - start)))
     results.append(_documents(db, peer, data[:operations], keys))
     print("In-process: `db.sql(...)` against Python's sqlite3 (in memory, parameterised)\n")
     print("| statement | Alchemy ops/s | sqlite3 ops/s | ratio |")
