@@ -238,3 +238,21 @@ def test_point_select_of_columns_gives_what_a_range_gives(db):
             assert db.sql(f"SELECT {columns} FROM w WHERE id = ?", key) == \
                 [tuple(row) for row in walk.rows]
     assert db.sql("SELECT o AS flag, s FROM w WHERE id = ?", 1) == [(1, "é" * 40)]
+
+
+def test_delete_by_key_keeps_indexes_and_refuses_other_types_quietly(db):
+    """DELETE ... WHERE key = value takes the row out without reading it first: its index
+    entries go with it, and a value of another type deletes nothing."""
+    db.sql("CREATE TABLE k (id INT PRIMARY KEY, fk INT, doc LUATABLE)")
+    db.sql("CREATE INDEX k_fk ON k (fk)")
+    db.sql("CREATE INDEX k_age ON k (doc.age) INT")
+    db.sql("INSERT INTO k VALUES (1, 7, {age=3}), (2, 7, {age=3}), (13, 8, {age=4})")
+    assert db.sql("DELETE FROM k WHERE id = ?", 1) == 1
+    assert db.sql("DELETE FROM k WHERE id = ?", 1) == 0
+    assert db.sql("DELETE FROM k WHERE id = ?", "abc") == 0
+    assert db.sql("DELETE FROM k WHERE id = ?", None) == 0
+    assert db.sql("DELETE FROM k WHERE id = 13.0") == 1
+    assert db.sql("SELECT id FROM k WHERE fk = 7") == [(2,)]
+    assert db.sql("SELECT id FROM k WHERE doc.age = 3") == [(2,)]
+    assert db.sql("SELECT id FROM k WHERE fk = 8") == []
+    assert db.sql("SELECT id FROM k WHERE doc.age = 4") == []
