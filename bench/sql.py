@@ -5,7 +5,11 @@
 Network: Alchemy holds `t (id INT PRIMARY KEY, fk INT, field TEXT, name TEXT)` with an index
 on fk (10 rows per fk value); redis-benchmark sends each statement with its random-number
 placeholder (`id=__rand_int__` arrives as `id=000000123456`), without pipelining and with
--P 16, and the same run measures redis-server's GET. Ratios are Alchemy / redis GET.
+-P 16, and the same run measures redis-server's GET. Ratios are Alchemy / redis GET. The
+first row is Alchemy's own GET: the cost of its request path with the least a command can do.
+Each row also gives each server's CPU time per request (user and system, from /proc): without
+pipelining the benchmark client and the server share the two cores, so a statement's rate
+follows its server's CPU per request.
 In-process: point SELECT and INSERT through db.sql() against Python's sqlite3 module (in
 memory, parameterised statements), same data, same run.
 
@@ -28,8 +32,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bench.cpu import cpu_seconds
 from bench.run import REDIS_BENCHMARK, machine, start_alchemy, start_redis
 
+GET = ["GET", "key:__rand_int__"]
 SCHEMA = "(id INT PRIMARY KEY, fk INT, field TEXT, name TEXT)"
 
 STATEMENTS = [
@@ -76,12 +82,18 @@ def load(port: int, rows: int) -> float:
     return time.perf_counter() - start
 
 
-def benchmark(port: int, command: list, requests: int, keyspace: int, pipeline: int) -> float:
-    argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n",
+def benchmark(server, command: list, requests: int, keyspace: int,
+              pipeline: int) -> tuple[float, float]:
+    """req/s of one redis-benchmark run, and the server's CPU time (user and system) per
+    request in µs: without pipelining the client and the server share two cores, so this
+    is what a server's rate answers to."""
+    argv = [REDIS_BENCHMARK, "-h", "127.0.0.1", "-p", str(server.port), "-c", "50", "-n",
             str(requests), "-r", str(keyspace), "-P", str(pipeline), "--csv", *command]
+    before = sum(cpu_seconds(server.proc.pid))
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    used = sum(cpu_seconds(server.proc.pid)) - before
     row = next(csv.reader(io.StringIO(out.splitlines()[-1])))
-    return float(row[1])
+    return float(row[1]), used * 1e6 / requests
 
 
 def network(rows: int, requests: int) -> None:
@@ -90,19 +102,20 @@ def network(rows: int, requests: int) -> None:
         try:
             seconds = load(ours.port, rows)
             print(f"loaded {rows:,} rows and {rows:,} documents in {seconds:.1f} s\n")
-            redis.Redis(port=theirs.port).set("key:__rand_int__", "x")
+            for server in (ours, theirs):
+                redis.Redis(port=server.port).set("key:__rand_int__", "x")
             for pipeline in (1, 16):
                 flag = f" -P {pipeline}" if pipeline > 1 else ""
                 print(f"`redis-benchmark -c 50 -n {requests} -r <keys>{flag} <statement>`\n")
-                print("| statement | Alchemy req/s | redis GET req/s | ratio |")
-                print("| --- | ---: | ---: | ---: |")
-                for name, command in STATEMENTS:
+                print("| statement | Alchemy req/s | redis GET req/s | ratio "
+                      "| Alchemy CPU µs | redis CPU µs |")
+                print("| --- | ---: | ---: | ---: | ---: | ---: |")
+                for name, command in [("GET", GET)] + STATEMENTS:
                     keyspace = rows // 10 if "fk" in command[-1] else rows
-                    get = benchmark(theirs.port, ["GET", "key:__rand_int__"], requests,
-                                    keyspace, pipeline)
-                    rps = benchmark(ours.port, command, requests, keyspace, pipeline)
-                    print(f"| {name} | {rps:,.0f} | {get:,.0f} | {rps / get:.3f} |",
-                          flush=True)
+                    get, get_cpu = benchmark(theirs, GET, requests, keyspace, pipeline)
+                    rps, cpu = benchmark(ours, command, requests, keyspace, pipeline)
+                    print(f"| {name} | {rps:,.0f} | {get:,.0f} | {rps / get:.3f} "
+                          f"| {cpu:.1f} | {get_cpu:.1f} |", flush=True)
                 print()
         finally:
             ours.stop()
