@@ -6,7 +6,6 @@ grows no more. After either, a restart (or `kill -9` and a restart) with appendo
 has every acknowledged write exactly once.
 """
 
-import os
 import time
 
 import pytest
@@ -15,9 +14,7 @@ import redis
 from alchemy.errors import AlchemyError
 from conftest import ServerProcess
 from test_crash import check_acknowledged, start_writers
-from test_rewrite import load, stop_writers
-
-LOG = "appendonly.aof"
+from test_rewrite import load, log_size, stop_writers
 
 
 def make_server(tmp_path, appendonly: bool, fsync: str = "always") -> ServerProcess:
@@ -30,10 +27,6 @@ def write_conf(tmp_path, appendonly: bool) -> None:
     """The file the next start reads (no save points: restarts read the log)."""
     (tmp_path / "alchemy.conf").write_text(
         f"appendonly {'yes' if appendonly else 'no'}\nsave \"\"\n")
-
-
-def log_size(tmp_path) -> int:
-    return os.path.getsize(tmp_path / "data" / LOG)
 
 
 def wait_logging(r: redis.Redis, timeout: float = 60) -> dict:

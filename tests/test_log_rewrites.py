@@ -14,7 +14,7 @@ import time
 import pytest
 
 from alchemy.resp import RequestParser
-from test_persistence import LOG, make_server, restart
+from test_persistence import make_server, read_log, restart
 
 
 def state(r) -> dict:
@@ -32,7 +32,7 @@ def state(r) -> dict:
 def logged(tmp_path) -> list:
     """The commands in the log, after its header, each as a list of bytes (CRC dropped)."""
     parser = RequestParser(max_bulk_len=2**40)
-    parser.feed((tmp_path / "data" / LOG).read_bytes())
+    parser.feed(read_log(tmp_path))
     commands = []
     while (request := parser.next()) is not False:
         commands.append(request[:-1])

@@ -6,6 +6,7 @@ ServerProcess), writes through redis-py, stops it and starts it again on the sam
 
 import fcntl
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -257,7 +258,9 @@ def wait_bgsave(r: redis.Redis) -> None:
 
 
 def read_log(tmp_path) -> bytes:
-    return (tmp_path / "data" / LOG).read_bytes()
+    """The log's records, without the zeros a writer under `always` keeps written ahead
+    of them (a record ends in CRLF, never in a zero byte)."""
+    return (tmp_path / "data" / LOG).read_bytes().rstrip(b"\0")
 
 
 def test_expire_is_logged_as_absolute_time(tmp_path):
@@ -418,6 +421,41 @@ def test_check_log_reports_torn_tail(tmp_path):
     path.write_bytes(path.read_bytes()[:-3])
     check = subprocess.run([*CHECK, str(path)], capture_output=True, text=True, cwd=ROOT)
     assert check.returncode == 1 and "torn last record" in check.stdout
+
+
+def test_space_written_ahead_under_always_is_cut(tmp_path):
+    """Under `always` the log writer keeps zeros written past the records (an fdatasync
+    that leaves the size alone is cheaper): a clean stop cuts them; after a crash of the
+    server and its writer, alchemy-check-log names them and start-up cuts them."""
+    proc = make_server(tmp_path).start()
+    path = tmp_path / "data" / LOG
+    r = proc.client()
+    r.set("a", 1)
+    records = len(read_log(tmp_path))
+    assert os.path.getsize(path) > records, "zeros written ahead"
+    proc.stop()
+    assert os.path.getsize(path) == records, "cut by a clean stop"
+
+    proc.start()
+    r = proc.client()
+    r.set("b", 2)
+    records = len(read_log(tmp_path))
+    writer = r.info("persistence")["aof_writer_pid"]
+    os.kill(writer, signal.SIGSTOP)  # so that the server starts no writer in its place
+    proc.kill9()
+    os.kill(writer, signal.SIGKILL)
+    size = os.path.getsize(path)
+    assert size > records
+    check = subprocess.run([*CHECK, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert check.returncode == 1
+    assert (f"{size - records} bytes of unwritten space the log writer kept ahead at byte "
+            f"offset {records}") in check.stdout
+    proc.start()
+    try:
+        assert proc.client().mget("a", "b") == [b"1", b"2"]
+        assert os.path.getsize(path) == records
+    finally:
+        proc.stop()
 
 
 def test_info_persistence_and_lastsave(tmp_path):

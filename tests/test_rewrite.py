@@ -17,8 +17,8 @@ import redis
 
 from conftest import ServerProcess
 from test_crash import CLIENTS, Writer, check_acknowledged, start_writers
+from test_persistence import read_log
 
-LOG = "appendonly.aof"
 KEYS = 50_000
 # 20 us per key: a rewrite of KEYS keys takes about a second, long enough to act during it.
 SLOW_SAVE = "rdb-key-save-delay 20\n"
@@ -31,7 +31,7 @@ def make_server(tmp_path, settings: str = "", fsync: str = "always") -> ServerPr
 
 
 def log_size(tmp_path) -> int:
-    return os.path.getsize(tmp_path / "data" / LOG)
+    return len(read_log(tmp_path))
 
 
 def overwrite(r: redis.Redis, rounds: int, keys: int = 1000) -> None:

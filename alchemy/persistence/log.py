@@ -11,6 +11,9 @@ form one unit, applied all or none.
 A record that cannot be read is either a torn tail (nothing readable follows it: the server
 stopped mid-write, and the tail is cut) or damage in the middle (valid records follow it:
 start-up stops and names the byte offset, since cutting would drop acknowledged writes).
+A zero byte where a record would start is the space the log writer keeps written ahead under
+`appendfsync always` (writer.py), left by a crash: nothing was written there, and it is cut
+like a torn tail.
 """
 
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from alchemy.resp import BULK_HEADERS, ProtocolError, RequestParser
 MAGIC = b"ALCHEMY-LOG"
 VERSION = b"1"
 CHUNK = 1 << 20
+UNWRITTEN = "unwritten space the log writer kept ahead"
 _MULTI = (b"multi", b"MULTI")
 _EXEC = (b"exec", b"EXEC")
 # An argument's end and the next one's header, by length (BULK_HEADERS' size)
@@ -158,6 +162,11 @@ class LogReader:
     def _stop(self, offset: int, reason: str, pending: Unit | None) -> None:
         """Reading stopped at offset; an open transaction is cut from its MULTI."""
         torn = not _valid_record_after(self.path, offset)
+        if torn:
+            with open(self.path, "rb") as f:
+                f.seek(offset)
+                if f.read(1) == b"\0":
+                    reason = UNWRITTEN
         self.problem = Problem(pending.offset if pending else offset, reason, torn)
 
 
@@ -190,6 +199,9 @@ def read_header(path: str) -> list | None:
 
 def describe(problem: Problem, path: str) -> str:
     size = os.path.getsize(path)
+    if problem.torn and problem.reason == UNWRITTEN:
+        return (f"{path}: {size - problem.offset} bytes of {UNWRITTEN} at byte offset "
+                f"{problem.offset} (the server did not stop cleanly) to cut")
     if problem.torn:
         return (f"{path}: torn last record at byte offset {problem.offset} "
                 f"({problem.reason}); {size - problem.offset} bytes to cut")
