@@ -458,6 +458,25 @@ def test_space_written_ahead_under_always_is_cut(tmp_path):
         proc.stop()
 
 
+def test_no_room_for_zeros_ahead_appends_records_as_they_come(tmp_path):
+    proc = make_server(tmp_path).start()
+    try:
+        r = proc.client()
+        writer = r.info("persistence")["aof_writer_pid"]
+        limit = 1 << 20  # the file may not grow past 1 MB: no room for 8 MB of zeros
+        subprocess.run(["prlimit", f"--pid={writer}", f"--fsize={limit}:{limit}"], check=True)
+        for i in range(100):
+            r.set(f"k{i}", i)
+        path = tmp_path / "data" / LOG
+        assert os.path.getsize(path) == len(read_log(tmp_path)) < limit
+        assert r.info("persistence")["aof_writer_pid"] == writer
+        proc.kill9()
+        proc.start()
+        assert proc.client().get("k99") == b"99"
+    finally:
+        proc.stop()
+
+
 def test_info_persistence_and_lastsave(tmp_path):
     proc = make_server(tmp_path).start()
     try:

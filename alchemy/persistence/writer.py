@@ -56,9 +56,7 @@ def run_writer(source: int, ack: int, path: str, policy: str, keep: int) -> None
             data, closed = _drain(source)
             if data:
                 if policy == "always" and end + len(data) > reserved:
-                    # Made durable by the next fdatasync, with the records.
-                    reserved = end + len(data) + RESERVE
-                    _write_all(fd, bytes(reserved - end), end)
+                    reserved = _reserve(fd, end, end + len(data) + RESERVE)
                 _write_all(fd, data, end)
                 end += len(data)
         if closed or policy == "always" or (
@@ -91,6 +89,19 @@ def _drain(source: int) -> tuple[bytes, bool]:
         if not chunk:
             return b"".join(chunks), True
         chunks.append(chunk)
+
+
+def _reserve(fd: int, end: int, limit: int) -> int:
+    """Write zeros from end to limit (made durable by the next fdatasync, with the
+    records): the new end of the space reserved. A file that cannot grow that far (a full
+    disk, a size limit) gets none: the records are then appended as they come, and only
+    a write of records that fails stops the writer."""
+    try:
+        _write_all(fd, bytes(limit - end), end)
+    except OSError:
+        os.ftruncate(fd, end)
+        return end
+    return limit
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:
