@@ -39,6 +39,7 @@ class Command:
     rejected_calls: int = 0  # refused before running: arity, NOAUTH, ...
     seconds: float = 0.0  # time spent in the handler, for INFO commandstats
     write: bool = field(init=False)
+    denyoom: bool = field(init=False)  # may grow the dataset: refused past maxmemory
     no_auth: bool = field(init=False)
     no_queue: bool = field(init=False)
     table_ok: bool = field(init=False)
@@ -50,6 +51,7 @@ class Command:
 
     def __post_init__(self):
         self.write = "write" in self.flags
+        self.denyoom = "denyoom" in self.flags
         self.no_auth = "no_auth" in self.flags
         self.no_queue = "no_queue" in self.flags
         self.table_ok = "table_ok" in self.flags

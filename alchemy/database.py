@@ -17,6 +17,7 @@ from alchemy.command import Command, calls_total, lookup, seen_spelling
 from alchemy.config import Config
 from alchemy.errors import NOAUTH, AlchemyError, unknown_command, wrong_arity
 from alchemy.keyspace import TYPES, Keyspace
+from alchemy.maxmemory import OOM, MemoryLimit
 from alchemy.persistence import Persistence
 from alchemy.pubsub import PubSub
 from alchemy.scan import ScanCursors
@@ -96,6 +97,8 @@ class Database:
         self.local = self.new_client(kind="local")
         self.api = self.new_client(kind="api")  # db.sql(): typed parameters, typed results
         self._sql_command = lookup(b"sql")
+        self.memory_limit: MemoryLimit | None = None
+        self.limit_memory()
 
     # -- clients ---------------------------------------------------------------------
 
@@ -117,6 +120,11 @@ class Database:
 
     # -- dispatch --------------------------------------------------------------------
 
+    def limit_memory(self) -> None:
+        """Apply the maxmemory setting (at start and after CONFIG SET)."""
+        limit = self.config["maxmemory"]
+        self.memory_limit = MemoryLimit(limit) if limit else None
+
     def execute(self, *args):
         """Run one command in-process; returns what a client would receive, raises errors."""
         argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
@@ -133,7 +141,7 @@ class Database:
         # not yet authenticated or a log refusing writes.
         api, log = self.api, self.log
         checked = self._sql_command if api.plain and (log is None or log.refusal is None) \
-            else None
+            and self.memory_limit is None else None
         reply = self.call(api, [b"SQL", statement.encode(), *params], checked)
         if self.ready:
             self.serve_ready()
@@ -173,6 +181,8 @@ class Database:
                 return self._reject(client, unknown_command(argv))
             if len(argv) != cmd.arity and len(argv) < cmd.refuse_below:  # cmd.refuses()
                 return self._reject(client, wrong_arity(cmd.name), cmd)
+            if self.memory_limit is not None and self.memory_limit.refuses(client, cmd, argv):
+                return self._reject(client, AlchemyError(OOM), cmd)
             if not client.plain:
                 refused = self._state_refusal(client, cmd, argv)
                 if refused is not None:

@@ -7,6 +7,7 @@ MULTI/EXEC unit, so replaying the log never runs a script again.
 
 from alchemy.command import command, run_subcommand, subcommand
 from alchemy.errors import AlchemyError
+from alchemy.maxmemory import refuse_script_past_limit
 from alchemy.reply import OK, Status
 from alchemy.util import parse_int
 
@@ -49,6 +50,7 @@ def _eval_handler(by_sha: bool, read_only: bool):
         else:
             script = scripts.by_body(argv[1])
         flags = script.flags
+        allow_oom = False
         if flags is None:
             writes_refused = read_only
         else:  # a shebang: its flags decide, as in Redis 7
@@ -56,11 +58,13 @@ def _eval_handler(by_sha: bool, read_only: bool):
             if read_only and not writes_refused:
                 raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
                                    "command.")
+            allow_oom = b"allow-oom" in flags
+            refuse_script_past_limit(ctx.server, writes_refused or allow_oom)
         if ctx.server.monitors:
             ctx.server.feed_monitors(ctx, argv)
         # The entry takes the key count, then the keys and arguments (LuaRuntime.eval_entry)
         return scripts.runtime.execute(ctx, script.name, writes_refused, True, script.entry,
-                                       (numkeys, *argv[3:]))
+                                       (numkeys, *argv[3:]), allow_oom)
     return handler
 
 

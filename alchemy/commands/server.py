@@ -16,6 +16,7 @@ from alchemy.command import (COMMANDS, Command, calls_total, command, lookup, ru
 from alchemy.config import (CLIENT_SETTINGS, check_client_setting, client_settings,
                             set_client_setting)
 from alchemy.errors import SYNTAX, AlchemyError
+from alchemy.maxmemory import resident_bytes
 from alchemy.reply import NO_REPLY, OK, Status, Verbatim
 from alchemy.util import glob_matcher
 
@@ -108,14 +109,6 @@ def _human(n: int) -> str:
     return f"{n}B"
 
 
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def _run_id(server, key: str) -> str:
     return server.server_info.setdefault(key, os.urandom(20).hex())
 
@@ -170,7 +163,7 @@ def _info_clients(server) -> list:
 def _info_memory(server) -> list:
     # The process's resident size stands for used_memory: Python has no per-object allocator
     # statistics cheap enough to keep.
-    used = _rss()
+    used = resident_bytes()
     peak = max(used, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     maxmemory = server.config["maxmemory"]
@@ -398,6 +391,7 @@ def config_set(ctx, argv):
     except AlchemyError:
         config.values.update(before)  # all or none, as Redis undoes a failed apply
         raise
+    ctx.server.limit_memory()
     for name, value in mine:
         set_client_setting(ctx, name, value)
     return OK

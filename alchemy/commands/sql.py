@@ -25,6 +25,7 @@ from alchemy.keyspace import register_type
 from alchemy.reply import OK, Encoded
 from alchemy.resp import encode_header, encode_rows
 from alchemy.errors import AlchemyError
+from alchemy.maxmemory import OOM
 from alchemy.sql.bridge import (denorm, dump_rows, dump_to_file, key_as_table, split_as_dump,
                                 split_store, store)
 from alchemy.sql.documents import reply_value, to_json
@@ -502,7 +503,17 @@ def _statement(argv: list, skip: int) -> str:
          summary="Run one SQL statement; values for its ? placeholders may follow")
 def sql(ctx, argv):
     params = argv[2:] if ctx.kind == "api" else [_parameter(a) for a in argv[2:]]
-    return run_sql(ctx, argv[1].decode("utf-8", "replace"), params)
+    text = argv[1].decode("utf-8", "replace")
+    limit = ctx.server.memory_limit
+    if limit is not None and limit.exceeded and _grows(text):  # as the words commands'
+        raise AlchemyError(OOM)  # denyoom flag refuses them
+    return run_sql(ctx, text, params)
+
+
+def _grows(text: str) -> bool:
+    """Is the statement one of those that may grow the dataset (denyoom as words)?"""
+    return text.lstrip()[:7].upper().startswith(("INSERT", "REPLACE", "UPDATE", "CREATE",
+                                                 "ALTER"))
 
 
 def _parameter(arg: bytes):
@@ -523,20 +534,20 @@ def _word_command(name: str, flags: str, summary: str) -> None:
 
 
 for _name, _flags, _summary in [
-        ("insert", "write table_ok", "Insert rows into a table"),
-        ("replace", "write table_ok", "Insert rows, replacing rows with the same key"),
-        ("update", "write table_ok", "Change rows of a table"),
+        ("insert", "write denyoom table_ok", "Insert rows into a table"),
+        ("replace", "write denyoom table_ok", "Insert rows, replacing rows with the same key"),
+        ("update", "write denyoom table_ok", "Change rows of a table"),
         ("delete", "write table_ok", "Delete rows of a table"),
-        ("create", "write table_ok", "Create a table or an index"),
+        ("create", "write denyoom table_ok", "Create a table or an index"),
         ("drop", "write table_ok", "Drop a table or an index"),
-        ("alter", "write table_ok", "Add a column to a table"),
+        ("alter", "write denyoom table_ok", "Add a column to a table"),
         ("desc", "readonly", "Describe a table: columns, indexes, memory"),
         ("show", "readonly", "List tables or indexes"),
         ("explain", "readonly", "Show the plan of a statement")]:
     _word_command(_name, _flags, _summary)
 
 
-@command("denorm", 3, "write", group="sql",
+@command("denorm", 3, "write denyoom", group="sql",
          summary="Write each row of a table as the hash <prefix>:<primary key>")
 def denorm_command(ctx, argv):
     return denorm(ctx, argv[1].decode("utf-8", "replace"), argv[2])

@@ -34,6 +34,7 @@ import time
 from lupa import lua51
 
 from alchemy.errors import AlchemyError
+from alchemy.maxmemory import refuse_script_past_limit
 from alchemy.reply import Status
 from alchemy.resp import split_args
 from alchemy.scripting.runtime import LuaRuntime, lua_dir
@@ -235,19 +236,22 @@ class Functions:
         if read_only and not no_writes:
             raise AlchemyError("ERR Can not execute a script with write flag using *_ro "
                                "command.")
+        allow_oom = "allow-oom" in function.flags
+        refuse_script_past_limit(ctx.server, no_writes or allow_oom)
         runtime = self.runtime
         table_from = runtime.table_from
         args = (table_from(argv[3:3 + numkeys]), table_from(argv[3 + numkeys:]))
         if ctx.server.monitors:  # shown before the commands it calls (skip_monitor)
             ctx.server.feed_monitors(ctx, argv)
         return self._run(ctx, argv, function.name, function.callback, args,
-                         read_only or no_writes)
+                         read_only or no_writes, allow_oom)
 
-    def _run(self, ctx, argv: list, name: bytes, callback, args: tuple, read_only: bool):
+    def _run(self, ctx, argv: list, name: bytes, callback, args: tuple, read_only: bool,
+             allow_oom: bool = False):
         self.calling = argv
         try:
             return self.runtime.run(ctx, _text(name), callback, args, read_only=read_only,
-                                    is_eval=False)
+                                    is_eval=False, allow_oom=allow_oom)
         finally:
             self.calling = None
 

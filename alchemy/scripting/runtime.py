@@ -23,6 +23,7 @@ from lupa import lua51
 
 from alchemy.command import Command, lookup
 from alchemy.errors import AlchemyError
+from alchemy.maxmemory import OOM
 from alchemy.reply import OK
 from alchemy.scripting import libs
 from alchemy.scripting.convert import ToLua, reply_from_tokens, scalar_reply, status_reply
@@ -97,12 +98,13 @@ class Run:
     """The script or function running: what it may do, how long it took. A runtime keeps
     one and resets it for each run (`LuaRuntime.execute`)."""
 
-    __slots__ = ("name", "read_only", "is_eval", "started", "timed_out", "killed", "wrote",
-                 "polled")
+    __slots__ = ("name", "read_only", "allow_oom", "is_eval", "started", "timed_out",
+                 "killed", "wrote", "polled")
 
     def __init__(self):
         self.name = b""
         self.read_only = False
+        self.allow_oom = False  # flag allow-oom: writes go on past maxmemory
         self.is_eval = True
         self.started = 0.0
         self.timed_out = False
@@ -172,13 +174,13 @@ class LuaRuntime:
         return function
 
     def run(self, caller, name: str, function, args: tuple = (), read_only: bool = False,
-            is_eval: bool = True):
+            is_eval: bool = True, allow_oom: bool = False):
         """Call a compiled function with args (Lua values) for caller (a Client) and
         return its result as a reply; a Lua error raises AlchemyError ending with the
         script's name and line, as Redis words it."""
         name = name.encode()
         return self.execute(caller, name, read_only, is_eval, self._run,
-                            (name, function, *args))
+                            (name, function, *args), allow_oom)
 
     def eval_entry(self, name: bytes, function):
         """The Lua function that runs an EVAL script compiled here: called with the key
@@ -194,7 +196,7 @@ class LuaRuntime:
                             (name, function, *args))
 
     def execute(self, caller, name: bytes, read_only: bool, is_eval: bool, entry,
-                lua_args: tuple):
+                lua_args: tuple, allow_oom: bool = False):
         """Call entry (a Lua function of sandbox.lua's: an eval_entry, `run`, `run_raw`)
         with lua_args as the run of script `name` for caller; its answer as a reply."""
         if self.running is not None:
@@ -205,6 +207,7 @@ class LuaRuntime:
         client.resp3 = False
         run = self._run_state
         run.name, run.read_only, run.is_eval = name, read_only, is_eval
+        run.allow_oom = allow_oom
         run.started = time.monotonic()
         run.wrote = False  # timed_out, killed and polled are reset by the run that set them
         self.running = run
@@ -328,6 +331,12 @@ class LuaRuntime:
                     log_ = server.log
                     if log_ is not None and log_.refusal is not None:
                         raise _rejected(checked, log_.refusal)
+                    limit = server.memory_limit
+                    # Past maxmemory when the script started, only its first write is
+                    # refused: a later one would leave half a change (Redis's rule).
+                    if limit is not None and limit.exceeded and checked.denyoom and not (
+                            run.wrote or run.allow_oom):
+                        raise _rejected(checked, OOM)
                     if checked.write:
                         run.wrote = True
                 reply = server.call(client, argv, cmd)
