@@ -20,7 +20,7 @@ import functools
 import re
 from operator import itemgetter
 
-from alchemy.command import command
+from alchemy.command import command, lookup
 from alchemy.keyspace import register_type
 from alchemy.reply import OK, Encoded
 from alchemy.resp import encode_header, encode_rows
@@ -511,9 +511,11 @@ def sql(ctx, argv):
 
 
 def _grows(text: str) -> bool:
-    """Is the statement one of those that may grow the dataset (denyoom as words)?"""
-    return text.lstrip()[:7].upper().startswith(("INSERT", "REPLACE", "UPDATE", "CREATE",
-                                                 "ALTER"))
+    """May the statement grow the dataset: is its verb a SQL word command flagged denyoom
+    (INSERT, UPDATE, CREATE, ...)?"""
+    verb = text.split(None, 1)[:1]
+    cmd = lookup(verb[0].encode()) if verb else None
+    return cmd is not None and cmd.group == "sql" and cmd.denyoom
 
 
 def _parameter(arg: bytes):
